@@ -1,0 +1,199 @@
+"""``BaseDetector``: the scikit-learn compatible, PyOD-style contract every detector keeps.
+
+Output convention (PyOD's, not scikit-learn's): ``decision_function`` returns one float per
+sample and **higher means more anomalous**; ``predict`` returns 1 for anomalies and 0 for
+normal samples. (scikit-learn's outlier detectors return -1 / +1 and low = abnormal.)
+"""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from deepad.core.params import Interval, validate_parameters
+from deepad.core.scoring import PROBABILITY_METHODS, contamination_threshold
+from deepad.core.validation import InputSpec, check_array, check_labels, check_matches_spec
+
+
+class BaseDetector(BaseEstimator):
+    """Template of every anomaly detector.
+
+    Subclasses implement ``_fit(X, y)`` and ``_score_samples(X)`` on validated float32 arrays
+    and declare their taxonomy metadata as class attributes (see :mod:`deepad.core.registry`).
+
+    Attributes
+    ----------
+    decision_scores_ : ndarray of shape (n_samples,)
+        Anomaly scores of the training data (higher = more anomalous).
+    threshold_ : float
+        Score above which a sample is labelled an anomaly: the ``1 - contamination``
+        percentile of ``decision_scores_``.
+    labels_ : ndarray of shape (n_samples,)
+        0/1 labels of the training data by ``threshold_``.
+    spec_ : InputSpec
+        Modality and shape of the training samples.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` received a DataFrame.
+    """
+
+    # taxonomy metadata, read by the registry
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    subcategory: ClassVar[str] = ""
+    supervision: ClassVar[tuple[str, ...]] = ()
+    modalities: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[str] = ""
+    # tiny hyperparameters for the conformance suite (fast, still meaningful)
+    test_params: ClassVar[dict[str, Any]] = {}
+    min_samples: ClassVar[int] = 2
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "contamination": [Interval(numbers.Real, 0.0, 0.5, closed="right")],
+    }
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Fit the detector.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_windows, window, n_features)
+            Training rows, or sequence windows. numpy arrays and pandas DataFrames.
+        y : array-like of shape (n_samples,), optional
+            Weak supervision: 1 = labelled anomaly, 0 = unlabelled. Required by weakly
+            supervised detectors, optional for those supporting both settings, and ignored by
+            unsupervised ones (accepted so scikit-learn pipelines work).
+
+        Returns
+        -------
+        self
+        """
+        validate_parameters(self)
+        self._remember_feature_names(X)
+        X = check_array(X, min_samples=self.min_samples)
+        y = self._check_fit_labels(y, len(X))
+        self.spec_ = InputSpec.of(X)
+        if self.spec_.modality not in self.modalities:
+            msg = (f"{type(self).__name__} supports {list(self.modalities)} input; got "
+                   f"{self.spec_.modality} data of shape {X.shape}.")
+            raise ValueError(msg)
+        self.n_features_in_ = self.spec_.n_features
+        self._fit(X, y)
+        scores = self._score_samples(X)
+        self._check_scores(scores)
+        self.decision_scores_ = scores
+        self._set_threshold()
+        return self
+
+    def _check_fit_labels(self, y: Any, n_samples: int) -> np.ndarray | None:
+        weak = "weakly-supervised" in self.supervision
+        unsupervised = "unsupervised" in self.supervision
+        if not weak:
+            return None
+        if y is None:
+            if unsupervised:
+                return None
+            msg = (f"{type(self).__name__} is weakly supervised: call fit(X, y) with y = 1 for "
+                   "the labelled anomalies and 0 for the unlabelled rows.")
+            raise ValueError(msg)
+        return check_labels(y, n_samples, require_anomaly=not unsupervised)
+
+    def _remember_feature_names(self, X: Any) -> None:
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _set_threshold(self) -> None:
+        self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def _check_scores(self, scores: np.ndarray) -> None:
+        if not np.isfinite(scores).all():
+            msg = (f"{type(self).__name__} produced {int((~np.isfinite(scores)).sum())} non-finite "
+                   "score(s); training diverged. Scale the features or lower the learning rate.")
+            raise FloatingPointError(msg)
+
+    # ------------------------------------------------------------------ inference
+    def _check_input(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "spec_")
+        names = getattr(self, "feature_names_in_", None)
+        if isinstance(X, pd.DataFrame) and names is not None:
+            given = [str(c) for c in X.columns]
+            if given != list(names):
+                msg = (f"X has columns {given[:5]}... but the detector was fitted on columns "
+                       f"{list(names)[:5]}...; pass the same columns in the same order.")
+                raise ValueError(msg)
+        X = check_array(X)
+        check_matches_spec(X, self.spec_)
+        return X
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly scores of ``X``, float64 of shape (n_samples,); higher = more anomalous."""
+        return self._score_samples(self._check_input(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 for anomalies (score above ``threshold_``), 0 for normal samples."""
+        check_is_fitted(self, "threshold_")
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit and return ``labels_`` (0/1) of the training data."""
+        return self.fit(X, y).labels_
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """Probability of being normal / anomalous, shape (n_samples, 2), columns [P(0), P(1)].
+
+        ``method="linear"`` min-max scales the scores against the training scores;
+        ``method="unify"`` applies the Gaussian scaling of Kriegel et al. (SDM 2011).
+        """
+        if method not in PROBABILITY_METHODS:
+            msg = f"method must be one of {list(PROBABILITY_METHODS)}; got {method!r}."
+            raise ValueError(msg)
+        check_is_fitted(self, "decision_scores_")
+        anomalous = PROBABILITY_METHODS[method](self.decision_function(X), self.decision_scores_)
+        return np.column_stack([1.0 - anomalous, anomalous])
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Fitted state as (JSON-serialisable dict, named tensors)."""
+        check_is_fitted(self, "decision_scores_")
+        state: dict[str, Any] = {"spec": self.spec_.to_dict(), "threshold": self.threshold_}
+        if hasattr(self, "feature_names_in_"):
+            state["feature_names_in"] = [str(c) for c in self.feature_names_in_]
+        return state, {"decision_scores": torch.from_numpy(self.decision_scores_.copy())}
+
+    def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   device: str | torch.device | None = None) -> None:
+        self.spec_ = InputSpec.from_dict(state["spec"])
+        self.n_features_in_ = self.spec_.n_features
+        if "feature_names_in" in state:
+            self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        self.decision_scores_ = tensors["decision_scores"].numpy().astype(np.float64)
+        self.threshold_ = float(state["threshold"])
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted detector to the directory ``path`` (safetensors + JSON, no pickle).
+
+        See :func:`deepad.load`.
+        """
+        from deepad.core.persistence import save_detector
+
+        return save_detector(self, path)

@@ -1,0 +1,191 @@
+"""``DeepDetector``: the template every deep method fills in (build / loss / score).
+
+A deep method is an objective and a scoring rule over a network built for the input's
+modality. Subclasses implement
+
+- ``build(spec) -> nn.Module``: the networks for this input (ask :func:`deepad.nets.build_backbone`
+  for the modality's backbone; never hard-code one). Random choices needed at inference
+  (centres, reference scores, projections) are registered buffers so ``save`` keeps them.
+- ``loss(batch) -> Tensor``: the training objective, per sample where the method allows.
+- ``score(batch) -> Tensor``: anomaly scores of shape (batch,), higher = more anomalous.
+
+and may override ``configure_optimizers``, ``training_step`` (several optimisers: GANs, RL),
+``on_train_start`` (e.g. Deep SVDD's centre) and ``on_epoch_end``. The loop itself lives in
+:class:`deepad.core.trainer.Trainer` and is never copied.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepad.core.base import BaseDetector
+from deepad.core.params import NONE, Interval, Options, PositiveInts
+from deepad.core.runtime import resolve_device, resolve_seed, seeded
+from deepad.core.trainer import Batch, Trainer
+from deepad.core.validation import InputSpec
+
+SCORE_BATCH_ROWS = 8192  # rows scored per forward pass; bounded memory, few Python iterations
+
+
+class _DeviceConstraint:
+    def is_satisfied_by(self, value: Any) -> bool:
+        if value is None or isinstance(value, torch.device):
+            return True
+        if not isinstance(value, str):
+            return False
+        try:
+            torch.device(value)
+        except RuntimeError:
+            return False
+        return True
+
+    def __str__(self) -> str:
+        return "None, a torch.device or a device string such as 'cpu' or 'cuda:0'"
+
+
+class _RandomStateConstraint:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return value is None or isinstance(value, np.random.RandomState | np.random.Generator) or (
+            isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0)
+
+    def __str__(self) -> str:
+        return "None, a non-negative int or a numpy random generator"
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
+              "adamw": torch.optim.AdamW}
+
+
+class DeepDetector(BaseDetector):
+    """Base of all deep detectors. See the module docstring for the hooks.
+
+    Shared hyperparameters (every subclass lists them in its ``__init__``):
+    ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``backbone`` ("auto" → MLP for rows,
+    GRU for windows; or "mlp", "gru", "tcn"), ``validation_size``, ``patience``,
+    ``grad_clip`` (max global gradient norm, None → off), ``contamination``, ``device``,
+    ``random_state``, ``verbose``.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained networks (with their buffers).
+    device_ : torch.device
+        Device resolved from ``device`` in ``fit``.
+    history_ : list of dict
+        Per-epoch mean losses (and ``val_loss`` when ``validation_size > 0``).
+    """
+
+    optimizer_name: ClassVar[str] = "adam"
+    sampling: ClassVar[str] = "shuffle"  # "balanced" → half labelled anomalies per batch
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **BaseDetector._parameter_constraints,
+        "epochs": [Interval(numbers.Integral, 1, None)],
+        "batch_size": [Interval(numbers.Integral, 1, None)],
+        "lr": [Interval(numbers.Real, 0.0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0.0, None)],
+        "backbone": [Options(("auto", "mlp", "gru", "tcn"))],
+        "hidden_dims": [PositiveInts()],
+        "validation_size": [Interval(numbers.Real, 0.0, 0.5, closed="left")],
+        "patience": [NONE, Interval(numbers.Integral, 1, None)],
+        "grad_clip": [NONE, Interval(numbers.Real, 0.0, None, closed="neither")],
+        "device": [_DeviceConstraint()],
+        "random_state": [_RandomStateConstraint()],
+        "verbose": [Options((True, False, 0, 1, 2))],
+    }
+
+    # ------------------------------------------------------------------ hooks to fill in
+    def build(self, spec: InputSpec) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def steps_per_epoch(self, n_samples: int) -> int | None:
+        """Batches per epoch; None → one pass over the data."""
+        return None
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """One optimiser over all parameters: the method's ``optimizer_name``, ``lr``,
+        ``weight_decay``."""
+        optimizer = OPTIMIZERS[self.optimizer_name]
+        return [optimizer(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
+
+    def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict:
+        """One optimisation step on ``batch``; returns the values to log (``loss``)."""
+        (optimizer,) = optimizers
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch).mean()
+        loss.backward()
+        self.clip_gradients(self.model_.parameters())
+        optimizer.step()
+        return {"loss": loss.detach()}
+
+    def clip_gradients(self, parameters) -> None:
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(parameters, self.grad_clip)
+
+    def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
+        """Called once after ``build`` and before the first epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        """Called after each epoch with its logged means."""
+
+    # ------------------------------------------------------------------ template
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.device_ = resolve_device(self.device)
+        self.seed_ = resolve_seed(self.random_state)
+        X_t = torch.from_numpy(X).to(self.device_)
+        y_t = None if y is None else torch.from_numpy(y).to(self.device_)
+        with seeded(self.seed_, self.device_) as generator:
+            self.model_ = self.build(self.spec_).to(self.device_)
+            self._generator = generator
+            self.on_train_start(X_t, y_t)
+            trainer = Trainer(
+                epochs=self.epochs, batch_size=self.batch_size, generator=generator,
+                sampling=self.sampling, steps_per_epoch=self.steps_per_epoch(len(X)),
+                validation_size=self.validation_size, patience=self.patience,
+                verbose=bool(self.verbose))
+            self.history_ = trainer.fit(self, X_t, y_t)
+            del self._generator
+
+    @torch.no_grad()
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        self.model_.eval()
+        rows = max(1, SCORE_BATCH_ROWS // (X.shape[1] if X.ndim == 3 else 1))
+        scores = []
+        for start in range(0, len(X), rows):
+            x = torch.from_numpy(X[start:start + rows]).to(self.device_)
+            index = torch.arange(start, start + len(x), device=self.device_)
+            scores.append(self.score(Batch(x, None, index)).double().cpu())
+        return torch.cat(scores).numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        state, tensors = super()._get_state()
+        state["history"] = [{k: float(v) for k, v in rec.items()} for rec in self.history_]
+        state["seed"] = self.seed_
+        for key, value in self.model_.state_dict().items():
+            tensors[f"model.{key}"] = value.detach().cpu().contiguous()
+        return state, tensors
+
+    def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   device: str | torch.device | None = None) -> None:
+        super()._set_state(state, tensors)
+        self.history_ = state.get("history", [])
+        self.seed_ = state.get("seed")
+        self.device_ = resolve_device(device if device is not None else
+                                      (self.device if self.device is not None else "cpu"))
+        with seeded(self.seed_ or 0, self.device_):
+            model = self.build(self.spec_)
+        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        model.load_state_dict(weights, strict=True)
+        self.model_ = model.to(self.device_).eval()

@@ -1,0 +1,51 @@
+"""The taxonomy of deep anomaly detection (Pang, Cao & Aggarwal, WSDM 2021 tutorial;
+Pang et al., "Deep learning for anomaly detection: A review", ACM CSUR 2021).
+
+Every registered detector names one ``(category, subcategory)`` leaf of this tree. The
+CLI listing, the README table and the registry's checks are all generated from it, so a
+leaf without an implementation shows up as such instead of being hidden.
+"""
+
+from __future__ import annotations
+
+CATEGORIES: dict[str, str] = {
+    "feature_extraction": "Deep learning for feature extraction",
+    "generic_normality": "Learning feature representations of normality: generic normality",
+    "measure_normality": "Learning feature representations of normality: anomaly measure-dependent",
+    "score_learning": "End-to-end anomaly score learning",
+    "related": "Closely related areas",
+}
+
+SUBCATEGORIES: dict[str, dict[str, str]] = {
+    "feature_extraction": {
+        "deep_features": "deep features + a shallow detector",
+    },
+    "generic_normality": {
+        "autoencoders": "autoencoders",
+        "gans": "generative adversarial networks",
+        "predictability": "predictability modelling",
+        "self_supervised": "self-supervised classification",
+    },
+    "measure_normality": {
+        "distance": "distance-based measures",
+        "one_class": "one-class classification measures",
+        "clustering": "clustering-based measures",
+    },
+    "score_learning": {
+        "ranking": "ranking models",
+        "prior": "prior-driven models",
+        "softmax": "softmax likelihood models",
+        "one_class": "end-to-end one-class classification",
+    },
+    "related": {
+        "ood": "out-of-distribution detection",
+        "adversarial": "adversarial example detection",
+        "curiosity": "curiosity learning",
+    },
+}
+
+SUPERVISIONS: tuple[str, ...] = ("unsupervised", "weakly-supervised")
+"""``unsupervised``: ``fit(X)``; ``weakly-supervised``: ``fit(X, y)`` with y = 1 for the few
+labelled anomalies and 0 for unlabelled rows (which may themselves contain anomalies)."""
+
+MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical")

@@ -1,0 +1,168 @@
+"""The one training loop every deep detector runs.
+
+Mini-batches come from in-memory tensors by indexing (no DataLoader): shuffled epochs by
+default, or class-balanced batches (half labelled anomalies, half unlabelled rows, drawn with
+replacement) for methods that ask for it, such as DevNet. Methods never copy this loop: they
+fill in the hooks of :class:`deepad.core.deep.DeepDetector` (``loss``, ``training_step``,
+``on_train_start``, ``on_epoch_end``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from deepad.core.deep import DeepDetector
+
+logger = logging.getLogger(__name__)
+
+
+class Batch(NamedTuple):
+    """One mini-batch: inputs, labels (None when unsupervised) and row indices into the fit data."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    index: torch.Tensor
+
+
+class Trainer:
+    """Runs ``epochs`` of mini-batch optimisation of a :class:`DeepDetector`.
+
+    Parameters
+    ----------
+    epochs, batch_size
+        As the detector's hyperparameters.
+    sampling
+        ``"shuffle"`` (each row once per epoch) or ``"balanced"`` (each batch half labelled
+        anomalies, half unlabelled rows, with replacement; needs ``y``).
+    steps_per_epoch
+        Batches per epoch; ``None`` → ``ceil(n_train / batch_size)``.
+    validation_size
+        Fraction of rows held out to compute a validation loss each epoch (0 → none).
+    patience
+        Stop when the monitored loss (validation loss if any, else training loss) has not
+        improved for this many epochs, and restore the best weights. ``None`` → never stop early.
+    generator
+        Local torch generator for every random index drawn here.
+    """
+
+    def __init__(self, *, epochs: int, batch_size: int, generator: torch.Generator,
+                 sampling: str = "shuffle", steps_per_epoch: int | None = None,
+                 validation_size: float = 0.0, patience: int | None = None,
+                 verbose: bool = False) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.generator = generator
+        self.sampling = sampling
+        self.steps_per_epoch = steps_per_epoch
+        self.validation_size = validation_size
+        self.patience = patience
+        self.verbose = verbose
+
+    def _split(self, n: int, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        order = torch.randperm(n, generator=self.generator)
+        n_val = int(round(self.validation_size * n))
+        if n_val == 0:
+            return order, order[:0]
+        if n - n_val < 2:
+            msg = (f"validation_size={self.validation_size} leaves {n - n_val} training row(s) "
+                   f"of {n}; lower it or pass more data.")
+            raise ValueError(msg)
+        if self.sampling == "balanced" and y is not None:
+            # keep labelled anomalies in the training part: they are few and drive the loss
+            labelled = order[y[order] == 1]
+            unlabelled = order[y[order] == 0]
+            return torch.cat([labelled, unlabelled[n_val:]]), unlabelled[:n_val]
+        return order[n_val:], order[:n_val]
+
+    def _batches(self, train_idx: torch.Tensor, y: torch.Tensor | None):
+        n = len(train_idx)
+        steps = self.steps_per_epoch or math.ceil(n / self.batch_size)
+        if self.sampling == "balanced":
+            anomalies = train_idx[y[train_idx] == 1]
+            unlabelled = train_idx[y[train_idx] == 0]
+            half = max(self.batch_size // 2, 1)
+            for _ in range(steps):
+                pick_a = torch.randint(len(anomalies), (half,), generator=self.generator)
+                pick_u = torch.randint(len(unlabelled), (self.batch_size - half,),
+                                       generator=self.generator)
+                yield torch.cat([anomalies[pick_a], unlabelled[pick_u]])
+            return
+        order = train_idx[torch.randperm(n, generator=self.generator)]
+        for step in range(steps):
+            start = (step * self.batch_size) % n
+            batch = order[start:start + self.batch_size]
+            # a lone trailing row cannot train batch normalisation; the next epoch's
+            # permutation puts it elsewhere
+            if len(batch) > 1 or n == 1:
+                yield batch
+
+    @staticmethod
+    def _make_batch(X: torch.Tensor, y: torch.Tensor | None, idx: torch.Tensor) -> Batch:
+        idx = idx.to(X.device)
+        return Batch(X[idx], None if y is None else y[idx], idx)
+
+    def _validation_loss(self, detector: DeepDetector, X: torch.Tensor, y: torch.Tensor | None,
+                         val_idx: torch.Tensor) -> float:
+        detector.model_.eval()
+        total = 0.0
+        with torch.no_grad():
+            for start in range(0, len(val_idx), self.batch_size):
+                batch = self._make_batch(X, y, val_idx[start:start + self.batch_size])
+                loss = detector.loss(batch)
+                total += float(loss.sum()) if loss.ndim else float(loss) * len(batch.index)
+        detector.model_.train()
+        return total / len(val_idx)
+
+    def fit(self, detector: DeepDetector, X: torch.Tensor, y: torch.Tensor | None) -> list[dict]:
+        """Train ``detector.model_`` in place; return the per-epoch history."""
+        if self.sampling == "balanced" and (y is None or not bool((y == 1).any())):
+            msg = f"{type(detector).__name__} samples balanced batches and needs labelled anomalies."
+            raise ValueError(msg)
+        train_idx, val_idx = self._split(len(X), y)
+        optimizers = detector.configure_optimizers()
+        history: list[dict] = []
+        best, best_state, stale = math.inf, None, 0
+        detector.model_.train()
+        epochs = tqdm(range(self.epochs), desc=type(detector).__name__, disable=not self.verbose,
+                      leave=False)
+        for epoch in epochs:
+            sums: dict[str, float] = {}
+            n_steps = 0
+            for idx in self._batches(train_idx, y):
+                logs = detector.training_step(self._make_batch(X, y, idx), optimizers)
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                n_steps += 1
+            record = {"epoch": epoch + 1, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
+            if len(val_idx):
+                record["val_loss"] = self._validation_loss(detector, X, y, val_idx)
+            detector.on_epoch_end(epoch, record)
+            history.append(record)
+            if not all(math.isfinite(v) for v in record.values()):
+                msg = (f"{type(detector).__name__} training diverged at epoch {epoch + 1} "
+                       f"(losses {record}); try a lower lr or scale the features.")
+                raise FloatingPointError(msg)
+            epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
+            logger.debug("%s epoch %d: %s", type(detector).__name__, epoch + 1, record)
+            if self.patience is not None:
+                monitored = record.get("val_loss", record.get("loss", math.inf))
+                if monitored < best - 1e-7 * max(abs(best), 1.0):
+                    best, stale = monitored, 0
+                    best_state = copy.deepcopy(detector.model_.state_dict())
+                else:
+                    stale += 1
+                    if stale >= self.patience:
+                        logger.info("%s: early stop at epoch %d (best %.5g)",
+                                    type(detector).__name__, epoch + 1, best)
+                        break
+        if best_state is not None:
+            detector.model_.load_state_dict(best_state)
+        detector.model_.eval()
+        return history

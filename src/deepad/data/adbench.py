@@ -1,0 +1,117 @@
+"""ADBench tabular datasets and ADBench's evaluation protocol.
+
+Han, Hu, Huang, Jiang & Zhao, "ADBench: Anomaly Detection Benchmark", NeurIPS 2022 Datasets
+and Benchmarks; the protocol follows ``DataGenerator.generator`` of the authors' release:
+resample small sets to 1,000 rows and subsample large ones to 10,000, stratified shuffled
+70/30 split, MinMax scaling fitted on the training part, optional labelled anomalies.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+SMALL_ROWS = 1_000
+
+
+def data_dirs() -> list[Path]:
+    """Where ADBench files are looked up by name: ``$DEEPAD_DATA_DIR`` (``os.pathsep``
+    separated), then ``~/.cache/deepad``."""
+    dirs = [Path(p) for p in os.environ.get("DEEPAD_DATA_DIR", "").split(os.pathsep) if p]
+    return [*dirs, Path.home() / ".cache" / "deepad"]
+
+
+def find_adbench(name: str) -> Path:
+    """Path of ADBench dataset ``name`` ("6_cardio" or "cardio", case-insensitive)."""
+    wanted = name.lower().removesuffix(".npz")
+    for directory in data_dirs():
+        for path in sorted(directory.rglob("*.npz")) if directory.is_dir() else []:
+            stem = path.stem.lower()
+            if stem == wanted or stem.split("_", 1)[-1] == wanted:
+                return path
+    searched = ", ".join(str(d) for d in data_dirs())
+    msg = (f"ADBench dataset {name!r} not found in {searched}. Put its .npz file (e.g. "
+           f"6_cardio.npz from github.com/Minqi824/ADBench, folder adbench/datasets/Classical) in "
+           "one of these folders or set DEEPAD_DATA_DIR.")
+    raise FileNotFoundError(msg)
+
+
+def load_adbench(name_or_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` of an ADBench ``.npz`` file given by path or by name.
+
+    X is float64 (n_samples, n_features); y is int64 with 1 = anomaly.
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        if path.suffix == ".npz" and (path.is_absolute() or len(path.parts) > 1):
+            msg = f"No such ADBench file: {path}"
+            raise FileNotFoundError(msg)
+        path = find_adbench(str(name_or_path))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            X, y = data["X"], data["y"]
+    except (KeyError, ValueError, OSError) as error:
+        msg = f"{path} is not an ADBench .npz file with arrays 'X' and 'y' ({error})."
+        raise ValueError(msg) from error
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        msg = f"{path}: expected X (n, d) and y (n,), got {X.shape} and {y.shape}."
+        raise ValueError(msg)
+    return X.astype(np.float64), y.astype(np.int64)
+
+
+@dataclass
+class Split:
+    """Train / test arrays of one protocol run. ``y_semi`` marks the labelled training
+    anomalies (1) among unlabelled rows (0); ``y_train`` holds the true training labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    y_semi: np.ndarray
+
+
+def adbench_split(X: np.ndarray, y: np.ndarray, seed: int, *, test_size: float = 0.3,
+                  max_rows: int = 10_000, scale: str | None = "minmax",
+                  labeled_anomalies: float | int | None = None, at_least_one: bool = False,
+                  resample_small: bool = True) -> Split:
+    """ADBench's data generator, reproduced draw for draw with a ``RandomState(seed)``.
+
+    - fewer than 1,000 rows: resampled with replacement to 1,000 (``resample_small``); this
+      inflates scores because duplicates land on both sides of the split;
+    - more than ``max_rows``: subsampled without replacement;
+    - stratified shuffled split; scaler (``"minmax"``, ``"standard"`` or None) fit on train;
+    - ``labeled_anomalies``: a float is a ratio of the training anomalies (``int(r·n)``, or
+      ``ceil(r·n)`` with ``at_least_one``), an int an absolute count.
+    """
+    rng = np.random.RandomState(seed)
+    if resample_small and len(y) < SMALL_ROWS:
+        idx = rng.choice(np.arange(len(y)), SMALL_ROWS, replace=True)
+        X, y = X[idx], y[idx]
+    if len(y) > max_rows:
+        idx = rng.choice(np.arange(len(y)), max_rows, replace=False)
+        X, y = X[idx], y[idx]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, shuffle=True, stratify=y, random_state=rng)
+    if scale is not None:
+        scaler = {"minmax": MinMaxScaler, "standard": StandardScaler}[scale]().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    y_semi = np.zeros_like(y_train)
+    if labeled_anomalies is not None:
+        anomalies = np.flatnonzero(y_train == 1)
+        if isinstance(labeled_anomalies, float):
+            k = labeled_anomalies * len(anomalies)
+            k = math.ceil(k) if at_least_one else int(k)
+        else:
+            k = int(labeled_anomalies)
+        if k > len(anomalies):
+            msg = f"labeled_anomalies asks for {k} labelled anomalies; the train part has {len(anomalies)}."
+            raise ValueError(msg)
+        y_semi[rng.choice(anomalies, k, replace=False)] = 1
+    return Split(X_train, y_train, X_test, y_test, y_semi)

@@ -1,0 +1,8 @@
+"""The methods, one sub-package per branch of the taxonomy. Importing this package registers
+every built-in detector with :mod:`deepad.core.registry`."""
+
+from deepad.detectors.generic_normality.autoencoders import AutoEncoder
+from deepad.detectors.measure_normality.one_class import DeepSVDD
+from deepad.detectors.score_learning.prior import DevNet
+
+__all__ = ["AutoEncoder", "DeepSVDD", "DevNet"]

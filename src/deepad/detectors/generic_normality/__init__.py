@@ -1,0 +1,1 @@
+"""Learning representations of normality: generic normality (autoencoders, GANs, predictability, self-supervision)."""

@@ -1,0 +1,8 @@
+"""Backbones per modality and small reusable heads; knows nothing of detectors."""
+
+from deepad.nets.factory import build_backbone, build_decoder, resolve_backbone
+from deepad.nets.mlp import MLP
+from deepad.nets.temporal import GRUDecoder, GRUEncoder, TCNEncoder
+
+__all__ = ["MLP", "GRUDecoder", "GRUEncoder", "TCNEncoder", "build_backbone", "build_decoder",
+           "resolve_backbone"]

@@ -1,0 +1,62 @@
+"""``build_backbone`` / ``build_decoder``: the network for an input spec, chosen by modality.
+
+Detectors call these instead of constructing networks, so one implementation of a method
+serves rows and sequence windows (and, as backbones are added, images and graphs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from deepad.data.spec import InputSpec
+from deepad.nets.mlp import MLP
+from deepad.nets.temporal import GRUDecoder, GRUEncoder, TCNEncoder
+
+BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "tcn")}
+DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "gru"}
+
+
+def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
+    """The backbone name for ``spec``: ``"auto"`` → MLP for rows, GRU for windows."""
+    if kind == "auto":
+        return DEFAULT_BACKBONE[spec.modality]
+    if kind not in BACKBONES[spec.modality]:
+        msg = (f"backbone={kind!r} does not take {spec.modality} input; choose one of "
+               f"{['auto', *BACKBONES[spec.modality]]}.")
+        raise ValueError(msg)
+    return kind
+
+
+def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int | None,
+                   kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
+                   batch_norm: bool = False, bias: bool = True) -> nn.Module:
+    """An encoder from one sample of ``spec`` to a vector of ``out_dim`` (``module.out_dim``).
+
+    Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU or TCN of width
+    ``hidden_dims[0]`` followed by an MLP head over ``hidden_dims[1:]``.
+    """
+    kind = resolve_backbone(spec, kind)
+    options = {"activation": activation, "dropout": dropout, "batch_norm": batch_norm,
+               "bias": bias}
+    if kind == "mlp":
+        return MLP(spec.n_features, hidden_dims, out_dim, **options)
+    if kind == "gru":
+        return GRUEncoder(spec.n_features, hidden_dims, out_dim, **options)
+    return TCNEncoder(spec.n_features, spec.window, hidden_dims, out_dim, **options)
+
+
+def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int],
+                  kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
+                  batch_norm: bool = False, bias: bool = True) -> nn.Module:
+    """A decoder from a ``latent_dim`` vector back to one sample of ``spec``.
+
+    Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows (either
+    temporal backbone): :class:`GRUDecoder` of width ``hidden_dims[0]``.
+    """
+    kind = resolve_backbone(spec, kind)
+    if kind == "mlp":
+        return MLP(latent_dim, list(reversed(hidden_dims)), spec.n_features,
+                   activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias)
+    return GRUDecoder(latent_dim, spec.window, spec.n_features, hidden_dims[0], bias=bias)
