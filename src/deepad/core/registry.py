@@ -55,7 +55,8 @@ def detector_info(cls: type) -> dict[str, Any]:
     info["supervision"] = list(info["supervision"])
     info["modalities"] = list(info["modalities"])
     info["module"] = cls.__module__
-    info["summary"] = (cls.__doc__ or "").strip().split("\n", 1)[0]
+    first_paragraph = (cls.__doc__ or "").strip().split("\n\n", 1)[0]
+    info["summary"] = " ".join(first_paragraph.split())
     return info
 
 

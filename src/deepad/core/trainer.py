@@ -123,7 +123,8 @@ class Trainer:
     def fit(self, detector: DeepDetector, X: torch.Tensor, y: torch.Tensor | None) -> list[dict]:
         """Train ``detector.model_`` in place; return the per-epoch history."""
         if self.sampling == "balanced" and (y is None or not bool((y == 1).any())):
-            msg = f"{type(detector).__name__} samples balanced batches and needs labelled anomalies."
+            msg = (f"{type(detector).__name__} samples balanced batches and needs labelled "
+                   "anomalies.")
             raise ValueError(msg)
         train_idx, val_idx = self._split(len(X), y)
         optimizers = detector.configure_optimizers()

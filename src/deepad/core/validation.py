@@ -68,7 +68,8 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
                + (" Reshape a single feature with X.reshape(-1, 1)." if array.ndim == 1 else ""))
         raise ValueError(msg)
     if array.size == 0:
-        msg = f"{name} is empty (shape {array.shape}); at least one sample with one feature is needed."
+        msg = (f"{name} is empty (shape {array.shape}); at least one sample with one feature "
+               "is needed.")
         raise ValueError(msg)
     if array.shape[0] < min_samples:
         msg = f"{name} has {array.shape[0]} sample(s); at least {min_samples} are needed."
@@ -125,10 +126,10 @@ def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False) -> np
     if array.dtype.kind not in "biuf":
         msg = f"y has dtype {array.dtype}; expected numeric labels 0 (unlabelled) and 1 (anomaly)."
         raise TypeError(msg)
-    values = set(np.unique(array[np.isfinite(array)] if array.dtype.kind == "f" else array).tolist())
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         msg = "y contains NaN or infinite values; expected labels 0 and 1 only."
         raise ValueError(msg)
+    values = set(np.unique(array).tolist())
     if not values <= {0, 1}:
         msg = (f"y must contain only 0 (unlabelled / normal) and 1 (labelled anomaly); got values "
                f"{sorted(values)[:10]}.")

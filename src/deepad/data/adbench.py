@@ -111,7 +111,8 @@ def adbench_split(X: np.ndarray, y: np.ndarray, seed: int, *, test_size: float =
         else:
             k = int(labeled_anomalies)
         if k > len(anomalies):
-            msg = f"labeled_anomalies asks for {k} labelled anomalies; the train part has {len(anomalies)}."
+            msg = (f"labeled_anomalies asks for {k} labelled anomalies; the train part has "
+                   f"{len(anomalies)}.")
             raise ValueError(msg)
         y_semi[rng.choice(anomalies, k, replace=False)] = 1
     return Split(X_train, y_train, X_test, y_test, y_semi)

@@ -1,1 +1,2 @@
-"""Learning representations of normality: generic normality (autoencoders, GANs, predictability, self-supervision)."""
+"""Learning representations of normality, generic normality: autoencoders, GANs,
+predictability modelling, self-supervised classification."""

@@ -1,1 +1,2 @@
-"""Learning representations of normality dependent on an anomaly measure (distance, one-class, clustering)."""
+"""Learning representations of normality dependent on an anomaly measure: distance-based,
+one-class and clustering-based."""

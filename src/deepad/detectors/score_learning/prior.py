@@ -152,7 +152,10 @@ class DevNet(DeepDetector):
         return [OPTIMIZERS["rmsprop"](groups, lr=self.lr, alpha=0.9, eps=1e-7)]
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        y = batch.y.to(torch.float32) if batch.y is not None else torch.zeros(len(batch.x), device=batch.x.device)
+        if batch.y is None:
+            msg = "DevNet's loss needs labels: call fit(X, y)."
+            raise ValueError(msg)
+        y = batch.y.to(torch.float32)
         return deviation_loss(self.model_(batch.x), y, self.model_.reference, self.margin)
 
     def score(self, batch: Batch) -> torch.Tensor:

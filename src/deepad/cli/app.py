@@ -1,0 +1,504 @@
+"""The ``deepad`` command: list the taxonomy, describe a detector, run one on a table.
+
+Detectors are found only through the registry (:func:`deepad.list_detectors`,
+:func:`deepad.get_detector`). Bad input ends with a one-line ``Error: ...`` on stderr and
+exit code 2, never a traceback (``--verbose`` logs the traceback as well).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import inspect
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import numpy as np
+import pandas as pd
+import typer
+
+from deepad._version import __version__
+from deepad.core.registry import detector_info, get_detector, list_detectors
+from deepad.core.taxonomy import CATEGORIES, SUBCATEGORIES
+from deepad.core.validation import check_array
+
+logger = logging.getLogger(__name__)
+
+README_START = "<!-- taxonomy:start -->"
+README_END = "<!-- taxonomy:end -->"
+NONE_YET = "(none yet)"
+SKIP_VALUES = ("", "none")  # --output / --plot values that turn the file off
+CLEAN_ERRORS = (ValueError, TypeError, KeyError, ImportError, OSError, FloatingPointError)
+
+app = typer.Typer(
+    name="deepad",
+    help="Deep anomaly detection: the taxonomy of Pang, Cao & Aggarwal (WSDM 2021), one "
+         "scikit-learn compatible contract.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+)
+
+
+class Scale(str, Enum):
+    """Feature scaling applied before fitting."""
+
+    minmax = "minmax"
+    standard = "standard"
+    none = "none"
+
+
+# ---------------------------------------------------------------------------- helpers
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+@contextlib.contextmanager
+def _clean_errors(verbose: bool = False) -> Iterator[None]:
+    """Turn the errors bad input raises into ``Error: ...`` and exit code 2."""
+    try:
+        yield
+    except CLEAN_ERRORS as error:
+        if verbose:
+            logger.debug("traceback of the error below", exc_info=True)
+        _fail(_message(error))
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"deepad {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version_callback, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """Deep anomaly detection: list the taxonomy, describe a detector, run one on a table."""
+
+
+# ---------------------------------------------------------------------------- list
+def _by_leaf() -> dict[tuple[str, str], list[dict[str, Any]]]:
+    leaves: dict[tuple[str, str], list[dict[str, Any]]] = {
+        (category, leaf): [] for category in CATEGORIES for leaf in SUBCATEGORIES[category]}
+    for info in list_detectors():
+        leaves[(info["category"], info["subcategory"])].append(info)
+    return leaves
+
+
+def taxonomy_text() -> str:
+    """The taxonomy tree with the registered detectors under each leaf, as plain text."""
+    leaves = _by_leaf()
+    n_detectors = sum(len(d) for d in leaves.values())
+    n_empty = sum(1 for d in leaves.values() if not d)
+    lines = [f"Deep anomaly detection taxonomy (Pang, Cao & Aggarwal, WSDM 2021): "
+             f"{n_detectors} detector(s) in {len(leaves)} leaves, {n_empty} leaves {NONE_YET}."]
+    for category, title in CATEGORIES.items():
+        lines.append("")
+        lines.append(f"{category}: {title}")
+        for leaf, leaf_title in SUBCATEGORIES[category].items():
+            detectors = leaves[(category, leaf)]
+            lines.append(f"  {leaf}: {leaf_title}" + ("" if detectors else f"  {NONE_YET}"))
+            width = max((len(d["name"]) for d in detectors), default=0)
+            for info in detectors:
+                lines.append(f"    {info['name']:<{width}}  [{', '.join(info['supervision'])}]"
+                             f"  modalities: {', '.join(info['modalities'])}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def taxonomy_markdown() -> str:
+    """One markdown table row per taxonomy leaf: branch | leaf | detectors | supervision |
+    modalities | reference. Several detectors in a leaf are separated by ``<br>``, aligned
+    across columns; a leaf without a detector shows "—". This is the README block."""
+    rows = ["| branch | leaf | detectors | supervision | modalities | reference |",
+            "|---|---|---|---|---|---|"]
+    for (category, leaf), detectors in _by_leaf().items():
+        branch = f"`{category}`"
+        leaf_cell = _cell(SUBCATEGORIES[category][leaf])
+        if not detectors:
+            rows.append(f"| {branch} | {leaf_cell} | — | — | — | — |")
+            continue
+        columns = [
+            [d["name"] for d in detectors],
+            [", ".join(d["supervision"]) for d in detectors],
+            [", ".join(d["modalities"]) for d in detectors],
+            [d["reference"] for d in detectors],
+        ]
+        cells = " | ".join("<br>".join(_cell(v) for v in values) for values in columns)
+        rows.append(f"| {branch} | {leaf_cell} | {cells} |")
+    return "\n".join(rows)
+
+
+def readme_block(text: str) -> str:
+    """The text between the taxonomy markers of a README, stripped.
+
+    Raises ``ValueError`` when the markers are missing or out of order.
+    """
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < 0 or end < start:
+        msg = (f"the README has no taxonomy block: add a line {README_START} followed by a "
+               f"line {README_END} where the table belongs.")
+        raise ValueError(msg)
+    return text[start + len(README_START):end].strip()
+
+
+def update_readme(path: str | Path, markdown: str) -> bool:
+    """Replace the taxonomy block of the README at ``path`` by ``markdown``.
+
+    Returns whether the file changed.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    readme_block(text)  # raises when the markers are missing
+    start = text.find(README_START) + len(README_START)
+    end = text.find(README_END)
+    new = f"{text[:start]}\n{markdown}\n{text[end:]}"
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+@app.command("list")
+def list_command(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print deepad.list_detectors() as JSON.")] = False,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the README table: one row per taxonomy leaf.")] = False,
+    readme: Annotated[Path | None, typer.Option(
+        "--update-readme", metavar="PATH",
+        help="Rewrite the table between the taxonomy markers of this README in place "
+             "(implies --markdown).")] = None,
+) -> None:
+    """The taxonomy of deep anomaly detection, with the detectors under each leaf."""
+    if as_json and (markdown or readme is not None):
+        _fail("--json cannot be combined with --markdown or --update-readme.")
+    if as_json:
+        typer.echo(json.dumps(list_detectors(), indent=2))
+        return
+    if readme is not None:
+        with _clean_errors():
+            changed = update_readme(readme, taxonomy_markdown())
+        typer.echo(f"{readme}: taxonomy table {'updated' if changed else 'already up to date'}.")
+        return
+    typer.echo(taxonomy_markdown() if markdown else taxonomy_text())
+
+
+# ---------------------------------------------------------------------------- info
+def summary(cls: type) -> str:
+    """First paragraph of the class docstring, on one line."""
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+@app.command()
+def info(
+    name: Annotated[str, typer.Argument(help="Registered detector name (case-insensitive).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Metadata and hyperparameters (with defaults) of one detector."""
+    with _clean_errors():
+        cls = get_detector(name)
+    meta = detector_info(cls)
+    meta["summary"] = summary(cls)
+    params = cls().get_params(deep=False)
+    if as_json:
+        typer.echo(json.dumps({**meta, "params": params}, indent=2, default=repr))
+        return
+    category, leaf = meta["category"], meta["subcategory"]
+    width = max((len(k) for k in params), default=0)
+    lines = [
+        f"{meta['name']}: {meta['summary']}",
+        f"  taxonomy     {category} / {leaf}  "
+        f"({CATEGORIES[category]} / {SUBCATEGORIES[category][leaf]})",
+        f"  supervision  {', '.join(meta['supervision'])}",
+        f"  modalities   {', '.join(meta['modalities'])}",
+        f"  reference    {meta['reference']}",
+        f"  module       {meta['module']}",
+        "  hyperparameters (defaults):",
+        *(f"    {key:<{width}} = {value!r}" for key, value in params.items()),
+    ]
+    typer.echo("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------- run
+def parse_params(items: list[str], valid: dict[str, Any], detector: str) -> dict[str, Any]:
+    """``["epochs=20", "hidden_dims=(32,8)"]`` → ``{"epochs": 20, "hidden_dims": (32, 8)}``.
+
+    Values are read with :func:`ast.literal_eval`, falling back to the raw string.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            msg = f"--param expects KEY=VALUE (e.g. --param epochs=20); got {item!r}."
+            raise ValueError(msg)
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            msg = (f"{detector} has no parameter {key!r}.{hint} Valid parameters: "
+                   f"{', '.join(valid)}.")
+            raise ValueError(msg)
+        try:
+            params[key] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            params[key] = raw.strip()
+    return params
+
+
+def scale_features(X: pd.DataFrame, kind: Scale) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """Scale the columns of ``X`` (already validated as numeric and finite).
+
+    Returns the scaled frame (same columns and index) and the affine map as JSON-ready
+    ``{"scale", "columns", "multiply", "add"}`` (``x * multiply + add``), or None for "none".
+    """
+    if kind is Scale.none:
+        return X, None
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    values = X.to_numpy(dtype=np.float64)
+    if kind is Scale.minmax:
+        scaler = MinMaxScaler().fit(values)
+        multiply, add = scaler.scale_, scaler.min_
+    else:
+        scaler = StandardScaler().fit(values)
+        multiply, add = 1.0 / scaler.scale_, -scaler.mean_ / scaler.scale_
+    scaled = pd.DataFrame(scaler.transform(values), columns=X.columns, index=X.index)
+    mapping = {"scale": kind.value, "columns": [str(c) for c in X.columns],
+               "multiply": multiply.tolist(), "add": add.tolist()}
+    return scaled, mapping
+
+
+def reveal_labels(y: np.ndarray, ratio: float, seed: int) -> np.ndarray:
+    """Mask of the anomalies shown to a weakly-supervised detector: ``ratio`` of them, at
+    least one, drawn with ``numpy.random.default_rng(seed)``."""
+    anomalies = np.flatnonzero(y == 1)
+    if len(anomalies) == 0:
+        msg = "the labels hold no anomaly (y == 1), so none can be revealed to the detector."
+        raise ValueError(msg)
+    k = min(len(anomalies), max(1, math.floor(ratio * len(anomalies) + 1e-9)))
+    chosen = np.random.default_rng(seed).choice(anomalies, size=k, replace=False)
+    mask = np.zeros(len(y), dtype=bool)
+    mask[chosen] = True
+    return mask
+
+
+def _skip(value: str) -> bool:
+    return value.strip().lower() in SKIP_VALUES
+
+
+def _configure_logging(verbose: bool) -> None:
+    if not verbose:
+        return
+    package = logging.getLogger("deepad")
+    package.setLevel(logging.DEBUG)
+    if not package.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+
+
+@app.command()
+def run(
+    data: Annotated[Path | None, typer.Argument(
+        metavar="[DATA]",
+        help="A .csv, .parquet or .npz table (npz: arrays X and optional y). Default: the "
+             "built-in breast-cancer data (benign tumours + 10 malignant ones).",
+        show_default=False)] = None,
+    detector: Annotated[str, typer.Option(
+        "--detector", "-d", help="Registered detector name (see deepad list).")] = "AutoEncoder",
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", "-l", metavar="COL",
+        help="Column with labels, 1 = anomaly, 0 = normal; removed from the features.")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", metavar="KEY=VALUE",
+        help="Detector hyperparameter, repeatable: --param epochs=20 "
+             "--param hidden_dims=(32,8). Values are Python literals, else strings.")] = None,
+    scale: Annotated[Scale, typer.Option(
+        help="Feature scaling fitted on the data before the detector.")] = Scale.minmax,
+    labeled_ratio: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Weakly-supervised detectors: fraction of the known anomalies revealed to the "
+             "detector as y=1 (at least one); metrics use the other rows.")] = 0.1,
+    seed: Annotated[int, typer.Option(
+        min=0, help="random_state of the detector and of the revealed labels.")] = 0,
+    top: Annotated[int, typer.Option(min=0, help="How many top-scored rows to print.")] = 10,
+    output: Annotated[str, typer.Option(
+        metavar="CSV", help="Scores per row (row, score, is_anomaly, label); 'none' skips "
+                            "it.")] = "deepad-scores.csv",
+    plot: Annotated[str, typer.Option(
+        metavar="PNG", help="Histogram of the scores with the threshold; 'none' skips "
+                            "it.")] = "deepad-scores.png",
+    save_model: Annotated[Path | None, typer.Option(
+        "--save-model", metavar="DIR",
+        help="Save the fitted detector (safetensors + JSON; load with deepad.load) and the "
+             "feature scaling (scaling.json) to DIR.")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Progress bar, per-epoch losses, tracebacks.")] = False,
+) -> None:
+    """Fit a detector on a table and report its scores (and metrics when labels are known).
+
+    Scores are those of the rows the detector was fitted on (higher = more anomalous); the
+    row number is the 0-based position in the table.
+    """
+    _configure_logging(verbose)
+    with _clean_errors(verbose):
+        _run(data, detector=detector, label_column=label_column, param=param or [],
+             scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
+             plot=plot, save_model=save_model, verbose=verbose)
+
+
+def _run(data: Path | None, *, detector: str, label_column: str | None, param: list[str],
+         scale: Scale, labeled_ratio: float, seed: int, top: int, output: str, plot: str,
+         save_model: Path | None, verbose: bool) -> None:
+    cls = get_detector(detector)
+    for option, value in (("--output", output), ("--plot", plot)):
+        folder = Path(value).parent
+        if not _skip(value) and not folder.is_dir():
+            msg = f"{option} {value}: the folder {folder} does not exist."
+            raise FileNotFoundError(msg)
+    valid = cls().get_params(deep=False)
+    given = parse_params(param, valid, cls.name)
+    params = {k: v for k, v in (("random_state", seed), ("verbose", verbose)) if k in valid}
+    params.update(given)
+
+    # ---- data
+    if data is None:
+        if label_column is not None:
+            msg = "--label-column needs a DATA file; the built-in dataset has its own labels."
+            raise ValueError(msg)
+        from deepad.data.builtin import DEFAULT_DATASET, load_default_dataset
+
+        X, y, description = load_default_dataset()
+        dataset = DEFAULT_DATASET
+        typer.echo(f"data: {description}")
+    else:
+        from deepad.data.tables import load_table
+
+        X, y = load_table(data, label_column)
+        dataset = data.name
+        typer.echo(f"data: {data}")
+    typer.echo(f"shape: {X.shape[0]} rows x {X.shape[1]} features; labels: "
+               + ("none" if y is None else f"{int(y.sum())} anomalies "
+                  f"({100 * y.mean():.1f} %)"))
+    check_array(X, name=f"the data ({dataset})")  # NaN / non-numeric: clear error before scaling
+    X_fit, scaling = scale_features(X, scale)
+
+    # ---- supervision
+    weak = "weakly-supervised" in cls.supervision
+    needs_labels = "unsupervised" not in cls.supervision
+    revealed = None
+    if needs_labels and y is None:
+        msg = (f"{cls.name} is weakly supervised and needs labels: give a CSV / Parquet file "
+               "with --label-column COL (1 = anomaly, 0 = normal) or a .npz file with an array "
+               "y; --labeled-ratio of the anomalies are then revealed to it.")
+        raise ValueError(msg)
+    if needs_labels and labeled_ratio == 0:
+        msg = f"{cls.name} is weakly supervised: --labeled-ratio must be above 0."
+        raise ValueError(msg)
+    if weak and y is not None and labeled_ratio > 0:
+        revealed = reveal_labels(y, labeled_ratio, seed)
+        typer.echo(f"weak supervision: {int(revealed.sum())} of {int(y.sum())} anomalies "
+                   f"revealed as y=1 (--labeled-ratio {labeled_ratio:g}, seed {seed}); all other "
+                   "rows y=0. Metrics use only the rows whose labels were not revealed.")
+
+    # ---- fit
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "verbose")
+    typer.echo(f"detector: {cls.name} ({cls.category} / {cls.subcategory}); {shown}; "
+               f"scale: {scale.value}")
+    model = cls(**params)
+    start = time.perf_counter()
+    model.fit(X_fit, None if revealed is None else revealed.astype(np.int64))
+    seconds = time.perf_counter() - start
+    scores = np.asarray(model.decision_scores_, dtype=np.float64)
+    flagged = np.asarray(model.labels_, dtype=np.int64)
+    contamination = getattr(model, "contamination", None)
+    typer.echo(f"fit: {seconds:.2f} s")
+    typer.echo(f"threshold_: {model.threshold_:.6g}"
+               + (f" (contamination {contamination:g})" if contamination is not None else "")
+               + f"; {int(flagged.sum())} of {len(scores)} rows flagged as anomalies")
+
+    # ---- top rows
+    if top > 0:
+        order = np.argsort(-scores, kind="stable")[:top]
+        typer.echo(f"top {len(order)} rows by score:")
+        header = f"  {'rank':>4}  {'row':>7}  {'score':>12}"
+        typer.echo(header + ("" if y is None else "  label"))
+        for rank, row in enumerate(order, start=1):
+            line = f"  {rank:>4}  {row:>7}  {scores[row]:>12.6g}"
+            if y is not None:
+                line += f"  {y[row]:>5}" + ("  (revealed)" if revealed is not None
+                                             and revealed[row] else "")
+            typer.echo(line)
+
+    # ---- metrics
+    if y is not None:
+        _report_metrics(y, scores, revealed)
+
+    # ---- files
+    if not _skip(output):
+        table = pd.DataFrame({"row": np.arange(len(scores)), "score": scores,
+                              "is_anomaly": flagged})
+        if y is not None:
+            table["label"] = y
+        if revealed is not None:
+            table["revealed"] = revealed.astype(np.int64)
+        table.to_csv(output, index=False)
+        typer.echo(f"scores written to {output}")
+    if not _skip(plot):
+        from deepad.cli.plot import plot_scores
+
+        plot_scores(plot, scores, float(model.threshold_), y,
+                    title=f"{cls.name} on {dataset}")
+        typer.echo(f"histogram written to {plot}")
+    if save_model is not None:
+        model.save(save_model)
+        if scaling is not None:
+            (Path(save_model) / "scaling.json").write_text(json.dumps(scaling, indent=2))
+        typer.echo(f"model saved to {save_model} (load with deepad.load)"
+                   + ("" if scaling is None else f"; it expects features scaled by "
+                      f"{scaling['scale']} as in {Path(save_model) / 'scaling.json'}"))
+
+
+def _report_metrics(y: np.ndarray, scores: np.ndarray, revealed: np.ndarray | None) -> None:
+    from deepad.metrics import auc_pr, auc_roc, precision_at_n
+
+    if revealed is None:
+        keep = np.ones(len(y), dtype=bool)
+        where = f"all {len(y)} rows (the detector did not see the labels)"
+    else:
+        keep = ~revealed
+        where = f"the {int(keep.sum())} rows whose labels were not revealed"
+    y_eval, s_eval = y[keep], scores[keep]
+    n_anomalies = int(y_eval.sum())
+    if n_anomalies == 0 or n_anomalies == len(y_eval):
+        typer.echo(f"metrics skipped: {where} hold only one class.")
+        return
+    typer.echo(f"metrics on {where}, {n_anomalies} anomalies:")
+    for label, value in (("AUC-ROC", auc_roc(y_eval, s_eval)), ("AUC-PR", auc_pr(y_eval, s_eval)),
+                         (f"precision@{n_anomalies}", precision_at_n(y_eval, s_eval))):
+        typer.echo(f"  {label:<15}{value:.4f}")

@@ -1,0 +1,159 @@
+"""Read a user's table (CSV, Parquet or ``.npz``) into features and optional 0/1 labels.
+
+numpy / pandas only. Nothing is coerced: non-numeric feature columns and NaN values are
+returned as they are, and the detector's input validation reports them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet", ".npz")
+
+__all__ = ["SUPPORTED_SUFFIXES", "load_table"]
+
+
+def load_table(path: str | Path,
+               label_column: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Features and labels of a table file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (read with pandas), ``.parquet`` (pandas with pyarrow: ``pip install
+        "deepad[parquet]"``) or ``.npz`` (array ``X`` of shape (n_samples, n_features) and
+        optional ``y``; read with ``allow_pickle=False``, columns named ``f0`` … ``f{d-1}``).
+    label_column : str, optional
+        CSV / Parquet: the column holding labels (1 = anomaly, 0 = normal); it is removed
+        from the features. ``.npz`` files carry their labels in the array ``y``.
+
+    Returns
+    -------
+    X : DataFrame
+        Feature columns, unchanged (non-numeric columns and NaN are kept).
+    y : ndarray of int64, or None
+        Labels when ``label_column`` is given (or the ``.npz`` file has ``y``).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Unknown extension, unreadable file, missing label column, labels other than 0/1, or
+        no feature column left.
+    ImportError
+        A Parquet file without pyarrow installed.
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"No such file: {path}"
+        raise FileNotFoundError(msg)
+    if not path.is_file():
+        msg = f"{path} is not a file; expected a {', '.join(SUPPORTED_SUFFIXES)} table."
+        raise ValueError(msg)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path, label_column)
+    if suffix == ".csv":
+        frame = _read_csv(path)
+    elif suffix == ".parquet":
+        frame = _read_parquet(path)
+    else:
+        msg = (f"{path} has the unknown extension {path.suffix!r}; deepad reads "
+               f"{', '.join(SUPPORTED_SUFFIXES)} files.")
+        raise ValueError(msg)
+    y = None
+    if label_column is not None:
+        if label_column not in frame.columns:
+            available = ", ".join(repr(str(c)) for c in frame.columns[:30])
+            more = f" ... ({len(frame.columns)} in all)" if len(frame.columns) > 30 else ""
+            msg = (f"{path} has no column {label_column!r}; available columns: "
+                   f"{available}{more}.")
+            raise ValueError(msg)
+        y = _check_labels(frame[label_column].to_numpy(), f"column {label_column!r} of {path}")
+        frame = frame.drop(columns=[label_column])
+    if frame.shape[1] == 0:
+        msg = f"{path} has no feature column" + (
+            f" besides the label column {label_column!r}." if label_column is not None else ".")
+        raise ValueError(msg)
+    return frame, y
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        msg = f"{path} could not be read as CSV ({error})."
+        raise ValueError(msg) from error
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as error:
+        msg = ('Reading Parquet files needs pyarrow: pip install "deepad[parquet]" '
+               "(or pip install pyarrow).")
+        raise ImportError(msg) from error
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError) as error:
+        msg = f"{path} could not be read as Parquet ({error})."
+        raise ValueError(msg) from error
+
+
+def _load_npz(path: Path, label_column: str | None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    if label_column not in (None, "y"):
+        msg = (f"--label-column / label_column={label_column!r} does not apply to {path}: "
+               ".npz files carry their labels in the array 'y'.")
+        raise ValueError(msg)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = list(data.files)
+            X = data["X"] if "X" in names else None
+            y = data["y"] if "y" in names else None
+    except (OSError, EOFError, ValueError) as error:
+        # ValueError includes object arrays, refused because reading them needs pickle
+        msg = f"{path} could not be read safely as a .npz archive of numeric arrays ({error})."
+        raise ValueError(msg) from error
+    if X is None:
+        msg = f"{path} has no array 'X' (arrays: {names}); expected X and optionally y."
+        raise ValueError(msg)
+    if X.ndim != 2:
+        msg = (f"{path}: array 'X' has shape {X.shape}; a table needs 2-D "
+               "(n_samples, n_features).")
+        raise ValueError(msg)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    if y is None:
+        return frame, None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != len(X):
+        msg = (f"{path}: array 'y' has shape {y.shape}; expected ({len(X)},), one label per "
+               "row of X.")
+        raise ValueError(msg)
+    return frame, _check_labels(y, f"array 'y' of {path}")
+
+
+def _check_labels(values: np.ndarray, where: str) -> np.ndarray:
+    """int64 labels from ``values`` if every value is 0 or 1 (bool, int or float)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "b":
+        return values.astype(np.int64)
+    if values.dtype.kind in "iuf":
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            n_bad = int((~np.isfinite(values)).sum())
+            msg = (f"Labels in {where} contain {n_bad} missing or infinite value(s); expected "
+                   "0 and 1.")
+            raise ValueError(msg)
+        found = np.unique(values).tolist()
+        if set(found) <= {0, 1}:
+            return values.astype(np.int64)
+    else:
+        found = pd.unique(pd.Series(values, dtype=object).astype(str)).tolist()
+    shown = ", ".join(repr(v) for v in found[:10])
+    msg = (f"Labels in {where} must be 0 (normal) or 1 (anomaly); found {shown}"
+           f"{' ...' if len(found) > 10 else ''}.")
+    raise ValueError(msg)

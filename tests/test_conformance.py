@@ -1,0 +1,318 @@
+"""The detector contract, checked for every registered detector on every modality it supports.
+
+Tests taking ``case`` run once per (detector, modality) pair and those taking
+``detector_cls`` once per detector class (see ``conftest.py``); a new detector joins them by
+being registered. Fitted models come from the session cache (``fitted_case``) and are never
+modified here: tests that change a model clone it first.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+
+import deepad
+from deepad.data.synthetic import make_planted_rows, make_planted_windows
+
+# Chance level is 0.5; with 25 planted anomalies among 525 rows (20 among 420 windows) the
+# AUC of random scores has a standard deviation of about 0.06, so 0.75 is four of them above
+# chance: constant, random or inverted scores fail, a detector that learned anything passes.
+MIN_PLANTED_AUC = 0.75
+
+# (detector, modality) pairs whose tiny test_params do not learn the planted anomalies yet.
+# strict: the marker must go as soon as the detector passes (e.g. after its test_params
+# change). Observed AUCs with random_state=0 in the reasons.
+WEAK_WITH_TEST_PARAMS = {
+    ("DeepSVDD", "sequence"): (
+        "DeepSVDD.test_params (3 epochs, lr 1e-3, GRU backbone) leave the bias-free GRU almost "
+        "untrained on sequence windows: planted AUC 0.59 (0.59-0.60 over seeds 0-4); it needs "
+        "~100 epochs (0.86), lr=1e-2 (0.70) or backbone='tcn' (0.76-0.81)"),
+    ("DevNet", "sequence"): (
+        "DevNet.test_params give 3 epochs x 5 balanced batches = 15 RMSprop steps at lr 1e-3: "
+        "planted AUC 0.57 on windows (0.40-0.58 over seeds 0-4, sometimes below chance)"),
+}
+
+
+# ---------------------------------------------------------------------------- helpers
+def data_of(case, planted):
+    return planted[case.modality]
+
+
+def other_modality_data(case):
+    """Valid data of the other modality, same number of features as the case's data."""
+    if case.modality == "tabular":
+        return make_planted_windows(30, 2, window=16, n_features=8, random_state=1)[0]
+    return make_planted_rows(30, 2, n_features=2, random_state=1)[0]
+
+
+def wider(X):
+    """``X`` with one extra feature (the last axis)."""
+    return np.concatenate([X, X[..., :1]], axis=-1)
+
+
+# ---------------------------------------------------------------------------- fit / params
+def test_fitted_attributes(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    n = len(X)
+    scores = fitted_case.decision_scores_
+    assert isinstance(scores, np.ndarray) and scores.dtype == np.float64 and scores.shape == (n,)
+    assert np.isfinite(scores).all()
+    assert isinstance(fitted_case.threshold_, float) and np.isfinite(fitted_case.threshold_)
+    assert fitted_case.labels_.shape == (n,)
+    assert set(np.unique(fitted_case.labels_)) <= {0, 1}
+    np.testing.assert_array_equal(fitted_case.labels_,
+                                  (scores > fitted_case.threshold_).astype(np.int64))
+    # the threshold marks about `contamination` of the training data as anomalous
+    assert abs(fitted_case.labels_.mean() - fitted_case.contamination) <= 0.01
+    assert fitted_case.n_features_in_ == X.shape[-1]
+
+
+def test_fit_returns_self_and_keeps_hyperparameters(case, planted, fit_labels):
+    X, _ = data_of(case, planted)
+    params = {**case.cls.test_params, "random_state": 0}
+    if "hidden_dims" in params:
+        params["hidden_dims"] = list(params["hidden_dims"])  # must stay this very list
+    detector = case.cls(**params)
+    before = detector.get_params()
+    assert detector.fit(X, fit_labels(case.cls, case.modality)) is detector
+    after = detector.get_params()
+    assert after == before
+    assert all(after[k] is before[k] for k in before)
+
+
+def test_clone_and_params_round_trip(fitted_case):
+    params = fitted_case.get_params()
+    copy = clone(fitted_case)
+    assert type(copy) is type(fitted_case)
+    assert copy.get_params() == params
+    assert not hasattr(copy, "decision_scores_") and not hasattr(copy, "model_")
+    with pytest.raises(NotFittedError):
+        copy.decision_function(np.zeros((2, fitted_case.n_features_in_)))
+
+    other = type(fitted_case)()
+    assert other.set_params(**params) is other
+    assert other.get_params() == params
+
+
+# ---------------------------------------------------------------------------- outputs
+def test_decision_function_output(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    scores = fitted_case.decision_function(X[:37])
+    assert isinstance(scores, np.ndarray)
+    assert scores.dtype == np.float64 and scores.shape == (37,)
+    assert np.isfinite(scores).all()
+    # the training scores are the scores of the training data
+    np.testing.assert_allclose(fitted_case.decision_function(X), fitted_case.decision_scores_,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_predict_is_thresholded_scores(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    labels = fitted_case.predict(X)
+    assert labels.dtype == np.int64 and labels.shape == (len(X),)
+    assert set(np.unique(labels)) <= {0, 1}
+    np.testing.assert_array_equal(labels, fitted_case.labels_)
+
+
+@pytest.mark.parametrize("method", ["linear", "unify"])
+def test_predict_proba(fitted_case, case, planted, method):
+    X, _ = data_of(case, planted)
+    proba = fitted_case.predict_proba(X, method=method)
+    assert proba.shape == (len(X), 2) and proba.dtype == np.float64
+    assert ((proba >= 0.0) & (proba <= 1.0)).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # P(anomaly) never decreases with the score
+    order = np.argsort(fitted_case.decision_function(X), kind="stable")
+    assert (np.diff(proba[order, 1]) >= 0).all()
+
+
+def test_predict_proba_unknown_method(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    with pytest.raises(ValueError, match="method must be one of"):
+        fitted_case.predict_proba(X[:3], method="softmax")
+
+
+# ---------------------------------------------------------------------------- errors
+def test_not_fitted(case, planted, tmp_path):
+    X, _ = data_of(case, planted)
+    detector = case.cls(**case.cls.test_params)
+    for call in (detector.decision_function, detector.predict, detector.predict_proba):
+        with pytest.raises(NotFittedError):
+            call(X[:3])
+    with pytest.raises(NotFittedError):
+        detector.save(tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+def test_wrong_feature_count(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    with pytest.raises(ValueError, match=f"fitted with {X.shape[-1]} features"):
+        fitted_case.decision_function(wider(X[:5]))
+    with pytest.raises(ValueError, match=f"fitted with {X.shape[-1]} features"):
+        fitted_case.predict(X[:5, ..., :-1])
+
+
+def test_other_modality_is_refused(fitted_case, case):
+    with pytest.raises(ValueError, match=f"fitted on {case.modality} data"):
+        fitted_case.decision_function(other_modality_data(case))
+
+
+# ---------------------------------------------------------------------------- randomness
+def test_same_seed_same_scores_and_rng_untouched(case, fitted_case, fit_detector, planted):
+    X, _ = data_of(case, planted)
+    states = _global_rng_states()
+    again = fit_detector(case.cls, case.modality)
+    _assert_same_rng_states(_global_rng_states(), states)
+    assert np.array_equal(again.decision_scores_, fitted_case.decision_scores_)
+    assert np.array_equal(again.decision_function(X[:50]), fitted_case.decision_function(X[:50]))
+
+
+def test_other_seed_other_scores(case, fitted_case, fit_detector):
+    other = fit_detector(case.cls, case.modality, random_state=1)
+    assert not np.array_equal(other.decision_scores_, fitted_case.decision_scores_)
+
+
+def test_unseeded_fit_leaves_global_rng_alone(case, fit_detector):
+    torch.manual_seed(1234)
+    np.random.seed(1234)
+    states = _global_rng_states()
+    fit_detector(case.cls, case.modality, random_state=None)
+    _assert_same_rng_states(_global_rng_states(), states)
+
+
+def _global_rng_states() -> dict:
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _assert_same_rng_states(after: dict, before: dict) -> None:
+    assert torch.equal(after["torch"], before["torch"]), "torch's global RNG was advanced"
+    a, b = after["numpy"], before["numpy"]
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:]), \
+        "numpy's global RNG was advanced"
+    if "cuda" in before:
+        assert all(torch.equal(x, y) for x, y in zip(after["cuda"], before["cuda"], strict=True)), \
+            "the CUDA RNG was advanced"
+
+
+# ---------------------------------------------------------------------------- persistence
+def test_save_load_round_trip(fitted_case, case, planted, tmp_path):
+    X, _ = data_of(case, planted)
+    path = fitted_case.save(tmp_path / "model")
+    # onto the device it was fitted on: bit-identical scores (CPU and GPU arithmetic differ in
+    # the last bits, so a model fitted on a GPU and loaded on the CPU is only close)
+    loaded = deepad.load(path, device=getattr(fitted_case, "device_", None))
+    assert type(loaded) is type(fitted_case)
+    assert loaded.get_params() == fitted_case.get_params()
+    assert np.array_equal(loaded.decision_function(X), fitted_case.decision_function(X))
+    assert np.array_equal(loaded.decision_scores_, fitted_case.decision_scores_)
+    assert loaded.threshold_ == fitted_case.threshold_
+    assert np.array_equal(loaded.predict(X), fitted_case.predict(X))
+    np.testing.assert_allclose(deepad.load(path).decision_function(X),
+                               fitted_case.decision_function(X), rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- planted anomalies
+def test_planted_anomalies_rank_high(fitted_case, case, planted, request, record_property):
+    _, y = data_of(case, planted)
+    auc = roc_auc_score(y, fitted_case.decision_scores_)
+    record_property("planted_auc", round(float(auc), 4))
+    reason = WEAK_WITH_TEST_PARAMS.get((case.cls.name, case.modality))
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    assert auc >= MIN_PLANTED_AUC, f"{case.id}: planted-anomaly AUC {auc:.3f}"
+
+
+# ---------------------------------------------------------------------------- supervision
+def test_supervision(case, fitted_case, planted):
+    X, y = data_of(case, planted)
+    if "unsupervised" in case.cls.supervision:
+        # y is accepted (pipelines pass it) and ignored: same seed, same scores
+        with_y = case.cls(**case.cls.test_params, random_state=0).fit(X, y)
+        assert np.array_equal(with_y.decision_scores_, fitted_case.decision_scores_)
+    else:
+        detector = case.cls(**case.cls.test_params, random_state=0)
+        with pytest.raises(ValueError, match="weakly supervised"):
+            detector.fit(X)
+        with pytest.raises(ValueError, match="at least one labelled anomaly"):
+            detector.fit(X, np.zeros(len(X), dtype=int))
+
+
+# ---------------------------------------------------------------------------- hyperparameters
+# invalid values of the hyperparameters deep detectors share (checked where a class has them)
+INVALID_VALUES = {
+    "contamination": [0.9, 0.0, -0.1, "auto"],
+    "epochs": [0, -1, 2.5, "10"],
+    "batch_size": [0, 16.0],
+    "lr": [0.0, -1e-3],
+    "weight_decay": [-1e-4],
+    "backbone": ["resnet"],
+    "hidden_dims": [(), (0,), (8, -1), 16, (8.5,)],
+    "validation_size": [0.6, -0.1],
+    "patience": [0, 1.5],
+    "grad_clip": [0.0, -1.0],
+    "device": ["quantum"],
+    "random_state": [-1, 1.5, "seed"],
+    "verbose": ["loud"],
+}
+# generic candidates tried on every declared parameter; those its constraints reject must
+# be rejected by fit
+CANDIDATES = [-1, 0, 0.5, 1.5, 10**9, "not-an-option", (), None, True]
+
+
+def test_every_hyperparameter_is_declared(detector_cls):
+    params = set(detector_cls().get_params())
+    declared = set(detector_cls._parameter_constraints)
+    assert params == declared, (f"undeclared: {sorted(params - declared)}, "
+                                f"not parameters: {sorted(declared - params)}")
+
+
+def test_invalid_hyperparameters_raise_at_fit(detector_cls, planted):
+    # labels for every class: unsupervised ones ignore them, weakly supervised ones need them
+    X, y = planted["tabular" if "tabular" in detector_cls.modalities else "sequence"]
+    names = detector_cls().get_params()
+    checked = 0
+    for name, values in INVALID_VALUES.items():
+        if name not in names:
+            continue
+        for value in values:
+            detector = detector_cls(**{**detector_cls.test_params, name: value})
+            expected = f"'{name}' parameter .* Got {re.escape(repr(value))} instead"
+            with pytest.raises(ValueError, match=expected):
+                detector.fit(X, y)
+            checked += 1
+    for name, constraints in detector_cls._parameter_constraints.items():
+        for value in CANDIDATES:
+            if any(c.is_satisfied_by(value) for c in constraints):
+                continue
+            detector = detector_cls(**{**detector_cls.test_params, name: value})
+            with pytest.raises(ValueError, match=f"'{name}' parameter"):
+                detector.fit(X, y)
+            checked += 1
+    assert checked >= len(names)
+
+
+def test_init_stores_arguments_as_given(detector_cls):
+    names = detector_cls().get_params()
+    sentinels = {name: object() for name in names}
+    detector = detector_cls(**sentinels)  # never validates, so never raises
+    params = detector.get_params()
+    assert set(params) == set(sentinels)
+    assert all(params[name] is sentinels[name] for name in names)
+
+    invalid = {name: values[0] for name, values in INVALID_VALUES.items() if name in names}
+    invalid_params = detector_cls(**invalid).get_params()
+    assert all(invalid_params[name] is value for name, value in invalid.items())
+
+
+def test_test_params_are_parameters(detector_cls):
+    assert detector_cls.test_params, f"{detector_cls.name} declares no test_params"
+    assert set(detector_cls.test_params) <= set(detector_cls().get_params())
