@@ -28,15 +28,7 @@ MIN_PLANTED_AUC = 0.75
 # (detector, modality) pairs whose tiny test_params do not learn the planted anomalies yet.
 # strict: the marker must go as soon as the detector passes (e.g. after its test_params
 # change). Observed AUCs with random_state=0 in the reasons.
-WEAK_WITH_TEST_PARAMS = {
-    ("DeepSVDD", "sequence"): (
-        "DeepSVDD.test_params (3 epochs, lr 1e-3, GRU backbone) leave the bias-free GRU almost "
-        "untrained on sequence windows: planted AUC 0.59 (0.59-0.60 over seeds 0-4); it needs "
-        "~100 epochs (0.86), lr=1e-2 (0.70) or backbone='tcn' (0.76-0.81)"),
-    ("DevNet", "sequence"): (
-        "DevNet.test_params give 3 epochs x 5 balanced batches = 15 RMSprop steps at lr 1e-3: "
-        "planted AUC 0.57 on windows (0.40-0.58 over seeds 0-4, sometimes below chance)"),
-}
+WEAK_WITH_TEST_PARAMS: dict[tuple[str, str], str] = {}
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -222,8 +222,8 @@ def test_truncated_weights_are_refused(copy_of_saved):
 def test_weights_of_another_network_are_refused(copy_of_saved, fitted, tmp_path):
     other = fitted(AutoEncoder, "tabular").save(tmp_path / "autoencoder")
     shutil.copy(other / "weights.safetensors", copy_of_saved / "weights.safetensors")
-    # refused by torch's strict state-dict loading (a RuntimeError naming the keys)
-    with pytest.raises(RuntimeError, match="Missing key.*center"):
+    # refused by strict state-dict loading, as a ValueError naming the keys
+    with pytest.raises(ValueError, match=r"(?s)do not fit DeepSVDD's network.*Missing key.*center"):
         deepad.load(copy_of_saved)
 
 

@@ -14,13 +14,6 @@ from deepad.core.trainer import Trainer
 
 MANY_EPOCHS = 300
 
-EARLY_STOP_BUG = (
-    "bug: Trainer.fit (core/trainer.py:157) compares `monitored < best - 1e-7 * max(abs(best), "
-    "1.0)` with best = inf at first, and inf - inf is nan: no epoch ever counts as an "
-    "improvement, so training always stops after exactly `patience` epochs and the best "
-    "weights are never saved or restored")
-
-
 @pytest.fixture(scope="module")
 def rows(planted_rows) -> np.ndarray:
     return planted_rows[0]
@@ -31,7 +24,6 @@ def svdd(**params) -> DeepSVDD:
 
 
 # ---------------------------------------------------------------------------- early stopping
-@pytest.mark.xfail(strict=True, reason=EARLY_STOP_BUG)
 @pytest.mark.parametrize(("validation_size", "patience"), [(0.2, 1), (0.2, 3), (0.0, 2)])
 def test_early_stopping_restores_the_best_weights(rows, validation_size, patience):
     params = {"validation_size": validation_size}
@@ -140,12 +132,6 @@ def test_balanced_sampling_needs_labelled_anomalies():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "bug: DeepDetector._fit (core/deep.py:147) moves y to the device, but the Trainer's row "
-    "indices come from a CPU generator; balanced sampling then indexes a CPU tensor with a "
-    "CUDA mask (core/trainer.py:88-89, and :79-80 with validation_size > 0): 'indices should "
-    "be either on cpu or on the same device as the indexed tensor'. Every weakly supervised "
-    "detector fails to fit on a GPU"))
 @pytest.mark.parametrize("validation_size", [0.0, 0.2])
 def test_balanced_sampling_on_cuda(planted_rows, validation_size):
     X, y = planted_rows

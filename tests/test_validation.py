@@ -65,11 +65,6 @@ def test_nan_in_windows_names_the_time_step(planted_windows):
         new_svdd().fit(X)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: check_array (core/validation.py:77) casts to float32 before checking finiteness, so "
-    "a finite float64 value beyond float32's range overflows to inf (with a RuntimeWarning) and "
-    "is reported as 'NaN or infinite'; the 'too large for float32' check at line 84 is dead"))
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_values_too_large_for_float32(rows):
     X = with_value(rows, (0, 0), 1e39)
     with pytest.raises(ValueError, match="too large for float32"):

@@ -66,7 +66,7 @@ class DeepDetector(BaseDetector):
 
     Shared hyperparameters (every subclass lists them in its ``__init__``):
     ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``backbone`` ("auto" → MLP for rows,
-    GRU for windows; or "mlp", "gru", "tcn"), ``validation_size``, ``patience``,
+    TCN for windows; or "mlp", "gru", "tcn"), ``validation_size``, ``patience``,
     ``grad_clip`` (max global gradient norm, None → off), ``contamination``, ``device``,
     ``random_state``, ``verbose``.
 
@@ -182,10 +182,14 @@ class DeepDetector(BaseDetector):
         super()._set_state(state, tensors)
         self.history_ = state.get("history", [])
         self.seed_ = state.get("seed")
-        self.device_ = resolve_device(device if device is not None else
-                                      (self.device if self.device is not None else "cpu"))
+        self.device_ = resolve_device(device if device is not None else self.device)
         with seeded(self.seed_ or 0, self.device_):
             model = self.build(self.spec_)
         weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        model.load_state_dict(weights, strict=True)
+        try:
+            model.load_state_dict(weights, strict=True)
+        except RuntimeError as error:
+            msg = (f"The saved weights do not fit {type(self).__name__}'s network for input "
+                   f"{self.spec_}: {error}")
+            raise ValueError(msg) from error
         self.model_ = model.to(self.device_).eval()

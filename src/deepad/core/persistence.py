@@ -114,7 +114,9 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Any:
     Parameters
     ----------
     path : directory written by ``det.save(path)``.
-    device : where to put the networks; None → the saved ``device`` hyperparameter, else CPU.
+    device : where to put the networks; None → the saved ``device`` hyperparameter, resolved
+        as in ``fit`` (None → CUDA when available, else CPU). Scores are identical to those
+        before saving on the same device; across devices they agree to float32 precision.
 
     Raises
     ------

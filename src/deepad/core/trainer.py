@@ -126,7 +126,9 @@ class Trainer:
             msg = (f"{type(detector).__name__} samples balanced batches and needs labelled "
                    "anomalies.")
             raise ValueError(msg)
-        train_idx, val_idx = self._split(len(X), y)
+        # indices are drawn on the CPU (local generator); the labels they select must be too
+        y_cpu = None if y is None else y.cpu()
+        train_idx, val_idx = self._split(len(X), y_cpu)
         optimizers = detector.configure_optimizers()
         history: list[dict] = []
         best, best_state, stale = math.inf, None, 0
@@ -136,7 +138,7 @@ class Trainer:
         for epoch in epochs:
             sums: dict[str, float] = {}
             n_steps = 0
-            for idx in self._batches(train_idx, y):
+            for idx in self._batches(train_idx, y_cpu):
                 logs = detector.training_step(self._make_batch(X, y, idx), optimizers)
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
@@ -154,7 +156,7 @@ class Trainer:
             logger.debug("%s epoch %d: %s", type(detector).__name__, epoch + 1, record)
             if self.patience is not None:
                 monitored = record.get("val_loss", record.get("loss", math.inf))
-                if monitored < best - 1e-7 * max(abs(best), 1.0):
+                if best == math.inf or monitored < best - 1e-7 * max(abs(best), 1.0):
                     best, stale = monitored, 0
                     best_state = copy.deepcopy(detector.model_.state_dict())
                 else:

@@ -74,17 +74,17 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
     if array.shape[0] < min_samples:
         msg = f"{name} has {array.shape[0]} sample(s); at least {min_samples} are needed."
         raise ValueError(msg)
-    array = np.ascontiguousarray(array, dtype=np.float32)
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.argwhere(~finite)
         msg = (f"{name} contains {len(bad)} NaN or infinite value(s), the first at index "
                f"{tuple(int(i) for i in bad[0])}; impute or drop them before fitting.")
         raise ValueError(msg)
-    if np.abs(array).max() >= np.finfo(np.float32).max:
-        msg = f"{name} has values too large for float32; scale the features first."
+    if array.dtype.kind == "f" and np.abs(array).max() >= np.finfo(np.float32).max:
+        msg = f"{name} has values too large for float32 (max |x| = {np.abs(array).max():.3g}); "\
+              "scale the features first."
         raise ValueError(msg)
-    return array
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def check_matches_spec(X: np.ndarray, spec: InputSpec, *, name: str = "X") -> None:

@@ -15,11 +15,13 @@ from deepad.nets.mlp import MLP
 from deepad.nets.temporal import GRUDecoder, GRUEncoder, TCNEncoder
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "tcn")}
-DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "gru"}
+# TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
+# beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
+DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn"}
 
 
 def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
-    """The backbone name for ``spec``: ``"auto"`` → MLP for rows, GRU for windows."""
+    """The backbone name for ``spec``: ``"auto"`` → MLP for rows, TCN for windows."""
     if kind == "auto":
         return DEFAULT_BACKBONE[spec.modality]
     if kind not in BACKBONES[spec.modality]:

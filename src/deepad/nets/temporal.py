@@ -1,7 +1,11 @@
 """Temporal backbones for sequence windows ``(batch, window, n_features)``.
 
 Encoders map a window to one vector (for scores, centres, reconstructions); the decoder maps
-a vector back to a window. The first entry of ``hidden_dims`` is the recurrent / convolutional
+a vector back to a window. Both encoders read out the per-step features by mean **and** max
+pooling over time rather than the last step only: a local anomaly (a spike, a shift, a burst
+of high frequency) can sit anywhere in the window, and max pooling over translation-
+equivariant features finds it wherever it is. On planted local anomalies this lifted Deep
+SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54 to 0.86 (``benchmarks/foundation.py``). The first entry of ``hidden_dims`` is the recurrent / convolutional
 width, the remaining entries are dense layers of the head, so the same ``hidden_dims``
 hyperparameter describes a network for rows and for windows.
 """
@@ -18,21 +22,28 @@ from torch import nn
 from deepad.nets.mlp import MLP, activation_layer
 
 
+def pool_steps(steps: torch.Tensor) -> torch.Tensor:
+    """Per-step features ``(batch, window, channels)`` → ``(batch, 2 · channels)``: the mean
+    and the maximum over time."""
+    return torch.cat([steps.mean(dim=1), steps.amax(dim=1)], dim=1)
+
+
 class GRUEncoder(nn.Module):
-    """GRU over the window; the last hidden state feeds an MLP head."""
+    """GRU over the window; its per-step outputs, mean- and max-pooled over time, feed an MLP
+    head."""
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int], out_dim: int | None, *,
                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
                  bias: bool = True) -> None:
         super().__init__()
         self.gru = nn.GRU(n_features, hidden_dims[0], batch_first=True, bias=bias)
-        self.head = MLP(hidden_dims[0], hidden_dims[1:], out_dim, activation=activation,
+        self.head = MLP(2 * hidden_dims[0], hidden_dims[1:], out_dim, activation=activation,
                         dropout=dropout, batch_norm=batch_norm, bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, last = self.gru(x)
-        return self.head(last[-1])
+        steps, _ = self.gru(x)
+        return self.head(pool_steps(steps))
 
 
 class _CausalBlock(nn.Module):
@@ -56,7 +67,8 @@ class _CausalBlock(nn.Module):
 
 class TCNEncoder(nn.Module):
     """Temporal convolutional network: residual blocks with dilations 1, 2, 4, ... until the
-    receptive field covers the window; the last time step feeds an MLP head."""
+    receptive field covers the window; the per-step features, mean- and max-pooled over time,
+    feed an MLP head."""
 
     def __init__(self, n_features: int, window: int, hidden_dims: Sequence[int],
                  out_dim: int | None, *, kernel_size: int = 3, activation: str = "relu",
@@ -68,13 +80,13 @@ class TCNEncoder(nn.Module):
         self.blocks = nn.Sequential(*[
             _CausalBlock(n_features if i == 0 else channels, channels, kernel_size, 2**i,
                          activation, dropout, bias) for i in range(levels)])
-        self.head = MLP(channels, hidden_dims[1:], out_dim, activation=activation,
+        self.head = MLP(2 * channels, hidden_dims[1:], out_dim, activation=activation,
                         dropout=dropout, batch_norm=batch_norm, bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.blocks(x.transpose(1, 2))  # (batch, channels, window)
-        return self.head(features[:, :, -1])
+        return self.head(pool_steps(features.transpose(1, 2)))
 
 
 class GRUDecoder(nn.Module):

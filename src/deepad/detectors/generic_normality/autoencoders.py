@@ -61,7 +61,7 @@ class AutoEncoder(DeepDetector):
         Off by default: on the quick-suite datasets (3 seeds) batch normalisation lowered the
         mean AUC-ROC (0.80 vs 0.84, ``benchmarks/foundation.py``).
     backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
-        "auto": MLP for rows, GRU encoder + GRU decoder for windows.
+        "auto": MLP for rows, TCN encoder + GRU decoder for windows.
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip
         Training (see :class:`deepad.core.deep.DeepDetector`).
     contamination : float, default 0.1
