@@ -25,11 +25,6 @@ from deepad.data.synthetic import make_planted_rows, make_planted_windows
 # chance: constant, random or inverted scores fail, a detector that learned anything passes.
 MIN_PLANTED_AUC = 0.75
 
-# (detector, modality) pairs whose tiny test_params do not learn the planted anomalies yet.
-# strict: the marker must go as soon as the detector passes (e.g. after its test_params
-# change). Observed AUCs with random_state=0 in the reasons.
-WEAK_WITH_TEST_PARAMS: dict[tuple[str, str], str] = {}
-
 
 # ---------------------------------------------------------------------------- helpers
 def data_of(case, planted):
@@ -213,13 +208,10 @@ def test_save_load_round_trip(fitted_case, case, planted, tmp_path):
 
 
 # ---------------------------------------------------------------------------- planted anomalies
-def test_planted_anomalies_rank_high(fitted_case, case, planted, request, record_property):
+def test_planted_anomalies_rank_high(fitted_case, case, planted, record_property):
     _, y = data_of(case, planted)
     auc = roc_auc_score(y, fitted_case.decision_scores_)
     record_property("planted_auc", round(float(auc), 4))
-    reason = WEAK_WITH_TEST_PARAMS.get((case.cls.name, case.modality))
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     assert auc >= MIN_PLANTED_AUC, f"{case.id}: planted-anomaly AUC {auc:.3f}"
 
 

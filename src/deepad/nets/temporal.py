@@ -5,9 +5,11 @@ a vector back to a window. Both encoders read out the per-step features by mean 
 pooling over time rather than the last step only: a local anomaly (a spike, a shift, a burst
 of high frequency) can sit anywhere in the window, and max pooling over translation-
 equivariant features finds it wherever it is. On planted local anomalies this lifted Deep
-SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54 to 0.86 (``benchmarks/foundation.py``). The first entry of ``hidden_dims`` is the recurrent / convolutional
-width, the remaining entries are dense layers of the head, so the same ``hidden_dims``
-hyperparameter describes a network for rows and for windows.
+SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54 to 0.86 (``docs/decisions.md``).
+
+The first entry of ``hidden_dims`` is the recurrent / convolutional width, the remaining
+entries are dense layers of the head, so the same ``hidden_dims`` hyperparameter describes a
+network for rows and for windows.
 """
 
 from __future__ import annotations
