@@ -50,6 +50,9 @@ class DeepSVDD(DeepDetector):
     (Prop. 2-3) rule out the trivial collapsed solution; batch normalisation, when used, is
     non-affine for the same reason.
 
+    Scale the input (e.g. min-max to [0, 1]): a bias-free network maps the origin to the
+    origin, so zero-centred data is its degenerate case (``docs/decisions.md``).
+
     Deviations: no autoencoder pre-training and no soft-boundary variant yet (the authors'
     tabular experiments in later work, DeepOD and ADBench also train from a random
     initialisation); Adam with a constant learning rate instead of the paper's milestones.
