@@ -12,6 +12,10 @@ modality. Subclasses implement
 and may override ``configure_optimizers``, ``training_step`` (several optimisers: GANs, RL),
 ``on_train_start`` (e.g. Deep SVDD's centre) and ``on_epoch_end``. The loop itself lives in
 :class:`deepad.core.trainer.Trainer` and is never copied.
+
+During ``fit`` (and only then) ``self._generator`` is the local, seeded ``torch.Generator``;
+hooks draw their random choices from it (DevNet's reference scores), never from torch's
+global generator, so the same ``random_state`` gives the same model.
 """
 
 from __future__ import annotations
