@@ -10,6 +10,8 @@ whole session (``fitted``); tests never fit in per-test setup and never mutate a
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,10 @@ def registered_cases() -> list[Case]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests never reach the internet nor the user's cache: downloads go to a closed local
+    # port (instant ConnectionError) unless a test points them at its own local server.
+    os.environ["DEEPAD_ADBENCH_URL"] = "http://127.0.0.1:9"
+    os.environ["DEEPAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepad-test-cache-")
     config.addinivalue_line(
         "markers", "needs_shared: needs ../shared/datasets; skipped with a reason when absent")
 
