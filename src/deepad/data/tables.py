@@ -1,7 +1,9 @@
 """Read a user's table (CSV, Parquet or ``.npz``) into features and optional 0/1 labels.
 
-numpy / pandas only. Nothing is coerced: non-numeric feature columns and NaN values are
-returned as they are, and the detector's input validation reports them.
+numpy / pandas only. By default nothing is coerced: non-numeric feature columns and NaN
+values are returned as they are, and the detector's input validation reports them. With
+``categorical="onehot"`` or ``"ordinal"`` the non-numeric columns are encoded
+(:func:`deepad.data.encoding.encode_categorical`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deepad.data.encoding import CATEGORICAL_CHOICES, encode_categorical
+
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".npz")
 
 __all__ = ["SUPPORTED_SUFFIXES", "load_table"]
 
 
-def load_table(path: str | Path,
-               label_column: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+def load_table(path: str | Path, label_column: str | None = None,
+               categorical: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Features and labels of a table file.
 
     Parameters
@@ -29,11 +33,19 @@ def load_table(path: str | Path,
     label_column : str, optional
         CSV / Parquet: the column holding labels (1 = anomaly, 0 = normal); it is removed
         from the features. ``.npz`` files carry their labels in the array ``y``.
+    categorical : {None, "error", "onehot", "ordinal"}, optional
+        What to do with non-numeric feature columns (object, string, category, bool).
+        None (default): return them unchanged. ``"error"``: raise a ``ValueError`` naming
+        them. ``"onehot"`` / ``"ordinal"``: encode them with
+        :func:`~deepad.data.encoding.encode_categorical` (each replaced at its place; numeric
+        columns unchanged). To encode other data the same way, load it with
+        ``categorical=None`` and call ``encode_categorical`` yourself, keeping the encoding.
 
     Returns
     -------
     X : DataFrame
-        Feature columns, unchanged (non-numeric columns and NaN are kept).
+        Feature columns: unchanged with ``categorical=None`` (non-numeric columns and NaN are
+        kept), else with the non-numeric columns encoded (NaN in numeric columns is kept).
     y : ndarray of int64, or None
         Labels when ``label_column`` is given (or the ``.npz`` file has ``y``).
 
@@ -42,12 +54,29 @@ def load_table(path: str | Path,
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        Unknown extension, unreadable file, missing label column, labels other than 0/1, or
-        no feature column left.
+        Unknown extension, unreadable file, missing label column, labels other than 0/1, no
+        feature column left, an unknown ``categorical``, non-numeric columns with
+        ``categorical="error"``, or missing values in a column to encode.
     ImportError
         A Parquet file without pyarrow installed.
     """
-    path = Path(path)
+    if categorical is not None and categorical not in CATEGORICAL_CHOICES:
+        msg = (f"categorical must be None or one of {CATEGORICAL_CHOICES}; got "
+               f"{categorical!r}.")
+        raise ValueError(msg)
+    frame, y = _read_table(Path(path), label_column)
+    if categorical is not None:
+        try:
+            frame, _ = encode_categorical(frame, categorical)
+        except ValueError as error:
+            msg = f"{path}: {error}"
+            raise ValueError(msg) from error
+    return frame, y
+
+
+def _read_table(path: Path,
+                label_column: str | None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Features (unchanged) and labels of a table file; see :func:`load_table`."""
     if not path.exists():
         msg = f"No such file: {path}"
         raise FileNotFoundError(msg)
