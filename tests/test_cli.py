@@ -232,7 +232,19 @@ def test_run_with_text_column_fails_cleanly(tmp_path):
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"]}).to_csv(data, index=False)
     result = invoke("run", data, "--output", "none", "--plot", "none")
     assert result.exit_code == 2
-    assert "non-numeric" in result.output and "'colour'" in result.output
+    assert "non-numeric" in result.output.lower() and "'colour'" in result.output
+
+
+def test_run_encodes_categorical_columns_on_request(tmp_path):
+    data = tmp_path / "text.csv"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
+    frame.to_csv(data, index=False)
+    result = invoke("run", data, "--categorical", "onehot", "--param", "epochs=2",
+                    "--output", tmp_path / "s.csv", "--plot", "none")
+    assert result.exit_code == 0, result.output
+    assert "60 rows x 3 features" in result.output
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 60
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -48,6 +48,14 @@ app = typer.Typer(
 )
 
 
+class Categorical(str, Enum):
+    """How ``deepad run`` treats non-numeric columns."""
+
+    error = "error"
+    onehot = "onehot"
+    ordinal = "ordinal"
+
+
 class Scale(str, Enum):
     """Feature scaling applied before fitting."""
 
@@ -334,6 +342,9 @@ def run(
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", metavar="COL",
         help="Column with labels, 1 = anomaly, 0 = normal; removed from the features.")] = None,
+    categorical: Annotated[Categorical, typer.Option(
+        help="Non-numeric columns: 'error' stops with their names, 'onehot' / 'ordinal' "
+             "encode them (scikit-learn encoders).")] = Categorical.error,
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", metavar="KEY=VALUE",
         help="Detector hyperparameter, repeatable: --param epochs=20 "
@@ -367,12 +378,14 @@ def run(
     """
     _configure_logging(verbose)
     with _clean_errors(verbose):
-        _run(data, detector=detector, label_column=label_column, param=param or [],
+        _run(data, detector=detector, label_column=label_column, categorical=categorical,
+             param=param or [],
              scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
              plot=plot, save_model=save_model, verbose=verbose)
 
 
-def _run(data: Path | None, *, detector: str, label_column: str | None, param: list[str],
+def _run(data: Path | None, *, detector: str, label_column: str | None,
+         categorical: Categorical, param: list[str],
          scale: Scale, labeled_ratio: float, seed: int, top: int, output: str, plot: str,
          save_model: Path | None, verbose: bool) -> None:
     cls = get_detector(detector)
@@ -399,7 +412,7 @@ def _run(data: Path | None, *, detector: str, label_column: str | None, param: l
     else:
         from deepad.data.tables import load_table
 
-        X, y = load_table(data, label_column)
+        X, y = load_table(data, label_column, categorical=categorical.value)
         dataset = data.name
         typer.echo(f"data: {data}")
     typer.echo(f"shape: {X.shape[0]} rows x {X.shape[1]} features; labels: "
