@@ -1,0 +1,31 @@
+"""Datasets, protocols and synthetic anomalies (numpy / pandas / scikit-learn only).
+
+Tabular: :func:`load_adbench` (by name or path, verified download), :func:`load_odds`,
+:func:`load_table`; protocol :func:`adbench_split` with ADBench's robustness settings;
+synthetic anomalies :func:`make_adbench_synthetic`. Series: :func:`load_nab`,
+:func:`load_smap_msl`, :func:`load_ucr`, :func:`load_smd`, :func:`sliding_windows`,
+:func:`window_scores_to_points`. Images: :func:`load_mnist`, :func:`one_class_split`.
+"""
+
+from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
+from deepad.data.catalog import local_datasets
+from deepad.data.encoding import encode_categorical
+from deepad.data.images import load_mnist, one_class_split
+from deepad.data.odds import load_odds
+from deepad.data.synthetic_anomalies import make_adbench_synthetic
+from deepad.data.tables import load_table
+from deepad.data.timeseries import (
+    SeriesDataset,
+    load_nab,
+    load_smap_msl,
+    load_smd,
+    load_ucr,
+)
+from deepad.data.windows import sliding_windows, window_labels, window_scores_to_points
+
+__all__ = [
+    "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
+    "load_adbench", "load_mnist", "load_nab", "load_odds", "load_smap_msl", "load_smd",
+    "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "one_class_split",
+    "sliding_windows", "window_labels", "window_scores_to_points",
+]
