@@ -1,38 +1,36 @@
-"""Evaluation metrics (numpy / scikit-learn only): higher scores = more anomalous."""
+"""Evaluation metrics for anomaly scores (numpy / scikit-learn only; higher = more anomalous).
 
-from __future__ import annotations
+Modules, one concept each:
 
-import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+- :mod:`~deepad.metrics.ranking`: :func:`auc_roc`, :func:`auc_pr`, :func:`precision_at_n`
+  (threshold-free; need both classes).
+- :mod:`~deepad.metrics.threshold`: :func:`f1_at_threshold`, :func:`best_f1`.
+- :mod:`~deepad.metrics.point_adjust`: :func:`point_adjust`, :func:`point_adjusted_f1`
+  (time series; optimistic, see the module note).
+- :mod:`~deepad.metrics.range_based`: :func:`range_precision_recall`, :func:`range_f1`
+  (time series; Tatbul et al., NeurIPS 2018).
+- :mod:`~deepad.metrics.prf`: :class:`PRF`, the (precision, recall, f1, threshold) result.
 
+Labels are 1 = anomaly, 0 = normal. Every metric validates its input and raises a
+``ValueError`` saying what was wrong (lengths that differ, labels other than 0/1, NaN or inf
+scores, a missing class).
+"""
 
-def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true, scores = np.asarray(y_true).ravel(), np.asarray(scores, dtype=np.float64).ravel()
-    if len(y_true) != len(scores):
-        msg = f"y_true has {len(y_true)} labels but scores has {len(scores)} values."
-        raise ValueError(msg)
-    if set(np.unique(y_true).tolist()) != {0, 1}:
-        msg = "y_true must contain both classes 0 (normal) and 1 (anomaly)."
-        raise ValueError(msg)
-    return y_true, scores
+from deepad.metrics.point_adjust import point_adjust, point_adjusted_f1
+from deepad.metrics.prf import PRF
+from deepad.metrics.range_based import range_f1, range_precision_recall
+from deepad.metrics.ranking import auc_pr, auc_roc, precision_at_n
+from deepad.metrics.threshold import best_f1, f1_at_threshold
 
-
-def auc_roc(y_true, scores) -> float:
-    """Area under the ROC curve."""
-    return float(roc_auc_score(*_check(y_true, scores)))
-
-
-def auc_pr(y_true, scores) -> float:
-    """Area under the precision-recall curve (average precision)."""
-    return float(average_precision_score(*_check(y_true, scores)))
-
-
-def precision_at_n(y_true, scores, n: int | None = None) -> float:
-    """Precision among the ``n`` highest scores; ``n`` defaults to the number of anomalies."""
-    y_true, scores = _check(y_true, scores)
-    n = int(y_true.sum()) if n is None else int(n)
-    top = np.argsort(-scores, kind="stable")[:n]
-    return float(y_true[top].mean())
-
-
-__all__ = ["auc_pr", "auc_roc", "precision_at_n"]
+__all__ = [
+    "PRF",
+    "auc_pr",
+    "auc_roc",
+    "best_f1",
+    "f1_at_threshold",
+    "point_adjust",
+    "point_adjusted_f1",
+    "precision_at_n",
+    "range_f1",
+    "range_precision_recall",
+]
