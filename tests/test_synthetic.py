@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from deepad.data import synthetic
 from deepad.data.synthetic import make_planted_rows, make_planted_windows
@@ -101,3 +102,21 @@ def test_anomalous_windows_differ_from_every_normal_shape():
 def test_bad_arguments(make, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make(**kwargs)
+
+
+def test_planted_series_labels_and_training_part():
+    from deepad.data.synthetic import make_planted_series
+
+    series, y, train_end = make_planted_series(4000, 3, 6, random_state=1)
+    assert series.shape == (4000, 3) and y.shape == (4000,)
+    assert y[:train_end].sum() == 0 and np.abs(series).max() <= 1.5
+    starts = np.flatnonzero(np.diff(np.r_[0, y]) == 1)
+    assert len(starts) == 6  # non-overlapping segments
+    # the planted segments are real anomalies: a seasonal difference (one period back)
+    # ranks them far above the normal steps
+    seasonal = np.abs(series[50:] - series[:-50]).sum(axis=1)
+    assert roc_auc_score(y[50:], seasonal) > 0.85
+    again = make_planted_series(4000, 3, 6, random_state=1)
+    np.testing.assert_array_equal(series, again[0])
+    with pytest.raises(ValueError, match="do not fit"):
+        make_planted_series(400, 1, 10)

@@ -213,3 +213,61 @@ def make_planted_windows(n_normal: int = 400, n_anomalies: int = 20, window: int
     X = np.clip(X, -1.5, 1.5)
     y = np.r_[np.zeros(n_normal, dtype=np.int64), np.ones(n_anomalies, dtype=np.int64)]
     return _shuffle(rng, X.astype(np.float64), y)
+
+
+def make_planted_series(n_timestamps: int = 4000, n_features: int = 2, n_anomalies: int = 6,
+                        period: int = 50, train_fraction: float = 0.3,
+                        random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """One multivariate series ``(n_timestamps, n_features)`` with anomalous segments and a
+    label per timestamp, for tests of series detectors and series metrics.
+
+    Recipe: per channel ``sin(2π t / period + φ)`` (phase uniform), Gaussian noise of
+    standard deviation 0.05. ``n_anomalies`` segments of ``period / 2`` to ``period`` steps,
+    placed without overlap after the first ``train_fraction`` of the series (which stays
+    normal, so it can serve as training data), their kind cycling through ``"spike"`` (three
+    consecutive steps at ±1.5, only those labelled), ``"level_shift"`` (±0.9) and
+    ``"frequency"`` (four times as fast).
+    Values stay within ``[-1.5, 1.5]``.
+
+    Returns
+    -------
+    series : ndarray (n_timestamps, n_features), float64
+    y : ndarray (n_timestamps,), int64, 1 inside the planted segments
+    train_end : int
+        Timestamps before it hold no anomaly.
+
+    Examples
+    --------
+    >>> series, y, train_end = make_planted_series(2000, 1, 4)
+    >>> series.shape, int(y[:train_end].sum()), bool(y.sum() > 0)
+    ((2000, 1), 0, True)
+    """
+    _check_counts(n_timestamps, n_anomalies, n_features=n_features, period=period)
+    train_end = int(train_fraction * n_timestamps)
+    slots = (n_timestamps - train_end) // (2 * period)
+    if period < 8 or n_anomalies > slots:
+        msg = (f"{n_anomalies} anomalies of up to {period} steps (period at least 8) do not "
+               f"fit after the training part: room for {slots}.")
+        raise ValueError(msg)
+    rng = np.random.default_rng(random_state)
+    t = np.arange(n_timestamps)[:, None]
+    phase = rng.uniform(0.0, 2.0 * np.pi, size=(1, n_features))
+    series = np.sin(2.0 * np.pi * t / period + phase)
+    series = series + rng.normal(0.0, WINDOW_NOISE, size=series.shape)
+    y = np.zeros(n_timestamps, dtype=np.int64)
+    chosen = np.sort(rng.choice(slots, n_anomalies, replace=False))
+    for k, slot in enumerate(chosen):
+        length = int(rng.integers(period // 2, period + 1))
+        start = train_end + 2 * period * int(slot) + int(rng.integers(0, period))
+        seg = slice(start, start + length)
+        kind = ANOMALY_KINDS[k % len(ANOMALY_KINDS)]
+        if kind == "spike":
+            seg = slice(start, start + 3)  # only the spiking steps are anomalous
+            series[seg] = 1.5 * np.where(series[seg] > 0, -1.0, 1.0)
+        elif kind == "level_shift":
+            series[seg] += 0.9 * rng.choice([-1.0, 1.0])
+        else:
+            series[seg] = (np.sin(2.0 * np.pi * 4.0 * t[seg] / period + phase)
+                           + rng.normal(0.0, WINDOW_NOISE, size=(length, n_features)))
+        y[seg] = 1
+    return np.clip(series, -1.5, 1.5), y, train_end
