@@ -1,9 +1,11 @@
-"""The ``deepad`` command line: ``deepad list``, ``info NAME``, ``run [DATA]``, ``datasets``.
+"""The ``deepad`` command line: ``list``, ``info NAME``, ``run [DATA]``, ``datasets``, ``bench``, ``report``.
 
 See ``deepad --help``; the commands live in :mod:`deepad.cli.app`.
 """
 
+from deepad.cli import bench as _bench  # noqa: F401  (registers "deepad bench")
 from deepad.cli import datasets as _datasets  # noqa: F401  (registers "deepad datasets")
+from deepad.cli import report as _report  # noqa: F401  (registers "deepad report")
 from deepad.cli.app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,152 @@
+"""Peer libraries as benchmark detectors: PyOD (``pyod:IForest``) and DeepOD (``deepod:DevNet``).
+
+The peers are imported only when a job uses them; a missing one makes that job an ``error``
+("pyod is not installed ...") and nothing else. They run exactly as published: the adapter
+only chooses the constructor arguments a fair comparison needs (the seed, ``device="cpu"``)
+when the constructor takes them, and gives the labels to those that learn from them. Their
+failures, slowness and crashes are recorded, never worked around.
+
+How each package takes labels:
+
+- PyOD: ``fit(X, y)`` with ``y`` required (``DevNet``, ``XGBOD``) means the detector learns
+  from labels; ``fit(X, y=None)`` means it ignores them.
+- DeepOD: every detector has ``fit(X, y=None)``; the weakly-supervised ones
+  (:data:`DEEPOD_WEAK`) read ``y == 1`` as the labelled anomalies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any
+
+from deepad.bench.environment import package_version
+
+PACKAGES = ("pyod", "deepod")
+
+DEEPOD_WEAK = frozenset({"DevNet", "DeepSAD", "PReNet", "FeaWAD", "RoSAS",
+                         "DevNetTS", "DeepSADTS", "PReNetTS"})
+"""DeepOD detectors trained on labelled anomalies (``deepod.models``, version 0.4)."""
+
+SEED_ARGUMENTS = ("random_state", "random_seed", "seed")
+_CLASS_LINE = re.compile(r"^class ([A-Za-z]\w*)\(", re.MULTILINE)
+
+
+def is_installed(package: str) -> bool:
+    """Whether ``package`` can be imported here (without importing it)."""
+    return importlib.util.find_spec(package) is not None
+
+
+def require(package: str) -> None:
+    """Raise ``ImportError`` naming the package when it is not installed."""
+    if not is_installed(package):
+        msg = f"{package} is not installed (pip install {package})."
+        raise ImportError(msg)
+
+
+def _squash(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _pyod_modules() -> list[str]:
+    import pyod.models
+
+    return [info.name for info in pkgutil.iter_modules(pyod.models.__path__)]
+
+
+def _source_classes(package: str) -> dict[str, str]:
+    """``{class name: module}`` of the public classes defined in ``package.models``, read
+    from the source files without importing them."""
+    spec = importlib.util.find_spec(f"{package}.models")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    classes: dict[str, str] = {}
+    for folder in spec.submodule_search_locations:
+        root = Path(folder)
+        for path in sorted(root.rglob("*.py")):
+            if path.name.startswith("_") and path.name != "__init__.py":
+                continue
+            relative = path.relative_to(root).with_suffix("")
+            parts = [p for p in relative.parts if p != "__init__"]
+            module = ".".join([f"{package}.models", *parts])
+            for name in _CLASS_LINE.findall(path.read_text(encoding="utf-8", errors="replace")):
+                classes.setdefault(name, module)
+    return classes
+
+
+def _unknown(package: str, name: str, names: list[str]) -> KeyError:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(f'{package}:{c}' for c in close)}?" if close else ""
+    return KeyError(f"{package} has no detector {name!r} in {package}.models.{hint}")
+
+
+def peer_class(package: str, name: str) -> type:
+    """The class ``name`` of ``package.models`` (``pyod`` or ``deepod``).
+
+    Raises ``ImportError`` when the package is missing and ``KeyError`` with close matches
+    when it has no such class.
+    """
+    if package not in PACKAGES:
+        msg = f"unknown peer package {package!r}; use one of {list(PACKAGES)}."
+        raise ValueError(msg)
+    require(package)
+    if package == "deepod":
+        models = importlib.import_module("deepod.models")
+        cls = getattr(models, name, None)
+        if isinstance(cls, type):
+            return cls
+        raise _unknown(package, name, list(getattr(models, "__all__", [])))
+    # PyOD imports nothing at package level: find the module first (iforest.py holds IForest).
+    module = next((m for m in _pyod_modules() if _squash(m) == _squash(name)), None)
+    if module is None:
+        module = _source_classes("pyod").get(name, "")
+        module = module.removeprefix("pyod.models.") or None
+    if module is not None:
+        cls = getattr(importlib.import_module(f"pyod.models.{module}"), name, None)
+        if isinstance(cls, type):
+            return cls
+    raise _unknown(package, name, sorted(_source_classes("pyod")))
+
+
+def _parameters(cls: type) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(cls.__init__).parameters)
+
+
+def constructor_arguments(cls: type) -> set[str] | None:
+    """Names ``cls(...)`` accepts, or None when it takes ``**kwargs`` (anything)."""
+    parameters = _parameters(cls)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return {name for name, p in parameters.items() if name != "self"
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL,)}
+
+
+def learns_from_labels(package: str, cls: type) -> bool:
+    """Whether the peer detector ``cls`` is trained on labelled anomalies (see module doc)."""
+    if package == "deepod":
+        return cls.__name__ in DEEPOD_WEAK
+    fit = getattr(cls, "fit", None)
+    if fit is None:
+        return False
+    y = inspect.signature(fit).parameters.get("y")
+    return y is not None and y.default is inspect.Parameter.empty
+
+
+def peer_kwargs(cls: type, seed: int) -> dict[str, Any]:
+    """The seed (``random_state`` / ``random_seed`` / ``seed``) and ``device="cpu"``, for the
+    arguments ``cls`` takes."""
+    accepted = constructor_arguments(cls) or set()
+    kwargs: dict[str, Any] = {name: seed for name in SEED_ARGUMENTS if name in accepted}
+    if "device" in accepted:
+        kwargs["device"] = "cpu"
+    return kwargs
+
+
+def peer_version(package: str) -> str | None:
+    """Installed version of the peer package."""
+    return package_version(package)

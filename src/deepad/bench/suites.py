@@ -1,0 +1,72 @@
+"""Named dataset suites and how a dataset name becomes a file.
+
+- ``quick``: eight ADBench sets spanning sizes and domains (small tabular, images, a large
+  marketing and a large donation set);
+- ``adbench``: every ADBench ``.npz`` file found in the data folders
+  (:func:`deepad.data.adbench.data_dirs`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from deepad.data.adbench import data_dirs, find_adbench
+
+QUICK = ("6_cardio", "38_thyroid", "29_Pima", "18_Ionosphere", "24_mnist", "5_campaign",
+         "11_donors", "8_celeba")
+SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench": None}
+"""Suite name → dataset names; None: every ADBench file found locally."""
+
+
+def local_datasets() -> dict[str, Path]:
+    """``{stem: path}`` of every ``.npz`` file in the data folders (the first one found wins
+    when two folders hold the same name)."""
+    found: dict[str, Path] = {}
+    for directory in data_dirs():
+        if directory.is_dir():
+            for path in sorted(directory.rglob("*.npz")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def suite_datasets(name: str) -> list[str]:
+    """Dataset names of suite ``name`` (``ValueError`` with close matches when unknown)."""
+    key = name.strip().lower()
+    if key not in SUITES:
+        close = difflib.get_close_matches(key, list(SUITES), n=2)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        msg = f"unknown suite {name!r}.{hint} Suites: {', '.join(SUITES)}."
+        raise ValueError(msg)
+    names = SUITES[key]
+    if names is not None:
+        return list(names)
+    found = sorted(local_datasets())
+    if not found:
+        folders = ", ".join(str(d) for d in data_dirs())
+        msg = (f"suite 'adbench' found no .npz file in {folders}. Put the ADBench files there "
+               "or set DEEPAD_DATA_DIR.")
+        raise FileNotFoundError(msg)
+    return found
+
+
+def resolve_dataset(name: str) -> Path:
+    """The ``.npz`` file of dataset ``name``: a path, a local name (``6_cardio`` or
+    ``cardio``), or an ADBench name the data layer can download and verify.
+
+    Raises ``FileNotFoundError`` with close matches among the local files otherwise.
+    """
+    path = Path(name)
+    if path.suffix == ".npz" and path.is_file():
+        return path.resolve()
+    try:
+        return find_adbench(name)
+    except FileNotFoundError as error:
+        from deepad.data.download import download_adbench, known_adbench_name
+
+        if known_adbench_name(name) is not None:
+            return download_adbench(name)
+        close = difflib.get_close_matches(name, sorted(local_datasets()), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        msg = f"unknown dataset {name!r}.{hint} {error}"
+        raise FileNotFoundError(msg) from error

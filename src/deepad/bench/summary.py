@@ -1,0 +1,281 @@
+"""Summaries of a benchmark results table: per-cell mean ± std, times, status counts, failures.
+
+The input has one row per finished job with the columns in :data:`REQUIRED_COLUMNS` (what
+:func:`deepad.bench.load_results` returns). Only jobs with status ``"ok"`` and a finite metric
+contribute numbers; every other job is counted and listed, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+OK = "ok"
+SKIPPED = "skipped"
+REQUIRED_COLUMNS = (
+    "detector", "params", "dataset", "seed", "setting", "labeled_ratio", "auc_roc", "auc_pr",
+    "precision_at_n", "fit_seconds", "score_seconds", "peak_memory_mb", "status", "error",
+)
+SETTING_ORDER = ("unsupervised", "weak")
+ERROR_CHARS = 160
+
+
+def check_results(results: pd.DataFrame) -> pd.DataFrame:
+    """Validate a results table and add the ``method`` and ``section`` columns.
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per job, with the columns in :data:`REQUIRED_COLUMNS`.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``method`` (see :func:`method_labels`) and ``section`` (see
+        :func:`section_label`) added and the index reset.
+
+    Raises
+    ------
+    TypeError
+        When ``results`` is not a DataFrame.
+    ValueError
+        When it is empty or lacks a required column.
+    """
+    if not isinstance(results, pd.DataFrame):
+        msg = f"results must be a pandas DataFrame; got {type(results).__name__}."
+        raise TypeError(msg)
+    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    if missing:
+        msg = (f"the results table lacks the column(s) {', '.join(missing)}; expected "
+               f"{', '.join(REQUIRED_COLUMNS)}.")
+        raise ValueError(msg)
+    if results.empty:
+        msg = "the results table is empty: no finished job to report on."
+        raise ValueError(msg)
+    frame = results.reset_index(drop=True).copy()
+    for column in ("detector", "dataset", "setting", "status"):
+        frame[column] = frame[column].astype(str)
+    frame["labeled_ratio"] = pd.to_numeric(frame["labeled_ratio"], errors="coerce")
+    for column in ("auc_roc", "auc_pr", "precision_at_n", "fit_seconds", "score_seconds",
+                   "peak_memory_mb"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    frame["method"] = method_labels(frame)
+    frame["section"] = [section_label(s, r) for s, r in
+                        zip(frame["setting"], frame["labeled_ratio"], strict=True)]
+    return frame
+
+
+def _params(text: Any) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) and text.strip() else {}
+    except json.JSONDecodeError:
+        return {"params": text}
+    return value if isinstance(value, dict) else {"params": value}
+
+
+def method_labels(frame: pd.DataFrame) -> pd.Series:
+    """One label per row naming the compared method.
+
+    The detector name, or, for a detector run with several parameter sets, the name followed
+    by the parameters that differ between them: ``"DeepSVDD (epochs=20)"``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"detector": ["AE", "SVDD", "SVDD"],
+    ...                       "params": ["{}", '{"epochs": 5, "lr": 1}', '{"epochs": 9, "lr": 1}']})
+    >>> method_labels(frame).tolist()
+    ['AE', 'SVDD (epochs=5)', 'SVDD (epochs=9)']
+    """
+    labels = frame["detector"].astype(str).copy()
+    for detector, rows in frame.groupby("detector", sort=False).groups.items():
+        texts = frame.loc[rows, "params"]
+        parsed = {t: _params(t) for t in texts.astype(str).unique()}
+        if len(parsed) < 2:
+            continue
+        keys = sorted({k for p in parsed.values() for k in p})
+        differing = [k for k in keys
+                     if len({json.dumps(p.get(k), sort_keys=True, default=str)
+                             for p in parsed.values()}) > 1]
+        names = {t: f"{detector} (" + ", ".join(f"{k}={p.get(k)}" for k in differing) + ")"
+                 for t, p in parsed.items()}
+        labels.loc[rows] = texts.astype(str).map(names)
+    return labels
+
+
+def section_label(setting: str, labeled_ratio: float) -> str:
+    """Name of the setting a job belongs to: ``"unsupervised"`` or ``"weak (labeled_ratio
+    0.1)"``; runs at different label budgets are separate sections.
+
+    Examples
+    --------
+    >>> section_label("weak", 0.05), section_label("unsupervised", float("nan"))
+    ('weak (labeled_ratio 0.05)', 'unsupervised')
+    """
+    if setting == "weak" and labeled_ratio is not None and math.isfinite(labeled_ratio):
+        return f"weak (labeled_ratio {labeled_ratio:g})"
+    return setting
+
+
+def sections(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Split a checked table into its sections: unsupervised first, then weak by label budget.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Output of :func:`check_results`.
+
+    Returns
+    -------
+    list of (str, DataFrame)
+    """
+    def order(name: str) -> tuple[int, float, str]:
+        rows = frame[frame["section"] == name]
+        setting = rows["setting"].iloc[0]
+        position = SETTING_ORDER.index(setting) if setting in SETTING_ORDER else len(
+            SETTING_ORDER)
+        ratio = rows["labeled_ratio"].iloc[0]
+        return position, (ratio if math.isfinite(ratio) else -1.0), name
+
+    names = sorted(frame["section"].unique(), key=order)
+    return [(name, frame[frame["section"] == name]) for name in names]
+
+
+def ok_rows(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Rows with status ``"ok"`` (and a finite ``metric`` when one is named)."""
+    keep = frame["status"] == OK
+    if metric is not None:
+        keep &= np.isfinite(frame[metric].to_numpy(dtype=np.float64))
+    return frame[keep]
+
+
+def metric_cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per (dataset, method): mean and sample std (ddof=1) of ``metric`` over the ok seeds.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A checked table (one section).
+    metric : str
+        A metric column, e.g. ``"auc_roc"``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dataset, method, mean, std, n_ok, n_jobs, n_skipped``; one row per pair
+        that was run.
+        ``mean`` is NaN when no seed finished; ``std`` is NaN with fewer than 2 seeds.
+    """
+    keys = ["dataset", "method"]
+    jobs = frame.groupby(keys).size().rename("n_jobs")
+    skipped = frame[frame["status"] == SKIPPED].groupby(keys).size()
+    good = ok_rows(frame, metric).groupby(keys)[metric]
+    table = pd.concat([good.mean().rename("mean"), good.std(ddof=1).rename("std"),
+                       good.size().rename("n_ok")], axis=1)
+    table = table.reindex(jobs.index)
+    table["n_ok"] = table["n_ok"].fillna(0).astype(int)
+    table["n_jobs"] = jobs
+    table["n_skipped"] = skipped.reindex(jobs.index).fillna(0).astype(int)
+    return table.reset_index()
+
+
+def pivot_means(cells: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
+    """Datasets × methods table of means from :func:`metric_cells` (NaN = no result)."""
+    means = cells.pivot(index="dataset", columns="method", values="mean")
+    if methods is not None:
+        means = means.reindex(columns=methods)
+    means.columns.name = None
+    return means.loc[sorted(means.index, key=natural_key)]
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders embedded numbers by value: ``"2_x"`` before ``"10_y"``.
+
+    Examples
+    --------
+    >>> sorted(["10_vowels", "2_thyroid", "1_cardio"], key=natural_key)
+    ['1_cardio', '2_thyroid', '10_vowels']
+    """
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", str(text)) if part)
+
+
+def method_order(frame: pd.DataFrame) -> list[str]:
+    """The methods of a table in order of first appearance."""
+    return list(dict.fromkeys(frame["method"]))
+
+
+def time_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per method: jobs, ok jobs, and median fit seconds, score seconds and peak memory (MB)
+    over the ok jobs."""
+    good = ok_rows(frame).groupby("method")
+    table = pd.DataFrame({
+        "jobs": frame.groupby("method").size(),
+        "ok": good.size(),
+        "fit_seconds": good["fit_seconds"].median(),
+        "score_seconds": good["score_seconds"].median(),
+        "peak_memory_mb": good["peak_memory_mb"].median(),
+    }).reindex(method_order(frame))
+    table["ok"] = table["ok"].fillna(0).astype(int)
+    return table
+
+
+def status_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Methods × status table of job counts, ``ok`` first, then the others by frequency."""
+    counts = pd.crosstab(frame["method"], frame["status"]).reindex(method_order(frame))
+    others = [s for s in frame["status"].value_counts().index if s != OK]
+    columns = ([OK] if OK in counts.columns else []) + others
+    counts = counts.reindex(columns=columns, fill_value=0)
+    counts.columns.name = None
+    counts.index.name = None
+    return counts
+
+
+def one_line(text: Any, limit: int = ERROR_CHARS) -> str:
+    """An error message on one line, cut to ``limit`` characters ("" for None / NaN).
+
+    A Python traceback is reduced to its last line, the exception itself.
+
+    Examples
+    --------
+    >>> one_line("Traceback (most recent call last):\\n  File x\\nValueError: bad\\n")
+    'ValueError: bad'
+    >>> one_line("first line\\nsecond line", limit=14)
+    'first line se…'
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback"):
+        lines = lines[-1:]
+    flat = " ".join(" ".join(lines).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def failures(frame: pd.DataFrame) -> pd.DataFrame:
+    """The jobs that did not finish ok, plus ok jobs whose AUC-ROC is not finite.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``section, method, dataset, seed, status, error`` (error on one line), in
+        the order of the sections, the methods' first appearance, datasets and seeds.
+    """
+    auc = frame["auc_roc"].to_numpy(dtype=np.float64)
+    bad = (frame["status"] != OK) | ~np.isfinite(auc)
+    rows = frame.loc[bad, ["section", "method", "dataset", "seed", "status", "error"]].copy()
+    no_metric = (rows["status"] == OK).to_numpy()
+    rows.loc[no_metric, "status"] = "ok, no AUC"
+    rows["error"] = [one_line(e) for e in rows["error"]]
+    sections_ = {name: i for i, (name, _) in enumerate(sections(frame))}
+    methods = {name: i for i, name in enumerate(method_order(frame))}
+    order = sorted(range(len(rows)), key=lambda i: (
+        sections_[rows["section"].iat[i]], methods[rows["method"].iat[i]],
+        natural_key(rows["dataset"].iat[i]), natural_key(rows["seed"].iat[i])))
+    return rows.iloc[order]

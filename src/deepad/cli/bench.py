@@ -1,0 +1,128 @@
+"""``deepad bench``: run detectors × datasets × seeds × settings and store every outcome.
+
+The work is done by :mod:`deepad.bench`; this module reads the flags (or a TOML file with the
+same keys, flags winning), prints the progress on stderr and a summary on stdout, and turns
+bad input into a one-line ``Error: ...`` with exit code 2. Failed jobs do not change the exit
+code: they are results, stored with their reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deepad.cli.app import _clean_errors, _configure_logging, app
+
+if TYPE_CHECKING:
+    from deepad.bench import BenchConfig
+
+EXIT_INTERRUPTED = 130
+
+
+def _dry_run(config: BenchConfig) -> None:
+    from deepad.bench.plan import make_plan
+    from deepad.bench.runner import jobs_to_run
+    from deepad.bench.store import stored_statuses
+
+    plan = make_plan(config)
+    stored = stored_statuses(config.db)
+    to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed)
+    run_keys = {job.key for job in to_run}
+    skip_keys = {job.key for job, _ in to_skip}
+    for job in plan.all_jobs:
+        state = ("run" if job.key in run_keys else "skip" if job.key in skip_keys
+                 else f"stored ({stored[job.key]})")
+        params = "" if not job.params else f" {job.params_json}"
+        typer.echo(f"{state:<18} {job.describe()}{params}")
+    total = len(plan.all_jobs)
+    typer.echo(f"{total} job{'' if total == 1 else 's'}: {len(to_run)} to run, {len(to_skip)} "
+               f"to record as skipped, {total - len(to_run) - len(to_skip)} already in "
+               f"{config.db}.")
+
+
+@app.command("bench")
+def bench(
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", metavar="TOML",
+        help="A TOML file with the same keys as the flags (suite, datasets, detectors, seeds, "
+             "setting, labeled_ratio, params, db, jobs, timeout, memory_limit, dask); flags "
+             "override it.")] = None,
+    suite: Annotated[str | None, typer.Option(
+        help="Named dataset suite: quick (8 ADBench sets) or adbench (every ADBench .npz in "
+             "the data folders).")] = None,
+    datasets: Annotated[str | None, typer.Option(
+        metavar="A,B", help="Dataset names (6_cardio or cardio) or .npz paths.")] = None,
+    detectors: Annotated[str | None, typer.Option(
+        metavar="A,B", help="Registry names (DeepSVDD), pyod:Name, deepod:Name or "
+                            "python:package.module:ClassName.")] = None,
+    seeds: Annotated[str | None, typer.Option(
+        metavar="0,1,2", help="Seeds of the split and of the detectors.  [default: 0]")] = None,
+    setting: Annotated[str | None, typer.Option(
+        metavar="unsupervised|weak",
+        help="unsupervised: no labels; weak: --labeled-ratio of the training anomalies are "
+             "labelled for the detectors that learn from labels; both: "
+             "unsupervised,weak.  [default: unsupervised]")] = None,
+    labeled_ratio: Annotated[float | None, typer.Option(
+        help="Weak setting: ratio of training anomalies labelled (at least one).  "
+             "[default: 0.1]")] = None,
+    params: Annotated[list[str] | None, typer.Option(
+        "--params", "-p", metavar="DETECTOR.KEY=VALUE",
+        help="A detector hyperparameter, repeatable: --params DeepSVDD.epochs=5. Values are "
+             "Python literals, else strings.")] = None,
+    db: Annotated[Path | None, typer.Option(
+        help="SQLite result store; re-running the same command resumes it.  "
+             "[default: deepad-bench.db]")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="Jobs at a time (worker processes).  [default: 1]")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        min=0, metavar="SECONDS",
+        help="Time limit per job; 0 for none.  [default: 3600]")] = None,
+    memory_limit: Annotated[float | None, typer.Option(
+        min=0, metavar="GB",
+        help="Memory guard: kill a job whose process tree holds more resident memory.  "
+             "[default: none]")] = None,
+    dask: Annotated[str | None, typer.Option(
+        metavar="ADDRESS|local",
+        help="Run on a Dask cluster (tcp://host:8786), or on a local one with --jobs "
+             "workers. Needs pip install 'deepad[dask]'.")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run failed jobs (error, timeout, nan, memory) again.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the jobs and what the store already holds; run nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar or failure lines.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Tracebacks of bad input.")] = False,
+) -> None:
+    """Benchmark detectors on ADBench datasets; every job's outcome is stored in --db.
+
+    Examples: deepad bench --suite quick --detectors DeepSVDD,pyod:IForest --seeds 0,1,2
+    --params DeepSVDD.epochs=20 --jobs 2;  deepad bench --config bench.toml.
+    """
+    _configure_logging(verbose)
+    with _clean_errors(verbose):
+        from deepad.bench import make_config, read_toml, run_benchmark
+
+        file_values = read_toml(config_file) if config_file is not None else {}
+        flags = {"suite": suite, "datasets": datasets, "detectors": detectors, "seeds": seeds,
+                 "setting": setting, "labeled_ratio": labeled_ratio, "params": params or None,
+                 "db": db, "jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
+                 "dask": dask, "retry_failed": True if retry_failed else None}
+        config = make_config(file_values, flags)
+        if dry_run:
+            _dry_run(config)
+            return
+        try:
+            summary = run_benchmark(config, progress=not quiet)
+        except RuntimeError as error:  # the worker processes cannot start
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            typer.echo(f"Interrupted: finished jobs are stored in {config.db}; run the same "
+                       "command again to resume.", err=True)
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    typer.echo(f"Done: {summary.text}. Results: {config.db} "
+               "(deepad.bench.load_results reads them).")

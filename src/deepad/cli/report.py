@@ -1,0 +1,69 @@
+"""``deepad report``: a Markdown and a self-contained HTML report of a benchmark database."""
+
+from __future__ import annotations
+
+import sqlite3
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from deepad.cli.app import _clean_errors, _fail, app
+
+
+class Setting(str, Enum):
+    """Which runs of the database to report on."""
+
+    unsupervised = "unsupervised"
+    weak = "weak"
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[Path, typer.Argument(
+        metavar="RESULTS.db", help="The SQLite result store written by deepad bench.",
+        show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR",
+        help="Folder for report.md, report.html and the PNG figures (created if "
+             "missing).")] = Path("report"),
+    title: Annotated[str, typer.Option(help="Title of the report.")] =
+    "deepad benchmark report",
+    setting: Annotated[Setting | None, typer.Option(
+        help="Only the runs of this setting (default: all, one section per setting).")]
+    = None,
+) -> None:
+    """Write report.md and report.html: AUC per dataset (mean ± std over seeds), average
+    ranks, the Friedman test, a critical-difference diagram, fit times and every failed job.
+
+    report.html is one file with its images embedded, so it can be mailed on its own.
+    """
+    if not results.is_file():
+        _fail(f"no benchmark database at {results}.")
+    from deepad.bench import load_results
+    from deepad.bench.report import write_report
+
+    with _clean_errors():
+        try:
+            frame = load_results(results)
+        except (sqlite3.Error, pd.errors.DatabaseError) as error:
+            reason = error.__cause__ if error.__cause__ is not None else error
+            msg = f"{results} is not a deepad benchmark database ({reason})."
+            raise ValueError(msg) from error
+    if frame.empty:
+        _fail(f"{results} holds no finished job yet: nothing to report.")
+    if setting is not None:
+        present = sorted({str(s) for s in frame["setting"]})
+        frame = frame[frame["setting"] == setting.value]
+        if frame.empty:
+            _fail(f"{results} holds no {setting.value} runs; settings present: "
+                  f"{', '.join(present)}.")
+    with _clean_errors():
+        paths = write_report(frame, out, title=title)
+    n_not_ok = int((frame["status"] != "ok").sum())
+    typer.echo(f"{len(frame)} jobs from {results}, {n_not_ok} of them not ok (listed under "
+               "Failures)")
+    for path in paths.values():
+        typer.echo(f"wrote {path}")
