@@ -146,9 +146,19 @@ def _defaults(ref: DetectorRef, cls: type, seed: int) -> dict[str, Any]:
     return defaults
 
 
-def build(ref: DetectorRef, params: dict[str, Any], seed: int) -> tuple[Any, bool]:
+def build(ref: DetectorRef, params: dict[str, Any], seed: int,
+          n_features: int | None = None) -> tuple[Any, bool]:
     """A fresh estimator for one job and whether it is fitted with labels in the weak
-    setting."""
+    setting.
+
+    A peer whose constructor requires the input width (PyOD 2+'s ``DeepSVDD(n_features)``)
+    gets ``n_features`` from the data: a required argument, not a change to the peer.
+    """
     cls = load_class(ref)
-    estimator = cls(**{**_defaults(ref, cls, seed), **params})
+    defaults = _defaults(ref, cls, seed)
+    if ref.kind in peers.PACKAGES and n_features is not None:
+        parameter = inspect.signature(cls.__init__).parameters.get("n_features")
+        if parameter is not None and parameter.default is inspect.Parameter.empty:
+            defaults["n_features"] = n_features
+    estimator = cls(**{**defaults, **params})
     return estimator, "weakly-supervised" in supervision(ref, cls)

@@ -78,7 +78,8 @@ def _evaluate(job: Job, versions: dict[str, str]) -> Outcome:
         versions["peer"] = peers.peer_version(ref.kind) or "unknown"
     split = make_split(job)
     _seed_globals(job.seed)
-    estimator, takes_labels = detectors.build(ref, job.params, job.seed)
+    estimator, takes_labels = detectors.build(ref, job.params, job.seed,
+                                              n_features=split.X_train.shape[1])
     start = time.perf_counter()
     if job.setting == "weak" and takes_labels:
         estimator.fit(split.X_train, split.y_semi.copy())
