@@ -218,10 +218,17 @@ def test_planted_anomalies_rank_high(fitted_case, case, planted, record_property
 # ---------------------------------------------------------------------------- supervision
 def test_supervision(case, fitted_case, planted):
     X, y = data_of(case, planted)
-    if "unsupervised" in case.cls.supervision:
+    if case.cls.supervision == ("unsupervised",):
         # y is accepted (pipelines pass it) and ignored: same seed, same scores
         with_y = case.cls(**case.cls.test_params, random_state=0).fit(X, y)
         assert np.array_equal(with_y.decision_scores_, fitted_case.decision_scores_)
+    elif "unsupervised" in case.cls.supervision:
+        # both settings: no labelled anomaly is the unsupervised fit; bad labels are refused
+        unlabelled = case.cls(**case.cls.test_params, random_state=0).fit(
+            X, np.zeros(len(X), dtype=int))
+        assert np.array_equal(unlabelled.decision_scores_, fitted_case.decision_scores_)
+        with pytest.raises(ValueError):
+            case.cls(**case.cls.test_params, random_state=0).fit(X, np.full(len(X), 2))
     else:
         detector = case.cls(**case.cls.test_params, random_state=0)
         with pytest.raises(ValueError, match="weakly supervised"):

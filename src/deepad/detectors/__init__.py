@@ -2,7 +2,8 @@
 every built-in detector with :mod:`deepad.core.registry`."""
 
 from deepad.detectors.generic_normality.autoencoders import AutoEncoder
+from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.prior import DevNet
 
-__all__ = ["AutoEncoder", "DeepSAD", "DeepSVDD", "DevNet"]
+__all__ = ["AutoEncoder", "DeepSAD", "DeepSVDD", "DevNet", "RDP", "REPEN"]
