@@ -2,8 +2,10 @@
 every built-in detector with :mod:`deepad.core.registry`."""
 
 from deepad.detectors.generic_normality.autoencoders import AutoEncoder
+from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
+from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.prior import DevNet
 
-__all__ = ["AutoEncoder", "DeepSAD", "DeepSVDD", "DevNet", "RDP", "REPEN"]
+__all__ = ["AutoEncoder", "DAGMM", "DeepSAD", "DeepSVDD", "DevNet", "OCNN", "RDP", "REPEN"]

@@ -1,0 +1,288 @@
+"""One-class neural network (OC-NN): a one-class SVM objective on a learned hidden layer."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from deepad.core.deep import DeepDetector
+from deepad.core.params import Interval, Options
+from deepad.core.registry import register
+from deepad.core.trainer import Batch, Trainer
+from deepad.data.spec import InputSpec
+from deepad.detectors.generic_normality.autoencoders import AutoEncoderNet, reconstruction_error
+from deepad.nets import build_backbone, build_decoder
+from deepad.nets.mlp import ACTIVATIONS
+
+HIDDEN_ACTIVATIONS = {"linear": nn.Identity, "sigmoid": nn.Sigmoid}
+_CHUNK = 8192  # rows per forward pass when the whole training set is scored
+
+
+def ocnn_objective(outputs: torch.Tensor, w: torch.Tensor, V: torch.Tensor, r: torch.Tensor,
+                   nu: float) -> torch.Tensor:
+    """Per-sample OC-NN objective (Chalapathy et al. 2018, Eq. 4-5); its mean over the batch is
+
+    ``1/2 ||w||² + 1/2 ||V||_F² + 1/ν · 1/n Σ_n max(0, r − ŷ_n) − r`` with ``ŷ_n = ⟨w, g(V x_n)⟩``
+    (``outputs``). The regularisers and ``− r`` are the same for every sample.
+    """
+    regulariser = 0.5 * w.pow(2).sum() + 0.5 * V.pow(2).sum()
+    return regulariser + torch.clamp(r - outputs, min=0.0) / nu - r
+
+
+def quantile(values: torch.Tensor, q: float) -> torch.Tensor:
+    """The ``q``-quantile of a 1-D tensor with linear interpolation (``numpy.quantile``'s
+    default), without ``torch.quantile``'s limit on the input size."""
+    ordered = torch.sort(values.flatten()).values
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+class OCNNNet(nn.Module):
+    """Encoder φ → hidden layer ``V`` (no bias) → activation ``g`` → output weights ``w`` (no
+    bias): ``ŷ(x) = ⟨w, g(V φ(x))⟩``. The threshold ``r`` is a buffer, so it is saved."""
+
+    def __init__(self, encoder: nn.Module, hidden_units: int, hidden_activation: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.V = nn.Linear(encoder.out_dim, hidden_units, bias=False)
+        self.g = HIDDEN_ACTIVATIONS[hidden_activation]()
+        self.w = nn.Linear(hidden_units, 1, bias=False)
+        self.register_buffer("r", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w(self.g(self.V(self.encoder(x)))).squeeze(1)
+
+
+class _AutoencoderPretraining:
+    """The pre-training phase, run by the one :class:`Trainer`: the encoder and a temporary
+    decoder minimise the reconstruction error; only the encoder is kept."""
+
+    def __init__(self, detector: OCNN, autoencoder: nn.Module) -> None:
+        self.detector = detector
+        self.model_ = autoencoder
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [torch.optim.Adam(self.model_.parameters(), lr=self.detector.lr,
+                                 weight_decay=self.detector.weight_decay)]
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return reconstruction_error(batch.x, self.model_(batch.x))
+
+    def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict:
+        (optimizer,) = optimizers
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch).mean()
+        loss.backward()
+        self.detector.clip_gradients(self.model_.parameters())
+        optimizer.step()
+        return {"loss": loss.detach()}
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        pass
+
+
+@register
+class OCNN(DeepDetector):
+    """One-Class Neural Network: the one-class SVM objective on a network's hidden layer.
+
+    An encoder φ (the backbone for the input's modality) feeds one hidden layer ``V`` with
+    activation ``g`` and output weights ``w``: ``ŷ(x) = ⟨w, g(V φ(x))⟩``. As in the paper, the
+    encoder is first trained as the encoder of an autoencoder (``pretrain_epochs``) and then
+    frozen, so the one-class objective trains ``V`` and ``w`` on its features.
+
+    Loss (Chalapathy, Menon & Chawla 2018, Eq. 4-5):
+    ``min_{w,V,r} 1/2 ||w||² + 1/2 ||V||_F² + 1/ν · 1/n Σ_n max(0, r − ⟨w, g(V x_n)⟩) − r``.
+    Training alternates as in Algorithm 1: gradient steps on ``(w, V)`` with ``r`` fixed, and
+    after every epoch ``r`` is set to the ν-quantile of ``ŷ`` over the training data (the
+    optimal ``r`` for fixed ``(w, V)``, the paper's Theorem). Score:
+    ``s(x) = r − ⟨w, g(V φ(x))⟩``, the paper's decision value ``ŷ − r`` with the sign flipped
+    (higher = more anomalous), so about a fraction ν of the training data scores above 0.
+
+    Deviations: ``r`` starts at the ν-quantile of the outputs before the first step (the
+    paper leaves ``r⁽⁰⁾`` open) and is set once more after training, so it matches the final
+    weights also when early stopping restored earlier ones; Adam instead of the release's
+    optimiser settings. With ``pretrain_epochs=0`` the encoder is trained jointly from a random
+    initialisation (its weights take ``weight_decay``, the only bound on their scale); the
+    regularisers of Eq. 4 act on ``V`` and ``w`` only.
+
+    Limitations (measured; ``docs/decisions.md``): the objective has degenerate minima. With
+    linear ``g`` both ``ŷ`` and the regulariser are of degree 2 in ``(w, V)``, so training
+    shrinks them to 0 (or grows them without bound); with sigmoid ``g`` and no bias every
+    sample gets the output ``½ Σ w`` at ``V = 0``, so ``V`` shrinks and the scores flatten.
+    Without a bias, ``g(V φ) − g(0)`` is odd in φ: the boundary cannot enclose the data, and
+    along a line through the normal data only the anomalies of one side rank high. On four
+    ADBench sets the mean AUC-ROC was 0.60 (Pima inverted, 0.23).
+
+    Parameters
+    ----------
+    hidden_dims : tuple of int, default (64, 32)
+        Hidden widths of the encoder (first = GRU/TCN width for windows); the pre-training
+        decoder mirrors them.
+    rep_dim : int, default 16
+        Width of the encoder's output φ(x).
+    hidden_units : int, default 32
+        Width of the OC-NN hidden layer ``V``.
+    hidden_activation : {"linear", "sigmoid"}, default "sigmoid"
+        The activation ``g`` of the hidden layer (the paper's two variants).
+    nu : float, default 0.1
+        ν in (0, 1]: an upper bound on the fraction of training data outside the boundary
+        (the paper's default 0.1).
+    pretrain_epochs : int, default 20
+        Epochs of autoencoder pre-training of the encoder, which is then frozen; 0 trains the
+        encoder jointly with the one-class objective instead.
+    activation : str, default "relu"
+        Activation of the encoder (and of the pre-training decoder).
+    backbone, epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
+    contamination, device, random_state, verbose
+        See :class:`deepad.core.deep.DeepDetector`; ``epochs`` counts the one-class phase.
+
+    Attributes
+    ----------
+    decision_scores_, threshold_, labels_, history_ (with ``r`` per epoch), device_, spec_
+    model_ : OCNNNet
+        The network; ``model_.r`` is the threshold ``r``.
+    pretrain_history_ : list of dict
+        Per-epoch reconstruction losses of the pre-training phase (empty without it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepad.detectors import OCNN
+    >>> X = np.random.default_rng(0).uniform(size=(200, 5))
+    >>> det = OCNN(epochs=2, pretrain_epochs=1, random_state=0).fit(X)
+    >>> det.decision_function(X[:2]).shape
+    (2,)
+
+    References
+    ----------
+    Chalapathy, Menon & Chawla, "Anomaly Detection using One-Class Neural Networks",
+    arXiv:1802.06360, 2018.
+
+    See Also
+    --------
+    deepad.DeepSVDD : one-class hypersphere in the representation instead of a hyperplane.
+    """
+
+    name = "OCNN"
+    category = "measure_normality"
+    subcategory = "one_class"
+    supervision = ("unsupervised",)
+    modalities = ("tabular", "sequence")
+    reference = ("Chalapathy, Menon & Chawla, Anomaly Detection using One-Class Neural "
+                 "Networks, arXiv:1802.06360, 2018")
+    test_params: ClassVar[dict] = {"epochs": 2, "pretrain_epochs": 2, "hidden_dims": (16,),
+                                   "rep_dim": 8, "hidden_units": 8, "batch_size": 32}
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **DeepDetector._parameter_constraints,
+        "rep_dim": [Interval(numbers.Integral, 1, None)],
+        "hidden_units": [Interval(numbers.Integral, 1, None)],
+        "hidden_activation": [Options(tuple(HIDDEN_ACTIVATIONS))],
+        "nu": [Interval(numbers.Real, 0.0, 1.0, closed="right")],
+        "pretrain_epochs": [Interval(numbers.Integral, 0, None)],
+        "activation": [Options(tuple(ACTIVATIONS))],
+    }
+
+    def __init__(self, hidden_dims=(64, 32), rep_dim=16, hidden_units=32,
+                 hidden_activation="sigmoid", nu=0.1, pretrain_epochs=20, activation="relu",
+                 backbone="auto", epochs=50, batch_size=64, lr=1e-3, weight_decay=1e-6,
+                 validation_size=0.0, patience=None, grad_clip=None, contamination=0.1,
+                 device=None, random_state=None, verbose=False):
+        self.hidden_dims = hidden_dims
+        self.rep_dim = rep_dim
+        self.hidden_units = hidden_units
+        self.hidden_activation = hidden_activation
+        self.nu = nu
+        self.pretrain_epochs = pretrain_epochs
+        self.activation = activation
+        self.backbone = backbone
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_size = validation_size
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ networks
+    def _encoder_options(self) -> dict[str, Any]:
+        return {"hidden_dims": tuple(self.hidden_dims), "kind": self.backbone,
+                "activation": self.activation}
+
+    def build(self, spec: InputSpec) -> nn.Module:
+        encoder = build_backbone(spec, out_dim=self.rep_dim, **self._encoder_options())
+        return OCNNNet(encoder, self.hidden_units, self.hidden_activation)
+
+    # ------------------------------------------------------------------ training
+    def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
+        self._train_X = X
+        self.pretrain_history_ = []
+        if self.pretrain_epochs > 0:
+            self._pretrain(X)
+        self._update_r()
+
+    def _pretrain(self, X: torch.Tensor) -> None:
+        decoder = build_decoder(self.spec_, latent_dim=self.rep_dim, **self._encoder_options())
+        autoencoder = AutoEncoderNet(self.model_.encoder, decoder.to(self.device_))
+        trainer = Trainer(epochs=self.pretrain_epochs, batch_size=self.batch_size,
+                          generator=self._generator, validation_size=self.validation_size,
+                          patience=self.patience, verbose=bool(self.verbose))
+        self.pretrain_history_ = trainer.fit(_AutoencoderPretraining(self, autoencoder), X, None)
+        self.model_.encoder.requires_grad_(False)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        head = [self.model_.V.weight, self.model_.w.weight]  # regularised by Eq. 4 itself
+        encoder = [p for p in self.model_.encoder.parameters() if p.requires_grad]
+        groups = [{"params": head, "weight_decay": 0.0}]
+        if encoder:
+            groups.append({"params": encoder, "weight_decay": self.weight_decay})
+        return [torch.optim.Adam(groups, lr=self.lr)]
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return ocnn_objective(self.model_(batch.x), self.model_.w.weight, self.model_.V.weight,
+                              self.model_.r, self.nu)
+
+    def score(self, batch: Batch) -> torch.Tensor:
+        return self.model_.r - self.model_(batch.x)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._update_r()
+        logs["r"] = float(self.model_.r)
+
+    @torch.no_grad()
+    def _update_r(self) -> None:
+        """Algorithm 1's r-step: r ← the ν-quantile of ŷ over the training data."""
+        training = self.model_.training
+        self.model_.eval()
+        X = self._train_X
+        outputs = torch.cat([self.model_(X[i:i + _CHUNK]) for i in range(0, len(X), _CHUNK)])
+        self.model_.r.copy_(quantile(outputs, self.nu))
+        self.model_.train(training)
+
+    def _fit(self, X, y) -> None:
+        try:
+            super()._fit(X, y)
+            self._update_r()  # matches the final weights (also after early stopping)
+        finally:
+            self.__dict__.pop("_train_X", None)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        state, tensors = super()._get_state()
+        state["pretrain_history"] = [{k: float(v) for k, v in rec.items()}
+                                     for rec in self.pretrain_history_]
+        return state, tensors
+
+    def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   device: str | torch.device | None = None) -> None:
+        super()._set_state(state, tensors, device)
+        self.pretrain_history_ = state.get("pretrain_history", [])
