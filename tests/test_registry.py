@@ -164,3 +164,9 @@ class _Unregistered(DeepDetector):
 
 def test_subclasses_are_not_registered_implicitly():
     assert "unregistered" not in registry._REGISTRY
+
+
+def test_every_registered_detector_is_exported_at_top_level():
+    for info in deepad.list_detectors():
+        assert getattr(deepad, info["name"]) is deepad.get_detector(info["name"])
+        assert info["name"] in deepad.__all__
