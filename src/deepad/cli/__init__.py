@@ -1,4 +1,5 @@
-"""The ``deepad`` command line: ``list``, ``info NAME``, ``run [DATA]``, ``datasets``, ``bench``, ``report``.
+"""The ``deepad`` command line: ``list``, ``info NAME``, ``run [DATA]``, ``datasets``,
+``bench``, ``report``.
 
 See ``deepad --help``; the commands live in :mod:`deepad.cli.app`.
 """
