@@ -1,11 +1,14 @@
 """The methods, one sub-package per branch of the taxonomy. Importing this package registers
 every built-in detector with :mod:`deepad.core.registry`."""
 
+from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
 from deepad.detectors.generic_normality.autoencoders import AutoEncoder
+from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.prior import DevNet
 
-__all__ = ["AutoEncoder", "DAGMM", "DeepSAD", "DeepSVDD", "DevNet", "OCNN", "RDP", "REPEN"]
+__all__ = ["AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepSAD", "DeepSVDD", "DevNet",
+           "GOAD", "ICL", "NeuTraL", "OCNN", "RDP", "REPEN"]
