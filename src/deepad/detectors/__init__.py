@@ -2,7 +2,13 @@
 every built-in detector with :mod:`deepad.core.registry`."""
 
 from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
-from deepad.detectors.generic_normality.autoencoders import AutoEncoder
+from deepad.detectors.generic_normality.autoencoders import (
+    VAE,
+    AutoEncoder,
+    RandNet,
+    RobustAutoEncoder,
+)
+from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
 from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
@@ -10,5 +16,6 @@ from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.prior import DevNet
 
-__all__ = ["AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepSAD", "DeepSVDD", "DevNet",
-           "GOAD", "ICL", "NeuTraL", "OCNN", "RDP", "REPEN"]
+__all__ = ["ALAD", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepSAD", "DeepSVDD",
+           "DevNet", "GANomaly", "GOAD", "ICL", "NeuTraL", "OCNN", "RandNet", "RDP", "REPEN",
+           "RobustAutoEncoder", "VAE"]
