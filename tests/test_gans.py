@@ -185,7 +185,8 @@ WINDOWS = {"hidden_dims": (32,), "disc_hidden_dims": (32,), "latent_dim": 8}
 
 # On windows the GRU generator learns slowly against a TCN discriminator: these need about a
 # thousand iterations (docs/decisions.md). AnoGAN and GANomaly reach 0.87-0.88 there, not 0.9.
-@pytest.mark.slow
+# Minutes each on two cores: outside the default run, `pytest -m heavy tests/test_gans.py`.
+@pytest.mark.heavy
 @pytest.mark.parametrize("cls, params, floor", [
     (AnoGAN, {"epochs": 100, "spectral_norm": True}, 0.85),
     (ALAD, {"epochs": 60, "lr": 1e-3}, 0.9),

@@ -12,6 +12,7 @@ from deepad import detectors as _detectors
 from deepad._version import __version__
 from deepad.core import BaseDetector, DeepDetector, get_detector, list_detectors, load
 from deepad.detectors import *  # noqa: F403  (every built-in detector class)
+from deepad.series import SeriesDetector
 
 __all__ = ["BaseDetector", "DeepDetector", "__version__", "get_detector", "list_detectors",
-           "load", *_detectors.__all__]
+           "load", "SeriesDetector", *_detectors.__all__]

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,27 @@ def save_detector(detector: Any, path: str | Path) -> Path:
     return path
 
 
+_FORMAT_LOADERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_format(name: str, loader: Callable[..., Any]) -> None:
+    """Let :func:`load` open directories whose ``config.json`` declares ``format == name`` (a
+    model that is not a single registered detector, such as ``deepad.series.SeriesDetector``)
+    by calling ``loader(path, device=device)``."""
+    if name == FORMAT:
+        msg = f"{FORMAT!r} is the detectors' own format."
+        raise ValueError(msg)
+    _FORMAT_LOADERS[name] = loader
+
+
+def _declared_format(path: Path) -> Any:
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # _read_config gives the precise error
+    return config.get("format") if isinstance(config, dict) else None
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
@@ -125,6 +147,9 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Any:
         safetensors (for example a pickle), which is refused without being executed.
     """
     path = Path(path)
+    loader = _FORMAT_LOADERS.get(_declared_format(path))
+    if loader is not None:
+        return loader(path, device=device)
     config = _read_config(path)
     saved = config.get("versions", {}).get("deepad")
     if saved != __version__:

@@ -12,9 +12,17 @@ from torch import nn
 
 from deepad.data.spec import InputSpec
 from deepad.nets.mlp import MLP
-from deepad.nets.temporal import GRUDecoder, GRUEncoder, TCNEncoder
+from deepad.nets.temporal import (
+    GRUDecoder,
+    GRUEncoder,
+    LSTMDecoder,
+    LSTMEncoder,
+    TCNEncoder,
+    TransformerEncoder,
+)
 
-BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "tcn")}
+BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer")}
+"""The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
 DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn"}
@@ -24,6 +32,11 @@ def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
     """The backbone name for ``spec``: ``"auto"`` → MLP for rows, TCN for windows."""
     if kind == "auto":
         return DEFAULT_BACKBONE[spec.modality]
+    known = [name for names in BACKBONES.values() for name in names]
+    if kind not in known:
+        msg = (f"Unknown backbone={kind!r}; for {spec.modality} input choose one of "
+               f"{['auto', *BACKBONES[spec.modality]]}.")
+        raise ValueError(msg)
     if kind not in BACKBONES[spec.modality]:
         msg = (f"backbone={kind!r} does not take {spec.modality} input; choose one of "
                f"{['auto', *BACKBONES[spec.modality]]}.")
@@ -36,8 +49,14 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
                    batch_norm: bool = False, bias: bool = True) -> nn.Module:
     """An encoder from one sample of ``spec`` to a vector of ``out_dim`` (``module.out_dim``).
 
-    Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU or TCN of width
-    ``hidden_dims[0]`` followed by an MLP head over ``hidden_dims[1:]``.
+    Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU, LSTM, TCN or
+    Transformer of width ``hidden_dims[0]`` (:mod:`deepad.nets.temporal`), its steps mean- and
+    max-pooled, followed by an MLP head over ``hidden_dims[1:]``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind``, or one that does not take this modality (``"lstm"`` for rows).
     """
     kind = resolve_backbone(spec, kind)
     options = {"activation": activation, "dropout": dropout, "batch_norm": batch_norm,
@@ -46,6 +65,10 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
         return MLP(spec.n_features, hidden_dims, out_dim, **options)
     if kind == "gru":
         return GRUEncoder(spec.n_features, hidden_dims, out_dim, **options)
+    if kind == "lstm":
+        return LSTMEncoder(spec.n_features, hidden_dims, out_dim, **options)
+    if kind == "transformer":
+        return TransformerEncoder(spec.n_features, spec.window, hidden_dims, out_dim, **options)
     return TCNEncoder(spec.n_features, spec.window, hidden_dims, out_dim, **options)
 
 
@@ -54,11 +77,14 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
                   batch_norm: bool = False, bias: bool = True) -> nn.Module:
     """A decoder from a ``latent_dim`` vector back to one sample of ``spec``.
 
-    Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows (either
-    temporal backbone): :class:`GRUDecoder` of width ``hidden_dims[0]``.
+    Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows:
+    :class:`LSTMDecoder` for ``"lstm"``, :class:`GRUDecoder` for the other temporal backbones
+    (GRU, TCN, Transformer), of width ``hidden_dims[0]``.
     """
     kind = resolve_backbone(spec, kind)
     if kind == "mlp":
         return MLP(latent_dim, list(reversed(hidden_dims)), spec.n_features,
                    activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias)
+    if kind == "lstm":
+        return LSTMDecoder(latent_dim, spec.window, spec.n_features, hidden_dims[0], bias=bias)
     return GRUDecoder(latent_dim, spec.window, spec.n_features, hidden_dims[0], bias=bias)

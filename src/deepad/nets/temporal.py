@@ -1,15 +1,24 @@
 """Temporal backbones for sequence windows ``(batch, window, n_features)``.
 
-Encoders map a window to one vector (for scores, centres, reconstructions); the decoder maps
-a vector back to a window. Both encoders read out the per-step features by mean **and** max
-pooling over time rather than the last step only: a local anomaly (a spike, a shift, a burst
-of high frequency) can sit anywhere in the window, and max pooling over translation-
-equivariant features finds it wherever it is. On planted local anomalies this lifted Deep
-SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54 to 0.86 (``docs/decisions.md``).
+Encoders (GRU, LSTM, TCN, Transformer) map a window to one vector (for scores, centres,
+reconstructions); the decoders (GRU, LSTM) map a vector back to a window. Every encoder reads
+out the per-step features by mean **and** max pooling over time rather than the last step
+only: a local anomaly (a spike, a shift, a burst of high frequency) can sit anywhere in the
+window, and max pooling over translation-equivariant features finds it wherever it is. On
+planted local anomalies this lifted Deep SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54
+to 0.86 (``docs/decisions.md``).
 
-The first entry of ``hidden_dims`` is the recurrent / convolutional width, the remaining
-entries are dense layers of the head, so the same ``hidden_dims`` hyperparameter describes a
-network for rows and for windows.
+The first entry of ``hidden_dims`` is the recurrent / convolutional / attention width, the
+remaining entries are dense layers of the head, so the same ``hidden_dims`` hyperparameter
+describes a network for rows and for windows.
+
+``bias=False`` (Deep SVDD's bias-free networks, Ruff et al. 2018, Prop. 2) removes every
+additive constant, so every encoder maps the all-zero window to the zero vector and cannot
+learn a constant map by zeroing its weights. For the Transformer this rules out the usual
+additive sinusoidal position code (a constant input: with zero input weights the encoder
+would output a function of the positions only, the same for every window); the bias-free
+Transformer encodes positions with a depthwise convolution instead (see
+:class:`TransformerEncoder`).
 """
 
 from __future__ import annotations
@@ -45,6 +54,25 @@ class GRUEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps, _ = self.gru(x)
+        return self.head(pool_steps(steps))
+
+
+class LSTMEncoder(nn.Module):
+    """LSTM over the window (Hochreiter & Schmidhuber 1997; the LSTM encoders of Malhotra et
+    al. 2015 / 2016 for time-series anomalies); its per-step outputs, mean- and max-pooled over
+    time, feed an MLP head."""
+
+    def __init__(self, n_features: int, hidden_dims: Sequence[int], out_dim: int | None, *,
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_dims[0], batch_first=True, bias=bias)
+        self.head = MLP(2 * hidden_dims[0], hidden_dims[1:], out_dim, activation=activation,
+                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.out_dim = self.head.out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps, _ = self.lstm(x)
         return self.head(pool_steps(steps))
 
 
@@ -91,6 +119,99 @@ class TCNEncoder(nn.Module):
         return self.head(pool_steps(features.transpose(1, 2)))
 
 
+def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
+    """The sinusoidal position code of Vaswani et al. 2017 (Sec. 3.5), shape (length, dim):
+    ``PE[t, 2i] = sin(t / 10000^(2i/dim))``, ``PE[t, 2i+1] = cos(t / 10000^(2i/dim))``."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32)
+                          * (-math.log(10000.0) / dim))
+    code = torch.zeros(length, dim)
+    code[:, 0::2] = torch.sin(position * frequency)
+    code[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return code
+
+
+def attention_heads(width: int, most: int = 4) -> int:
+    """The most heads (at most ``most``) that divide ``width``."""
+    return next(h for h in range(min(most, width), 0, -1) if width % h == 0)
+
+
+class _PreNormLayer(nn.Module):
+    """One pre-norm Transformer encoder layer (Xiong et al., ICML 2020):
+    ``x + MHA(LN(x))`` then ``x + FF(LN(x))``, bidirectional self-attention over the window."""
+
+    def __init__(self, width: int, n_heads: int, ff_width: int, activation: str,
+                 dropout: float, bias: bool) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.norm1 = nn.LayerNorm(width, bias=bias)
+        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.proj = nn.Linear(width, width, bias=bias)
+        self.norm2 = nn.LayerNorm(width, bias=bias)
+        self.ff = nn.Sequential(nn.Linear(width, ff_width, bias=bias), activation_layer(activation),
+                                nn.Linear(ff_width, width, bias=bias))
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        q, k, v = (self.qkv(self.norm1(x)).view(batch, length, 3, self.n_heads, -1)
+                   .permute(2, 0, 3, 1, 4))  # 3 × (batch, heads, length, head width)
+        attended = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.drop(self.proj(attended.transpose(1, 2).reshape(batch, length, width)))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class TransformerEncoder(nn.Module):
+    """A small Transformer encoder over the window (Vaswani et al. 2017), pre-norm.
+
+    Each step is embedded linearly to ``d_model = hidden_dims[0]``, positions are added, then
+    ``n_layers`` pre-norm layers (multi-head self-attention over the whole window with
+    ``attention_heads(d_model)`` ≤ 4 heads, a feed-forward block of width ``2 · d_model`` with
+    ``activation``) and a final layer norm; the per-step features, mean- and max-pooled over
+    time, feed an MLP head over ``hidden_dims[1:]``.
+
+    Positions: with ``bias=True`` the fixed sinusoidal code (Vaswani et al., Sec. 3.5) is added
+    to the embedding. With ``bias=False`` a fixed code would act as a bias (see the module
+    docstring), so the embedding gets a depthwise convolution of itself instead,
+    ``e + DWConv_k=3(e)`` (the convolutional position encoding of wav2vec 2.0, Baevski et al.
+    2020, and CPE, Chu et al. 2021), which tells steps apart by their neighbourhood and maps
+    zero to zero. Attention costs O(window²) memory per window and head.
+    """
+
+    def __init__(self, n_features: int, window: int, hidden_dims: Sequence[int],
+                 out_dim: int | None, *, n_layers: int = 2, activation: str = "relu",
+                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        width = hidden_dims[0]
+        self.embed = nn.Linear(n_features, width, bias=bias)
+        if bias:
+            self.register_buffer("positions", sinusoidal_positions(window, width),
+                                 persistent=False)
+            self.position_conv = None
+        else:
+            self.positions = None
+            self.position_conv = nn.Conv1d(width, width, 3, padding=1, groups=width, bias=False)
+        self.layers = nn.ModuleList([
+            _PreNormLayer(width, attention_heads(width), 2 * width, activation, dropout, bias)
+            for _ in range(n_layers)])
+        self.norm = nn.LayerNorm(width, bias=bias)
+        self.head = MLP(2 * width, hidden_dims[1:], out_dim, activation=activation,
+                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.out_dim = self.head.out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x)  # (batch, window, width)
+        if self.positions is not None:
+            h = h + self.positions
+        else:
+            h = h + self.position_conv(h.transpose(1, 2)).transpose(1, 2)
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(pool_steps(self.norm(h)))
+
+
 class GRUDecoder(nn.Module):
     """Vector → window: the code is repeated over the window and decoded by a GRU and a
     per-step linear read-out (the sequence decoder of Malhotra et al. 2016, simplified to
@@ -105,4 +226,21 @@ class GRUDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         steps, _ = self.gru(z.unsqueeze(1).expand(-1, self.window, -1))
+        return self.readout(steps)
+
+
+class LSTMDecoder(nn.Module):
+    """Vector → window with an LSTM: the decoder of the LSTM encoder-decoder of Malhotra et al.
+    2016, simplified like :class:`GRUDecoder` (the code is repeated over the window and every
+    step is conditioned on it; a per-step linear read-out)."""
+
+    def __init__(self, latent_dim: int, window: int, n_features: int, hidden: int, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.window = window
+        self.lstm = nn.LSTM(latent_dim, hidden, batch_first=True, bias=bias)
+        self.readout = nn.Linear(hidden, n_features, bias=bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        steps, _ = self.lstm(z.unsqueeze(1).expand(-1, self.window, -1))
         return self.readout(steps)

@@ -427,7 +427,9 @@ class AnoGAN(_GAN):
             f_x = net.discriminator(x)[1]
         z = z.detach().clone().requires_grad_(True)
         optimizer = torch.optim.Adam([z], lr=self.search_lr)
-        with torch.enable_grad():
+        # cuDNN refuses the backward pass of an RNN in eval mode (a GRU generator for
+        # windows); PyTorch's own kernels compute the same gradient
+        with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             for _ in range(self.n_search_steps):
                 x_gen = net.generator(z)
                 loss = anogan_loss(x, x_gen, f_x, net.discriminator(x_gen)[1],
