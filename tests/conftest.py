@@ -31,7 +31,7 @@ torch.set_num_threads(1)
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 """The shared real datasets (``../shared/datasets`` from the repository root)."""
 
-SUPPORTED_MODALITIES = ("tabular", "sequence")
+SUPPORTED_MODALITIES = ("tabular", "sequence", "categorical", "event")
 N_LABELLED = 5  # labelled anomalies given to weakly supervised detectors
 SEED = 0
 
@@ -106,10 +106,72 @@ def planted_windows() -> tuple[np.ndarray, np.ndarray]:
                                 random_state=SEED)
 
 
+def make_planted_categorical(n_normal: int = 500, n_anomalies: int = 25, n_columns: int = 5,
+                             n_values: int = 6, noise: float = 0.1,
+                             random_state: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of categories (object array of strings) with planted rare combinations.
+
+    A normal row belongs to one of ``n_values`` latent groups and takes, in every column, that
+    group's value of the column (another value with probability ``noise``). A planted anomaly
+    takes in each column the value of a different group: every value is common, the
+    combination is never seen. Returns ``(X, y)``, rows shuffled, y = 1 for the anomalies.
+    """
+    if n_values < n_columns:
+        msg = "n_values must be at least n_columns (one distinct group per column)."
+        raise ValueError(msg)
+    rng = np.random.default_rng(random_state)
+    groups = np.repeat(rng.integers(n_values, size=n_normal)[:, None], n_columns, axis=1)
+    off = rng.random(groups.shape) < noise
+    groups[off] = rng.integers(n_values, size=int(off.sum()))
+    mixed = np.argsort(rng.random((n_anomalies, n_values)), axis=1)[:, :n_columns]
+    codes = np.vstack([groups, mixed])
+    # each column names the groups' values its own way
+    names = np.array([[f"{chr(97 + j)}{v}" for v in rng.permutation(n_values)]
+                      for j in range(n_columns)], dtype=object)
+    X = names[np.arange(n_columns), codes]
+    y = np.r_[np.zeros(n_normal, dtype=np.int64), np.ones(n_anomalies, dtype=np.int64)]
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+def make_planted_sessions(n_normal: int = 400, n_anomalies: int = 20,
+                          random_state: int = SEED) -> tuple[list[np.ndarray], np.ndarray]:
+    """Sessions of integer event keys from a small workflow, with planted broken transitions.
+
+    Normal: ``1, (2, 3) x r, b, 6 x s, 7`` with r in 1..4, b in {4, 5}, s in 1..3. A planted
+    anomaly is a normal session whose event at a random inner position is replaced by 1 or 7
+    (keys that only open or close a session). Returns ``(sessions, y)``, shuffled.
+    """
+    rng = np.random.default_rng(random_state)
+    n = n_normal + n_anomalies
+    sessions = [np.array([1, *[2, 3] * int(r), int(b), *[6] * int(s), 7], dtype=np.int64)
+                for r, b, s in zip(rng.integers(1, 5, n), rng.integers(4, 6, n),
+                                   rng.integers(1, 4, n), strict=True)]
+    for session in sessions[n_normal:]:
+        session[rng.integers(1, len(session) - 1)] = rng.choice([1, 7])
+    y = np.r_[np.zeros(n_normal, dtype=np.int64), np.ones(n_anomalies, dtype=np.int64)]
+    order = rng.permutation(n)
+    return [sessions[i] for i in order], y[order]
+
+
 @pytest.fixture(scope="session")
-def planted(planted_rows, planted_windows) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def planted_categorical() -> tuple[np.ndarray, np.ndarray]:
+    """525 rows x 5 categorical columns (6 values each): 500 normal, 25 rare combinations."""
+    return make_planted_categorical()
+
+
+@pytest.fixture(scope="session")
+def planted_sessions() -> tuple[list[np.ndarray], np.ndarray]:
+    """420 sessions of 5-16 event keys: 400 normal, 20 with a broken transition."""
+    return make_planted_sessions()
+
+
+@pytest.fixture(scope="session")
+def planted(planted_rows, planted_windows, planted_categorical,
+            planted_sessions) -> dict[str, tuple[Any, np.ndarray]]:
     """``{modality: (X, y)}`` of the planted-anomaly data."""
-    return {"tabular": planted_rows, "sequence": planted_windows}
+    return {"tabular": planted_rows, "sequence": planted_windows,
+            "categorical": planted_categorical, "event": planted_sessions}
 
 
 def weak_labels(y: np.ndarray, n_labelled: int = N_LABELLED) -> np.ndarray:

@@ -150,7 +150,7 @@ def test_info_json():
 def test_info_unknown_name_is_a_clean_error():
     result = invoke("info", "DevNett")
     assert result.exit_code == 2
-    assert "Did you mean DevNet?" in result.output
+    assert "Did you mean DevNet" in result.output
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)  # typer.Exit(2), not the KeyError
 
@@ -250,7 +250,7 @@ def test_run_encodes_categorical_columns_on_request(tmp_path):
 @pytest.mark.parametrize(("args", "expected"), [
     (["--param", "epoch=2"], "Did you mean epochs?"),
     (["--param", "epochs"], "KEY=VALUE"),
-    (["--detector", "AutoEncodr"], "Did you mean AutoEncoder?"),
+    (["--detector", "AutoEncodr"], "Did you mean AutoEncoder"),
     (["missing.csv"], "No such file"),
     (["--label-column", "label"], "needs a DATA file"),
 ])

@@ -19,14 +19,24 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepad.core.params import Interval, validate_parameters
 from deepad.core.scoring import PROBABILITY_METHODS, contamination_threshold
-from deepad.core.validation import InputSpec, check_array, check_labels, check_matches_spec
+from deepad.core.validation import (
+    InputSpec,
+    check_input,
+    check_labels,
+    check_matches_spec,
+    describe_input,
+)
 
 
 class BaseDetector(BaseEstimator):
     """Template of every anomaly detector.
 
-    Subclasses implement ``_fit(X, y)`` and ``_score_samples(X)`` on validated float32 arrays
-    and declare their taxonomy metadata as class attributes (see :mod:`deepad.core.registry`).
+    Subclasses implement ``_fit(X, y)`` and ``_score_samples(X)`` on validated input and
+    declare their taxonomy metadata as class attributes (see :mod:`deepad.core.registry`).
+    The validated input is what :func:`deepad.core.validation.check_input` makes of ``X`` for
+    the declared ``modalities``: a float32 array for tabular rows and sequence windows, a 2-D
+    object array of categories for ``"categorical"``, :class:`~deepad.data.spec.Sessions` for
+    ``"event"`` sessions of integer keys.
 
     Attributes
     ----------
@@ -40,7 +50,7 @@ class BaseDetector(BaseEstimator):
     spec_ : InputSpec
         Modality and shape of the training samples.
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (columns of categorical rows; 1 for event sessions).
     feature_names_in_ : ndarray of str
         Column names, when ``fit`` received a DataFrame.
     """
@@ -67,7 +77,9 @@ class BaseDetector(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_windows, window, n_features)
-            Training rows, or sequence windows. numpy arrays and pandas DataFrames.
+            Training rows, or sequence windows. numpy arrays and pandas DataFrames. Detectors
+            of categorical rows take a table of categories, those of event sessions a list of
+            integer sequences (see :func:`deepad.core.validation.check_input`).
         y : array-like of shape (n_samples,), optional
             Weak supervision: 1 = labelled anomaly, 0 = unlabelled. Required by weakly
             supervised detectors, optional for those supporting both settings, and ignored by
@@ -79,12 +91,12 @@ class BaseDetector(BaseEstimator):
         """
         validate_parameters(self)
         self._remember_feature_names(X)
-        X = check_array(X, min_samples=self.min_samples)
+        X = check_input(X, self.modalities, min_samples=self.min_samples)
         y = self._check_fit_labels(y, len(X))
         self.spec_ = InputSpec.of(X)
         if self.spec_.modality not in self.modalities:
             msg = (f"{type(self).__name__} supports {list(self.modalities)} input; got "
-                   f"{self.spec_.modality} data of shape {X.shape}.")
+                   f"{self.spec_.modality} data {describe_input(X)}.")
             raise ValueError(msg)
         self.n_features_in_ = self.spec_.n_features
         self._fit(X, y)
@@ -124,7 +136,7 @@ class BaseDetector(BaseEstimator):
             raise FloatingPointError(msg)
 
     # ------------------------------------------------------------------ inference
-    def _check_input(self, X: Any) -> np.ndarray:
+    def _check_input(self, X: Any) -> Any:
         check_is_fitted(self, "spec_")
         names = getattr(self, "feature_names_in_", None)
         if isinstance(X, pd.DataFrame) and names is not None:
@@ -133,7 +145,7 @@ class BaseDetector(BaseEstimator):
                 msg = (f"X has columns {given[:5]}... but the detector was fitted on columns "
                        f"{list(names)[:5]}...; pass the same columns in the same order.")
                 raise ValueError(msg)
-        X = check_array(X)
+        X = check_input(X, self.modalities)
         check_matches_spec(X, self.spec_)
         return X
 

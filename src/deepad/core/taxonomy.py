@@ -48,4 +48,7 @@ SUPERVISIONS: tuple[str, ...] = ("unsupervised", "weakly-supervised")
 """``unsupervised``: ``fit(X)``; ``weakly-supervised``: ``fit(X, y)`` with y = 1 for the few
 labelled anomalies and 0 for unlabelled rows (which may themselves contain anomalies)."""
 
-MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical")
+MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical", "event")
+"""``tabular``: rows of numeric features; ``sequence``: windows of a (multivariate) series;
+``categorical``: rows of categories (strings / ints), encoded by the detector itself;
+``event``: sessions of integer event keys of varying length (parsed log keys)."""

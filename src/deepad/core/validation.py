@@ -4,8 +4,15 @@ Nothing is silently coerced: a DataFrame with a text column, NaN / inf values, a
 a label other than 0/1 or a feature count that differs from ``fit`` raise ``TypeError`` or
 ``ValueError`` saying what was wrong and what was expected.
 
-The modality is read from the shape: 2-D ``(n_samples, n_features)`` is tabular rows, 3-D
-``(n_windows, window, n_features)`` is sequence windows.
+Numeric input (:func:`check_array`) is read from its shape: 2-D ``(n_samples, n_features)`` is
+tabular rows, 3-D ``(n_windows, window, n_features)`` is sequence windows. Two modalities are
+not float arrays, and are read only for detectors that declare them (:func:`check_input`):
+
+- ``"categorical"``: a 2-D table of categories (strings, ints or bools; numpy or pandas),
+  validated by :func:`check_categorical` into an object array;
+- ``"event"``: sessions of integer event keys (a list of sequences of varying length, an
+  object array of them, or a 2-D int array of equal-length sessions), validated by
+  :func:`check_sessions` into :class:`~deepad.data.spec.Sessions`.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepad.data.spec import InputSpec
+from deepad.data.spec import InputSpec, Sessions
 
 MODALITY_BY_NDIM = {2: "tabular", 3: "sequence"}
+NUMERIC_MODALITIES = ("tabular", "sequence")
 
-__all__ = ["InputSpec", "check_array", "check_labels", "check_matches_spec"]
+__all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_input",
+           "check_labels", "check_matches_spec", "check_sessions", "describe_input"]
 
 
 def _frame_to_array(X: pd.DataFrame) -> np.ndarray:
@@ -87,12 +96,25 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def check_matches_spec(X: np.ndarray, spec: InputSpec, *, name: str = "X") -> None:
+def describe_input(X: np.ndarray | Sessions) -> str:
+    """``"with shape (n, d)"`` for arrays, ``"of n sessions"`` for event sessions."""
+    if isinstance(X, Sessions):
+        return f"of {len(X)} sessions"
+    return f"with shape {X.shape}"
+
+
+def _describe_spec(spec: InputSpec) -> str:
+    if spec.modality == "event":
+        return "sessions of integer event keys"
+    return f"samples of shape {spec.sample_shape}"
+
+
+def check_matches_spec(X: np.ndarray | Sessions, spec: InputSpec, *, name: str = "X") -> None:
     """Raise ``ValueError`` if ``X`` does not have the modality / width seen in ``fit``."""
     seen = InputSpec.of(X)
     if seen.modality != spec.modality:
-        msg = (f"{name} is {seen.modality} data with shape {X.shape}, but the detector was fitted "
-               f"on {spec.modality} data with samples of shape {spec.sample_shape}.")
+        msg = (f"{name} is {seen.modality} data {describe_input(X)}, but the detector was fitted "
+               f"on {spec.modality} data with {_describe_spec(spec)}.")
         raise ValueError(msg)
     if seen.n_features != spec.n_features:
         msg = (f"{name} has {seen.n_features} features, but the detector was fitted with "
@@ -102,6 +124,164 @@ def check_matches_spec(X: np.ndarray, spec: InputSpec, *, name: str = "X") -> No
         msg = (f"{name} has windows of length {seen.window}, but the detector was fitted on "
                f"windows of length {spec.window}.")
         raise ValueError(msg)
+
+
+# ---------------------------------------------------------------------------- non-numeric input
+def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
+                name: str = "X") -> np.ndarray | Sessions:
+    """Validate ``X`` for a detector that declares ``modalities``.
+
+    Sessions (lists or object arrays of sequences, 1-D or 2-D int arrays) go to
+    :func:`check_sessions` when ``"event"`` is declared; 2-D tables to :func:`check_categorical`
+    when ``"categorical"`` is declared (unless the detector also takes numeric rows and the
+    table is numeric); everything else to :func:`check_array`, so a float array given to a
+    categorical or event detector is read as rows or windows and refused by its modality.
+    """
+    if "event" in modalities and _reads_as_sessions(X):
+        return check_sessions(X, min_samples=min_samples, name=name)
+    if "categorical" in modalities and _reads_as_categorical(X, modalities):
+        return check_categorical(X, min_samples=min_samples, name=name)
+    return check_array(X, min_samples=min_samples, name=name)
+
+
+def _reads_as_sessions(X: Any) -> bool:
+    if isinstance(X, Sessions | list | tuple):
+        return True
+    if isinstance(X, pd.Series):
+        return X.dtype == object
+    if isinstance(X, np.ndarray):
+        return (X.dtype == object and X.ndim == 1) or (X.dtype.kind in "iu" and X.ndim in (1, 2))
+    return False
+
+
+def _reads_as_categorical(X: Any, modalities: tuple[str, ...]) -> bool:
+    numeric_too = any(m in modalities for m in NUMERIC_MODALITIES)
+    if isinstance(X, pd.DataFrame):
+        return not numeric_too or not all(pd.api.types.is_numeric_dtype(X[c]) for c in X.columns)
+    if isinstance(X, pd.Series) or (hasattr(X, "toarray") and hasattr(X, "nnz")):
+        return False  # check_array's errors
+    try:
+        array = np.asarray(X)
+    except (ValueError, TypeError):
+        return True  # ragged: check_categorical says so
+    if array.ndim != 2:
+        return False
+    return not numeric_too or array.dtype.kind not in "biuf"
+
+
+def check_categorical(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
+    """Validate a table of categories; return it as a 2-D object array (n_samples, n_columns).
+
+    Each column holds one kind of value: strings, ints, bools, or floats with integral values
+    (a continuous feature must be binned first). Missing values (None, NaN) are refused: a
+    missing category is a value of its own (e.g. ``"missing"``) or the row is dropped.
+
+    Raises
+    ------
+    TypeError
+        A column mixing strings and numbers, non-integral floats, complex numbers.
+    ValueError
+        Not 2-D, empty, missing values, or fewer than ``min_samples`` rows.
+    """
+    if isinstance(X, pd.DataFrame):
+        array = X.to_numpy(dtype=object)
+        columns = [str(c) for c in X.columns]
+    else:
+        try:
+            array = np.asarray(X, dtype=object)
+        except (ValueError, TypeError) as error:
+            msg = f"{name} could not be read as a table: {error}"
+            raise ValueError(msg) from error
+        columns = [str(j) for j in range(array.shape[1])] if array.ndim == 2 else []
+    if array.ndim != 2:
+        msg = (f"{name} has {array.ndim} dimension(s) with shape {array.shape}; expected a 2-D "
+               "table of categories (n_samples, n_columns).")
+        raise ValueError(msg)
+    if array.size == 0:
+        msg = f"{name} is empty (shape {array.shape}); at least one row with one column is needed."
+        raise ValueError(msg)
+    if array.shape[0] < min_samples:
+        msg = f"{name} has {array.shape[0]} sample(s); at least {min_samples} are needed."
+        raise ValueError(msg)
+    missing = pd.isna(array)
+    if missing.any():
+        first = tuple(int(i) for i in np.argwhere(missing)[0])
+        msg = (f"{name} contains {int(missing.sum())} missing value(s) (None / NaN), the first at "
+               f"index {first}; make a missing value a category of its own (e.g. 'missing') or "
+               "drop the rows.")
+        raise ValueError(msg)
+    for j, column in enumerate(columns):
+        kind = pd.api.types.infer_dtype(array[:, j], skipna=False)
+        if kind in ("mixed", "mixed-integer", "complex"):
+            msg = (f"{name} column {column!r} holds {kind} values; each column of categories must "
+                   "hold one kind of value (strings, ints or bools).")
+            raise TypeError(msg)
+        if kind in ("floating", "mixed-integer-float", "decimal"):
+            values = array[:, j].astype(np.float64)
+            if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+                msg = (f"{name} column {column!r} holds non-integral floats; categorical detectors "
+                       "take categories (strings or ints): bin continuous features first (e.g. "
+                       "sklearn KBinsDiscretizer).")
+                raise TypeError(msg)
+    return array
+
+
+def check_sessions(X: Any, *, min_samples: int = 1, name: str = "X") -> Sessions:
+    """Validate event sessions: sequences of integer event keys (log keys) of varying length.
+
+    ``X`` is a list (or tuple, pandas Series or 1-D object array) of sessions, each a 1-D
+    sequence of ints, or a 2-D int array of equal-length sessions. Every session has at least
+    one event.
+
+    Raises
+    ------
+    TypeError
+        Keys that are not integers (floats, strings, bools).
+    ValueError
+        A flat sequence of keys instead of sessions, an empty or nested session, no sessions,
+        or fewer than ``min_samples`` sessions.
+    """
+    if isinstance(X, Sessions):
+        keys, lengths = np.asarray(X.keys), np.asarray(X.lengths)
+    elif isinstance(X, np.ndarray) and X.ndim == 2:
+        keys, lengths = X.ravel(), np.full(X.shape[0], X.shape[1], dtype=np.int64)
+    else:
+        items = X.tolist() if isinstance(X, pd.Series) else list(X)
+        if items and np.ndim(items[0]) == 0:
+            msg = (f"{name} is a flat sequence of keys; expected a list of sessions, each a "
+                   f"sequence of integer event keys (pass one session as [session]).")
+            raise ValueError(msg)
+        try:
+            lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+            keys = np.concatenate([np.asarray(item) for item in items]) if items else \
+                np.empty(0, dtype=np.int64)
+        except (TypeError, ValueError) as error:
+            msg = (f"{name} could not be read as sessions (each a 1-D sequence of integer event "
+                   f"keys): {error}")
+            raise ValueError(msg) from error
+        if keys.ndim != 1:
+            msg = f"{name} has sessions of {keys.ndim} dimensions; each must be a 1-D sequence."
+            raise ValueError(msg)
+    if len(lengths) == 0:
+        msg = f"{name} has no sessions; at least one session of one event is needed."
+        raise ValueError(msg)
+    if len(lengths) < min_samples:
+        msg = f"{name} has {len(lengths)} session(s); at least {min_samples} are needed."
+        raise ValueError(msg)
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        msg = (f"{name} has {len(empty)} empty session(s), the first at index {int(empty[0])}; "
+               "every session needs at least one event.")
+        raise ValueError(msg)
+    if keys.dtype.kind not in "iu":
+        msg = (f"{name} has event keys of dtype {keys.dtype}; expected integer keys (log-key "
+               "ids). Map templates or strings to ints first.")
+        raise TypeError(msg)
+    if keys.dtype.kind == "u" and len(keys) and keys.max() > np.iinfo(np.int64).max:
+        msg = f"{name} has event keys above {np.iinfo(np.int64).max}; they must fit in int64."
+        raise ValueError(msg)
+    return Sessions(keys=np.ascontiguousarray(keys, dtype=np.int64),
+                    lengths=np.ascontiguousarray(lengths, dtype=np.int64))
 
 
 def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False) -> np.ndarray:

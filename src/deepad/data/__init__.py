@@ -4,13 +4,15 @@ Tabular: :func:`load_adbench` (by name or path, verified download), :func:`load_
 :func:`load_table`; protocol :func:`adbench_split` with ADBench's robustness settings;
 synthetic anomalies :func:`make_adbench_synthetic`. Series: :func:`load_nab`,
 :func:`load_smap_msl`, :func:`load_ucr`, :func:`load_smd`, :func:`sliding_windows`,
-:func:`window_scores_to_points`. Images: :func:`load_mnist`, :func:`one_class_split`.
+:func:`window_scores_to_points`. Images: :func:`load_mnist`, :func:`one_class_split`. Event
+sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`.
 """
 
 from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
 from deepad.data.catalog import local_datasets
 from deepad.data.encoding import encode_categorical
 from deepad.data.images import load_mnist, one_class_split
+from deepad.data.logs import hdfs_deeplog_split, load_hdfs_deeplog
 from deepad.data.odds import load_odds
 from deepad.data.synthetic_anomalies import make_adbench_synthetic
 from deepad.data.tables import load_table
@@ -25,7 +27,8 @@ from deepad.data.windows import sliding_windows, window_labels, window_scores_to
 
 __all__ = [
     "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
-    "load_adbench", "load_mnist", "load_nab", "load_odds", "load_smap_msl", "load_smd",
+    "hdfs_deeplog_split", "load_adbench", "load_hdfs_deeplog", "load_mnist", "load_nab",
+    "load_odds", "load_smap_msl", "load_smd",
     "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "one_class_split",
     "sliding_windows", "window_labels", "window_scores_to_points",
 ]

@@ -8,6 +8,7 @@ from deepad.detectors.generic_normality.autoencoders import (
     RandNet,
     RobustAutoEncoder,
 )
+from deepad.detectors.generic_normality.deeplog import DeepLog
 from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
 from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
@@ -15,7 +16,9 @@ from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.prior import DevNet
+from deepad.detectors.score_learning.ranking import SDOR, PReNet
+from deepad.detectors.score_learning.softmax import APE
 
-__all__ = ["ALAD", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepSAD", "DeepSVDD",
-           "DevNet", "GANomaly", "GOAD", "ICL", "NeuTraL", "OCNN", "RandNet", "RDP", "REPEN",
-           "RobustAutoEncoder", "VAE"]
+__all__ = ["ALAD", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepLog",
+           "DeepSAD", "DeepSVDD", "DevNet", "GANomaly", "GOAD", "ICL", "NeuTraL", "OCNN", "PReNet",
+           "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]
