@@ -17,11 +17,12 @@ from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.dplan import DPLAN
 from deepad.detectors.score_learning.mil_ranking import MILRanking
+from deepad.detectors.score_learning.one_class import ALOCC, OCAN
 from deepad.detectors.score_learning.prior import DevNet
 from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
-__all__ = ["ALAD", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector", "DeepLog",
-           "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "GANomaly", "GOAD", "ICL", "MILRanking",
-           "NeuTraL", "OCNN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR",
-           "VAE"]
+__all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
+           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "GANomaly", "GOAD", "ICL",
+           "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet", "RDP", "REPEN",
+           "RobustAutoEncoder", "SDOR", "VAE"]
