@@ -82,6 +82,8 @@ def test_radius_survives_save_and_load(soft_boundary, planted_rows, tmp_path):
     X, _ = planted_rows
     loaded = deepad.load(soft_boundary.save(tmp_path / "svdd"))
     assert float(loaded.model_.radius) == float(soft_boundary.model_.radius) > 0
+    scale = soft_boundary.model_.encoder.scale
+    assert torch.equal(loaded.model_.encoder.scale, scale) and not bool((scale == 1).all())
     assert np.array_equal(loaded.decision_function(X), soft_boundary.decision_function(X))
 
 
@@ -102,6 +104,46 @@ def test_one_class_objective_keeps_radius_zero_and_scores_the_distance(planted_r
     with torch.no_grad():
         dist = det.model_(torch.from_numpy(X.astype(np.float32)))
     np.testing.assert_array_equal(det.decision_scores_, dist.double().numpy())
+
+
+# ---------------------------------------------------------------------------- input scaling
+def test_input_scale_is_the_training_std_so_units_do_not_matter(planted_rows):
+    X, _ = planted_rows
+    X = np.c_[X, np.full(len(X), 0.5)]  # a constant feature keeps the scale 1
+    params = {**SMALL, "epochs": 2, "random_state": 0}
+    det = DeepSVDD(**params).fit(X)
+    scale = det.model_.encoder.scale.numpy()
+    np.testing.assert_allclose(scale[:-1], X[:, :-1].std(axis=0), rtol=1e-5)
+    assert scale[-1] == 1.0
+    # the bias-free network sees x / s: features in other units give the same detector
+    units = np.r_[np.geomspace(0.01, 100.0, X.shape[1] - 1), 1.0]
+    rescaled = DeepSVDD(**params).fit(X * units)
+    np.testing.assert_allclose(rescaled.decision_scores_, det.decision_scores_, rtol=1e-3)
+    # without the scaling the units change the scores
+    raw = DeepSVDD(**params, input_scaling="none").fit(X * units)
+    assert bool((raw.model_.encoder.scale == 1).all())
+    assert not np.allclose(raw.decision_scores_, det.decision_scores_, rtol=0.1)
+
+
+def test_window_scale_is_per_channel_over_windows_and_steps(planted_windows):
+    X, _ = planted_windows
+    det = DeepSVDD(**SMALL, epochs=1, random_state=0).fit(X)
+    np.testing.assert_allclose(det.model_.encoder.scale.numpy(),
+                               X.reshape(-1, X.shape[2]).std(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("output_activation", ["relu", "linear"])
+def test_output_activation_of_the_representation(planted_rows, output_activation):
+    X, _ = planted_rows
+    det = DeepSVDD(**SMALL, epochs=2, output_activation=output_activation,
+                   random_state=0).fit(X)
+    with torch.no_grad():
+        z = det.model_.encoder(torch.from_numpy(X.astype(np.float32)))
+    if output_activation == "relu":
+        assert bool((z >= 0).all()) and bool((z == 0).any())
+        assert bool((det.model_.center > 0).all())  # ≥ eps after the push away from 0
+    else:
+        assert bool((z < 0).any())
 
 
 # ---------------------------------------------------------------------------- pre-training
@@ -132,14 +174,17 @@ def test_pretraining_changes_the_initial_encoder_and_lowers_reconstruction(cls, 
                                                                           fit_labels):
     X, _ = planted_rows
     y = fit_labels(cls, "tabular")
-    params = {**SMALL, "epochs": 1, "eps": 0.0, "random_state": 0}
+    # lr 1e-3 (Deep SAD's default; Deep SVDD's is 1e-4) so that 10 epochs halve the error
+    params = {**SMALL, "epochs": 1, "eps": 0.0, "lr": 1e-3, "random_state": 0}
     plain, fresh = _fit_capturing_centre_init(cls, X, y, **params, pretrain_epochs=0)
     pre, pretrained = _fit_capturing_centre_init(cls, X, y, **params, pretrain_epochs=10)
     assert plain.pretrain_history_ == []
     # same seed, same freshly built encoder; pre-training moved every weight matrix
     assert fresh["weights"].keys() == pretrained["weights"].keys()
-    for key, weight in fresh["weights"].items():
-        assert not torch.allclose(weight, pretrained["weights"][key]), key
+    matrices = [key for key in fresh["weights"] if key.endswith("weight")]
+    assert matrices
+    for key in matrices:
+        assert not torch.allclose(fresh["weights"][key], pretrained["weights"][key]), key
     # the autoencoder's reconstruction error fell during pre-training
     losses = [record["loss"] for record in pre.pretrain_history_]
     assert len(losses) == 10
