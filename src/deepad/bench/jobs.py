@@ -20,6 +20,11 @@ SETTINGS = ("unsupervised", "weak")
 """``unsupervised``: no labels; ``weak``: ``labeled_ratio`` of the training anomalies are
 shown to the detectors that take labels (``y_semi``), the others still get none."""
 
+SERIES = "series"
+"""The setting of time-series jobs (:mod:`deepad.bench.series`): trained without labels on a
+series' training part, every timestamp of its test part scored. Chosen by the datasets (the
+``series`` suite, or names such as ``smap_msl/A-1``), never by ``--setting``."""
+
 STATUSES = ("ok", "error", "timeout", "nan", "memory", "skipped")
 """Every status a stored job can have."""
 
@@ -64,13 +69,16 @@ class Job:
         Canonical detector spec: a registry name (``"DeepSVDD"``), ``"pyod:IForest"``,
         ``"deepod:DevNet"`` or ``"python:package.module:ClassName"``.
     params : dict
-        Hyperparameters given by the user (not the defaults, not the seed).
+        Hyperparameters given by the user (not the defaults, not the seed). Series jobs also
+        hold the protocol's ``window`` (and, for windowed deepad detectors, ``stride``), so
+        a change of the protocol is a new job.
     dataset : str
-        Dataset name, the stem of its ``.npz`` file (``"6_cardio"``).
+        Dataset name, the stem of its ``.npz`` file (``"6_cardio"``), or a series named with
+        its source (``"smap_msl/A-1"``, ``"nab/realKnownCause/nyc_taxi"``).
     seed : int
         Seed of the ADBench split and ``random_state`` of the detector.
-    setting : {"unsupervised", "weak"}
-        Supervision setting of the run.
+    setting : {"unsupervised", "weak", "series"}
+        Supervision setting of the run; ``"series"`` for time-series jobs.
     labeled_ratio : float or None
         Ratio of training anomalies shown as labels in the weak setting; None when
         unsupervised (so the ratio never changes what an unsupervised job is).
@@ -120,6 +128,13 @@ class Outcome:
         One of :data:`STATUSES`.
     auc_roc, auc_pr, precision_at_n : float or None
         Test metrics (``ok`` jobs only).
+    best_f1, range_f1, pa_f1 : float or None
+        Time-series jobs only: the best point-wise F1 over thresholds, the range-based F1
+        (Tatbul et al.) at that threshold and the best point-adjusted F1 (optimistic); see
+        :func:`deepad.bench.series.series_metrics`.
+    metrics : dict
+        Time-series jobs only: the thresholds and the precision / recall behind the F1s, and
+        counts of the test part (JSON in the store).
     fit_seconds, score_seconds : float or None
         Wall time of ``fit`` on the training part and ``decision_function`` on the test part.
     peak_memory_mb : float or None
@@ -140,6 +155,10 @@ class Outcome:
     auc_roc: float | None = None
     auc_pr: float | None = None
     precision_at_n: float | None = None
+    best_f1: float | None = None
+    range_f1: float | None = None
+    pa_f1: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
     fit_seconds: float | None = None
     score_seconds: float | None = None
     peak_memory_mb: float | None = None

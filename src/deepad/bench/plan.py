@@ -1,4 +1,5 @@
-"""Expand a configuration into jobs: detectors × datasets × seeds × settings.
+"""Expand a configuration into jobs: detectors × datasets × seeds × settings (time series:
+:mod:`deepad.bench.series`).
 
 Everything a user can get wrong is checked here, before any job starts: unknown detectors,
 suites and datasets, parameters a detector does not take, values its constraints reject.
@@ -92,8 +93,13 @@ def skip_reason(spec: str, supervision: tuple[str, ...] | None, setting: str) ->
 
 def make_plan(config: BenchConfig) -> Plan:
     """Every job ``config`` describes, datasets outermost (a worker process reuses the data
-    it loaded for the next job)."""
+    it loaded for the next job). A time-series configuration (the ``series`` suite, or series
+    names) is planned by :func:`deepad.bench.series.make_series_plan`."""
     check_config(config)
+    from deepad.bench.series import is_series_config, make_series_plan
+
+    if is_series_config(config):
+        return make_series_plan(config)
     chosen = _detectors(config)  # first: a typo should not wait for a dataset download
     datasets = _datasets(config)
     plan = Plan()

@@ -6,7 +6,8 @@ AUC-ROC and AUC-PR with average ranks, the Friedman test and Nemenyi critical di
 a critical-difference diagram, a box plot, AUC against fit time, a fit-time table and the
 list of failed jobs. Runs of different settings (unsupervised, weak at each label budget)
 get separate sections. Failed jobs are never dropped: they are counted, marked in the tables
-and listed one per line.
+and listed one per line. A table of time-series jobs (setting ``"series"``) gets the
+time-series report instead (:func:`deepad.bench.series_report.write_series_report`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from deepad._version import __version__
 from deepad.bench import figures
+from deepad.bench.jobs import SERIES
 from deepad.bench.render import (
     Block,
     Bullets,
@@ -81,6 +83,10 @@ def write_report(results: pd.DataFrame, out_dir: str | Path,
     ValueError
         When the table is empty or lacks a required column.
     """
+    if _series_rows(results):
+        from deepad.bench.series_report import write_series_report
+
+        return write_series_report(results, out_dir, title=title)
     frame = check_results(results)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,6 +104,23 @@ def write_report(results: pd.DataFrame, out_dir: str | Path,
     page.write_text(to_html(blocks, title), encoding="utf-8")
     logger.info("report written to %s", out)
     return {p.name: p for p in (markdown, page, *images)}
+
+
+def _series_rows(results: pd.DataFrame) -> bool:
+    """Whether ``results`` holds time-series jobs only (``ValueError`` when it mixes them with
+    tabular jobs)."""
+    if not isinstance(results, pd.DataFrame) or "setting" not in results.columns \
+            or results.empty:
+        return False
+    series = (results["setting"].astype(str) == SERIES).to_numpy()
+    if series.all():
+        return True
+    if series.any():
+        msg = (f"the results mix {int(series.sum())} time-series jobs with "
+               f"{int((~series).sum())} tabular jobs; report them separately (keep time-series "
+               "jobs in their own --db, or filter with --setting).")
+        raise ValueError(msg)
+    return False
 
 
 # ---------------------------------------------------------------------------- formatting

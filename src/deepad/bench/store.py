@@ -8,6 +8,7 @@ moment loses at most the jobs in flight; ``run_key`` is UNIQUE, so a job has at 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +50,11 @@ CREATE TABLE IF NOT EXISTS results (
     peer_version    TEXT,
     host            TEXT,
     started_at      TEXT,
-    finished_at     TEXT
+    finished_at     TEXT,
+    best_f1         REAL,
+    range_f1        REAL,
+    pa_f1           REAL,
+    metrics         TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -57,7 +62,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 COLUMNS = ("run_key", "detector", "params", "dataset", "seed", "setting", "labeled_ratio",
            "status", "auc_roc", "auc_pr", "precision_at_n", "fit_seconds", "score_seconds",
            "peak_memory_mb", "error", *VERSION_COLUMNS.values(), "host", "started_at",
-           "finished_at")
+           "finished_at", "best_f1", "range_f1", "pa_f1", "metrics")
+
+ADDED_COLUMNS = {"best_f1": "REAL", "range_f1": "REAL", "pa_f1": "REAL", "metrics": "TEXT"}
+"""Nullable columns added to the first schema; :class:`ResultStore` adds the missing ones to an
+older file, :func:`load_results` reads them as NULL where a file lacks them."""
 
 
 def _row(job: Job, outcome: Outcome) -> tuple:
@@ -68,7 +77,10 @@ def _row(job: Job, outcome: Outcome) -> tuple:
               "precision_at_n": outcome.precision_at_n, "fit_seconds": outcome.fit_seconds,
               "score_seconds": outcome.score_seconds, "peak_memory_mb": outcome.peak_memory_mb,
               "error": outcome.error, "host": outcome.host, "started_at": outcome.started_at,
-              "finished_at": outcome.finished_at}
+              "finished_at": outcome.finished_at, "best_f1": outcome.best_f1,
+              "range_f1": outcome.range_f1, "pa_f1": outcome.pa_f1,
+              "metrics": json.dumps(outcome.metrics, sort_keys=True) if outcome.metrics
+              else None}
     for name, column in VERSION_COLUMNS.items():
         values[column] = outcome.versions.get(name)
     return tuple(values[c] for c in COLUMNS)
@@ -91,6 +103,7 @@ class ResultStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
             self._check_version()
+            self._add_columns()
         except sqlite3.DatabaseError as error:
             self._db.close()
             msg = f"{self.path} is not a deepad benchmark database ({error})."
@@ -106,6 +119,14 @@ class ResultStore:
             msg = (f"{self.path} has result schema version {found}; this deepad writes "
                    f"version {SCHEMA_VERSION}. Use a new --db file.")
             raise ValueError(msg)
+
+    def _add_columns(self) -> None:
+        """Add the :data:`ADDED_COLUMNS` an older file lacks (nullable: rows are unchanged)."""
+        present = _columns(self._db)
+        with self._db:
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
 
     def statuses(self) -> dict[str, str]:
         """``{run_key: status}`` of every stored job."""
@@ -128,6 +149,10 @@ class ResultStore:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _columns(connection: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in connection.execute("PRAGMA table_info(results)")}
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -154,7 +179,8 @@ def stored_statuses(db: str | Path) -> dict[str, str]:
 
 def load_results(db: str | Path) -> pd.DataFrame:
     """Every stored job as a DataFrame, one row per run key, columns as in the table
-    ``results`` (:data:`COLUMNS`); ``started_at`` / ``finished_at`` as UTC timestamps.
+    ``results`` (:data:`COLUMNS`); ``started_at`` / ``finished_at`` as UTC timestamps. The
+    ``metrics`` column holds JSON text (None for tabular jobs).
 
     The file is opened read-only, so a report can be written while a run goes on.
     """
@@ -162,10 +188,16 @@ def load_results(db: str | Path) -> pd.DataFrame:
 
     connection = _read_only(Path(db))
     try:
+        present = _columns(connection)
+        wanted = [c for c in COLUMNS if c in present or c not in ADDED_COLUMNS]
         frame = pd.read_sql_query(
-            f"SELECT {', '.join(COLUMNS)} FROM results ORDER BY rowid", connection)
+            f"SELECT {', '.join(wanted)} FROM results ORDER BY rowid", connection)
     finally:
         connection.close()
+    for column in ADDED_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[list(COLUMNS)]
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     return frame

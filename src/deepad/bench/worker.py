@@ -1,4 +1,5 @@
-"""Run one job in the current process: ADBench split, fit, score, metrics, peak memory.
+"""Run one job in the current process: ADBench split (or a series' train / test parts), fit,
+score, metrics, peak memory.
 
 :func:`run_job` never raises: every exception becomes an :class:`Outcome` with status
 ``error`` (``nan`` for non-finite scores or a diverged fit). It is the same function for the
@@ -16,7 +17,7 @@ import numpy as np
 
 from deepad.bench import detectors, peers
 from deepad.bench.environment import host_name, library_versions
-from deepad.bench.jobs import Job, Outcome
+from deepad.bench.jobs import SERIES, Job, Outcome
 from deepad.bench.memory import PeakMemory
 from deepad.data.adbench import Split, adbench_split, load_adbench
 
@@ -48,7 +49,7 @@ def make_split(job: Job) -> Split:
     return adbench_split(X, y, job.seed)
 
 
-def _seed_globals(seed: int) -> None:
+def seed_globals(seed: int) -> None:
     """Seed the global generators of this worker process, so a detector that draws from them
     gives the same result whatever jobs the process ran before (the process is not the
     user's: nothing else shares these streams)."""
@@ -61,7 +62,7 @@ def _seed_globals(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _non_finite(scores: np.ndarray, n_test: int) -> str | None:
+def non_finite(scores: np.ndarray, n_test: int) -> str | None:
     if scores.shape != (n_test,):
         msg = f"decision_function returned shape {scores.shape}; expected ({n_test},)."
         raise ValueError(msg)
@@ -77,7 +78,7 @@ def _evaluate(job: Job, versions: dict[str, str]) -> Outcome:
         peers.require(ref.kind)
         versions["peer"] = peers.peer_version(ref.kind) or "unknown"
     split = make_split(job)
-    _seed_globals(job.seed)
+    seed_globals(job.seed)
     estimator, takes_labels = detectors.build(ref, job.params, job.seed,
                                               n_features=split.X_train.shape[1])
     start = time.perf_counter()
@@ -90,7 +91,7 @@ def _evaluate(job: Job, versions: dict[str, str]) -> Outcome:
     scores = np.asarray(estimator.decision_function(split.X_test), dtype=np.float64)
     score_seconds = time.perf_counter() - start
     times = {"fit_seconds": fit_seconds, "score_seconds": score_seconds}
-    problem = _non_finite(scores, len(split.X_test))
+    problem = non_finite(scores, len(split.X_test))
     if problem is not None:
         return Outcome("nan", error=problem, **times)
     return Outcome("ok", auc_roc=auc_roc(split.y_test, scores),
@@ -101,13 +102,20 @@ def _evaluate(job: Job, versions: dict[str, str]) -> Outcome:
 def run_job(job: Job) -> Outcome:
     """Run ``job`` here and return its outcome (never raises).
 
+    Time-series jobs (setting ``"series"``) run :func:`deepad.bench.series.evaluate_series`.
+
     A ``FloatingPointError`` (deepad's detectors raise it when training diverges to
     non-finite scores) is recorded as ``nan``, like non-finite test scores.
     """
     versions = dict(library_versions())
     with PeakMemory() as memory:
         try:
-            outcome = _evaluate(job, versions)
+            if job.setting == SERIES:
+                from deepad.bench.series import evaluate_series
+
+                outcome = evaluate_series(job, versions)
+            else:
+                outcome = _evaluate(job, versions)
         except FloatingPointError as error:
             outcome = Outcome("nan", error=error_message(error))
         except (Exception, SystemExit) as error:  # a job's failure is data, not a crash

@@ -1,4 +1,5 @@
-"""``deepad bench``: run detectors × datasets × seeds × settings and store every outcome.
+"""``deepad bench``: run detectors × datasets × seeds × settings and store every outcome
+(time series: ``--suite series`` or series names, :mod:`deepad.bench.series`).
 
 The work is done by :mod:`deepad.bench`; this module reads the flags (or a TOML file with the
 same keys, flags winning), prints the progress on stderr and a summary on stdout, and turns
@@ -50,10 +51,13 @@ def bench(
              "setting, labeled_ratio, params, db, jobs, timeout, memory_limit, dask); flags "
              "override it.")] = None,
     suite: Annotated[str | None, typer.Option(
-        help="Named dataset suite: quick (8 ADBench sets) or adbench (every ADBench .npz in "
-             "the data folders).")] = None,
+        help="Named dataset suite: quick (8 ADBench sets), adbench (every ADBench .npz in "
+             "the data folders) or series (every SMAP/MSL, UCR and NAB time series found: "
+             "trained on the train part, every test timestamp scored).")] = None,
     datasets: Annotated[str | None, typer.Option(
-        metavar="A,B", help="Dataset names (6_cardio or cardio) or .npz paths.")] = None,
+        metavar="A,B", help="Dataset names (6_cardio or cardio) or .npz paths; or time "
+                            "series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi.")
+    ] = None,
     detectors: Annotated[str | None, typer.Option(
         metavar="A,B", help="Registry names (DeepSVDD), pyod:Name, deepod:Name or "
                             "python:package.module:ClassName.")] = None,
@@ -70,7 +74,9 @@ def bench(
     params: Annotated[list[str] | None, typer.Option(
         "--params", "-p", metavar="DETECTOR.KEY=VALUE",
         help="A detector hyperparameter, repeatable: --params DeepSVDD.epochs=5. Values are "
-             "Python literals, else strings.")] = None,
+             "Python literals, else strings. Time series: also the window protocol, "
+             "--params DeepSVDD.window=64 (stride, reduce, ...), deepod:USAD.window=64.")
+    ] = None,
     db: Annotated[Path | None, typer.Option(
         help="SQLite result store; re-running the same command resumes it.  "
              "[default: deepad-bench.db]")] = None,
@@ -97,10 +103,12 @@ def bench(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Tracebacks of bad input.")] = False,
 ) -> None:
-    """Benchmark detectors on ADBench datasets; every job's outcome is stored in --db.
+    """Benchmark detectors on ADBench datasets or time series; every job's outcome is stored
+    in --db.
 
     Examples: deepad bench --suite quick --detectors DeepSVDD,pyod:IForest --seeds 0,1,2
-    --params DeepSVDD.epochs=20 --jobs 2;  deepad bench --config bench.toml.
+    --params DeepSVDD.epochs=20 --jobs 2;  deepad bench --suite series --detectors
+    AutoEncoder,deepod:USAD --db series.db;  deepad bench --config bench.toml.
     """
     _configure_logging(verbose)
     with _clean_errors(verbose):

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The time-series suite (issue 8): SMAP/MSL channels, UCR 2021 series and NAB series, deepad
+# detectors on windows next to DeepOD's time-series detectors, in one SQLite store; then the
+# report (per group: SMAP/MSL, UCR, NAB per category) in docs/results/series/ and
+# docs/results/series.md.
+#
+#   DEEPAD_DATA_DIR=/work/shared/datasets/timeseries PYTHONPATH=/tmp/peerlib \
+#       bash benchmarks/series.sh            # the full suite (benchmarks/configs/series.toml)
+#   ... bash benchmarks/series.sh smoke      # the smoke run (benchmarks/configs/series_smoke.toml)
+#
+# Extra arguments go to deepad bench (e.g. --retry-failed, --jobs 4). Re-running resumes:
+# finished jobs are not run again. Without deepod on PYTHONPATH its jobs are recorded as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=series
+title="Time-series suite: deepad detectors on windows and DeepOD time-series peers (SMAP/MSL, UCR, NAB)"
+if [[ "${1:-}" == smoke ]]; then
+    shift
+    name=series_smoke
+    title="Time-series suite, smoke run: 2 MSL channels, 1 UCR series, AutoEncoder and DeepSVDD (2 epochs, 1,000 training windows), deepod:TcnED (defaults), seed 0"
+fi
+nice -n 10 deepad bench --config "benchmarks/configs/$name.toml" "$@"
+deepad report "benchmarks/results/$name.db" --out docs/results/series --title "$title"
+# docs/results/series.md: the same report, with its figure links pointing into series/
+sed -E 's#\]\(([^)/]+\.png)\)#](series/\1)#g' docs/results/series/report.md > docs/results/series.md
