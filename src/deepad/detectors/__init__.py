@@ -10,19 +10,21 @@ from deepad.detectors.generic_normality.autoencoders import (
 )
 from deepad.detectors.generic_normality.deeplog import DeepLog
 from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
+from deepad.detectors.generic_normality.predictive import Forecaster, LSTMAutoEncoder
 from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.score_learning.dplan import DPLAN
+from deepad.detectors.score_learning.irlad import IRLAD
 from deepad.detectors.score_learning.mil_ranking import MILRanking
 from deepad.detectors.score_learning.one_class import ALOCC, OCAN
 from deepad.detectors.score_learning.prior import DevNet
 from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
-__all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "GANomaly", "GOAD", "ICL",
-           "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet", "RDP", "REPEN",
-           "RobustAutoEncoder", "SDOR", "VAE"]
+__all__ = ["ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
+           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "Forecaster", "GANomaly", "GOAD",
+           "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet",
+           "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]
