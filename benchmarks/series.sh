@@ -6,6 +6,8 @@
 #
 #   DEEPAD_DATA_DIR=/work/shared/datasets/timeseries PYTHONPATH=/tmp/peerlib \
 #       bash benchmarks/series.sh            # the full suite (benchmarks/configs/series.toml)
+#   ... bash benchmarks/series.sh main       # issue 8's run: SMAP/MSL + UCR against every
+#                                            # DeepOD peer (benchmarks/configs/series_main.toml)
 #   ... bash benchmarks/series.sh smoke      # the smoke run (benchmarks/configs/series_smoke.toml)
 #
 # Extra arguments go to deepad bench (e.g. --retry-failed, --jobs 4). Re-running resumes:
@@ -18,8 +20,12 @@ if [[ "${1:-}" == smoke ]]; then
     shift
     name=series_smoke
     title="Time-series suite, smoke run: 2 MSL channels, 1 UCR series, AutoEncoder and DeepSVDD (2 epochs, 1,000 training windows), deepod:TcnED (defaults), seed 0"
+elif [[ "${1:-}" == main ]]; then
+    shift
+    name=series_main
+    title="Time-series comparison: SMAP/MSL and UCR, deepad sequence detectors against DeepOD's time-series detectors (defaults), seed 0, one job at a time, 600 s limit"
 fi
 nice -n 10 deepad bench --config "benchmarks/configs/$name.toml" "$@"
-deepad report "benchmarks/results/$name.db" --out docs/results/series --title "$title"
-# docs/results/series.md: the same report, with its figure links pointing into series/
-sed -E 's#\]\(([^)/]+\.png)\)#](series/\1)#g' docs/results/series/report.md > docs/results/series.md
+deepad report "benchmarks/results/$name.db" --out "docs/results/$name" --title "$title"
+# docs/results/<name>.md: the same report, with its figure links pointing into <name>/
+sed -E "s#\\]\\(([^)/]+\\.png)\\)#](${name}/\\1)#g" "docs/results/$name/report.md" > "docs/results/$name.md"
