@@ -80,10 +80,11 @@ def test_forecaster_errors_cover_every_stretch(forecaster, planted_windows):
     errors = forecaster.errors(x)
     # windows of 32 steps, context 8, horizon 1: 24 forecasts of 2 channels per window
     assert errors.shape == (5, 24, 2)
-    # the j-th error is x_{8+j} minus the forecast from x_j … x_{7+j}
+    # the j-th error is z_{8+j} minus the forecast from z_j … z_{7+j} (z: standardised x)
+    z = forecaster.model_.scaler(x)
     with torch.no_grad():
-        forecast = forecaster.model_(x[:, 3:11])
-    torch.testing.assert_close(errors[:, 3], x[:, 11] - forecast[:, 0])
+        forecast = forecaster.model_(z[:, 3:11])
+    torch.testing.assert_close(errors[:, 3], z[:, 11] - forecast[:, 0])
 
 
 def test_forecaster_score_is_the_mean_mahalanobis_distance(forecaster, planted_windows):
@@ -108,9 +109,10 @@ def test_forecaster_whole_window_context_forecasts_the_last_steps(planted_window
     x = torch.from_numpy(X[:4].astype(np.float32))
     errors = det.errors(x)
     assert errors.shape == (4, 1, 6)  # one forecast of 3 steps x 2 channels per window
+    z = det.model_.scaler(x)  # the forecaster reads standardised windows
     with torch.no_grad():
-        forecast = det.model_(x[:, :29])
-    torch.testing.assert_close(errors[:, 0], (x[:, 29:] - forecast).flatten(1))
+        forecast = det.model_(z[:, :29])
+    torch.testing.assert_close(errors[:, 0], (z[:, 29:] - forecast).flatten(1))
 
 
 @pytest.mark.parametrize(("window", "expected"), [(32, 16), (10, 8)])
@@ -138,6 +140,22 @@ def test_forecaster_refuses_windows_too_short(params, planted_windows):
     X, _ = planted_windows
     with pytest.raises(ValueError, match="context \\+ horizon <= window"):
         Forecaster(**params, epochs=1).fit(X[:50])
+
+
+def test_inputs_are_standardised_with_the_training_windows(planted_windows):
+    X, _ = planted_windows
+    params = {"hidden_dims": (8,), "context": 8, "epochs": 2, "random_state": 0}
+    det = Forecaster(**params).fit(X[:120])
+    train, _ = det._holdout_split(120)  # the windows the network is trained on
+    flat = X[:120][train].reshape(-1, X.shape[2])
+    np.testing.assert_allclose(det.model_.scaler.mean.numpy(), flat.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(det.model_.scaler.std.numpy(), flat.std(axis=0), rtol=1e-4)
+    # an affine change of the user's units leaves the scores as they were
+    shifted = Forecaster(**params).fit(3.0 * X[:120] + 7.0)
+    np.testing.assert_allclose(shifted.decision_function(3.0 * X[120:140] + 7.0),
+                               det.decision_function(X[120:140]), rtol=1e-3, atol=1e-4)
+    raw = Forecaster(**params, input_scaling="none").fit(X[:120])
+    assert torch.equal(raw.model_.scaler.std, torch.ones(X.shape[2]))
 
 
 def test_error_holdout_split(planted_windows):
@@ -193,8 +211,8 @@ def test_reverse_decoder_order_and_teacher_forcing():
 
 def test_encdec_score_is_mean_stepwise_mahalanobis(encdec, planted_windows):
     X, _ = planted_windows
-    x = torch.from_numpy(X[:6].astype(np.float32))
     model = encdec.model_
+    x = model.scaler(torch.from_numpy(X[:6].astype(np.float32)))
     with torch.no_grad():
         errors = (x - model(x, teacher_forcing=False)).abs().double()  # (6, 32, 2)
     centred = errors - model.error_mean.double()
@@ -206,19 +224,20 @@ def test_encdec_score_is_mean_stepwise_mahalanobis(encdec, planted_windows):
 
 def test_encdec_teacher_forcing_always_scores_with_the_true_inputs(encdec, planted_windows):
     X, _ = planted_windows
-    x = torch.from_numpy(X[:6].astype(np.float32))
+    raw = torch.from_numpy(X[:6].astype(np.float32))
     model = encdec.model_
+    x = model.scaler(raw)
     with torch.no_grad():
         forced = (x - model(x, teacher_forcing=True)).abs()
     # errors() only (the Gaussian must be fitted in the mode it scores in: fit sets it)
     encdec.teacher_forcing = "always"
     try:
-        errors = encdec.errors(x)
+        errors = encdec.errors(raw)
     finally:
         encdec.teacher_forcing = "train"
     torch.testing.assert_close(errors, forced)
     with torch.no_grad():
-        assert not torch.allclose(encdec.errors(x), forced)
+        assert not torch.allclose(encdec.errors(raw), forced)
 
 
 def test_encdec_gaussian_is_fitted_in_the_scoring_mode(planted_windows):
@@ -226,7 +245,7 @@ def test_encdec_gaussian_is_fitted_in_the_scoring_mode(planted_windows):
     det = LSTMAutoEncoder(hidden_dims=(8,), code_dim=4, teacher_forcing="always", epochs=1,
                           random_state=0).fit(X[:100])
     _, held = det._holdout_split(100)
-    x = torch.from_numpy(X[held].astype(np.float32))
+    x = det.model_.scaler(torch.from_numpy(X[held].astype(np.float32)))
     with torch.no_grad():
         forced = (x - det.model_(x, teacher_forcing=True)).abs().flatten(0, 1)
     mean, _ = fit_gaussian(forced.double().numpy())
