@@ -141,6 +141,18 @@ def test_windows_never_straddle_two_series():
     assert det.decision_scores_.shape == (120,)
 
 
+@pytest.mark.parametrize("max_train_windows", [None, 10])
+def test_training_scores_equal_scoring_the_training_series(max_train_windows):
+    # all windows fitted: fit reuses the detector's own training scores; a subsample: fit
+    # scores every window again. Both must equal decision_function on each training series.
+    first, second = ramp(50), ramp(70, start=1000.0)
+    det = SeriesDetector(WindowMean(), window=8, stride=3, reduce="max",
+                         max_train_windows=max_train_windows, random_state=0)
+    det.fit([first, second])
+    expected = np.concatenate([det.decision_function(first), det.decision_function(second)])
+    np.testing.assert_allclose(det.decision_scores_, expected)
+
+
 def test_subsampling_is_bounded_seeded_and_keeps_labelled_windows():
     series = ramp(500)
     y = np.zeros(500, dtype=int)

@@ -327,7 +327,16 @@ class SeriesDetector(BaseEstimator):
         self.detector_ = clone(self.detector).fit(X, y_windows)
         self.n_train_windows_ = len(X)
         del X
-        self.decision_scores_ = np.concatenate([self._point_scores(a) for a in arrays])
+        if len(chosen) == sum(len(s) for s in starts):
+            # every window was fitted on: the detector already scored them all, in order
+            window_scores = np.split(np.asarray(self.detector_.decision_scores_, np.float64),
+                                     np.cumsum([len(s) for s in starts])[:-1])
+            point_scores = [window_scores_to_points(w, len(a), self.window, self.stride,
+                                                    self.reduce)
+                            for w, a in zip(window_scores, arrays, strict=True)]
+        else:
+            point_scores = [self._point_scores(a) for a in arrays]
+        self.decision_scores_ = np.concatenate(point_scores)
         self.threshold_ = contamination_threshold(self.decision_scores_, self._contamination())
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
