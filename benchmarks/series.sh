@@ -8,6 +8,7 @@
 #       bash benchmarks/series.sh            # the full suite (benchmarks/configs/series.toml)
 #   ... bash benchmarks/series.sh main       # issue 8's run: SMAP/MSL + UCR against every
 #                                            # DeepOD peer (benchmarks/configs/series_main.toml)
+#   ... bash benchmarks/series.sh nab        # NAB per category (benchmarks/configs/series_nab.toml)
 #   ... bash benchmarks/series.sh smoke      # the smoke run (benchmarks/configs/series_smoke.toml)
 #
 # Extra arguments go to deepad bench (e.g. --retry-failed, --jobs 4). Re-running resumes:
@@ -20,6 +21,10 @@ if [[ "${1:-}" == smoke ]]; then
     shift
     name=series_smoke
     title="Time-series suite, smoke run: 2 MSL channels, 1 UCR series, AutoEncoder and DeepSVDD (2 epochs, 1,000 training windows), deepod:TcnED (defaults), seed 0"
+elif [[ "${1:-}" == nab ]]; then
+    shift
+    name=series_nab
+    title="NAB by category: deepad sequence detectors on windows of 64, trained on each series' first 15 %, seed 0"
 elif [[ "${1:-}" == main ]]; then
     shift
     name=series_main

@@ -12,6 +12,7 @@ import torch
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
 
+import deepad
 from deepad.data.synthetic import make_planted_series
 from deepad.detectors import Forecaster, LSTMAutoEncoder
 from deepad.detectors.generic_normality.predictive import (
@@ -140,6 +141,27 @@ def test_forecaster_refuses_windows_too_short(params, planted_windows):
     X, _ = planted_windows
     with pytest.raises(ValueError, match="context \\+ horizon <= window"):
         Forecaster(**params, epochs=1).fit(X[:50])
+
+
+def test_forecaster_target_channels_are_the_only_ones_forecast(planted_windows, tmp_path):
+    X, _ = planted_windows  # two channels
+    det = Forecaster(hidden_dims=(8,), context=8, target_channels=(1,), epochs=2,
+                     random_state=0).fit(X[:100])
+    x = torch.from_numpy(X[:4].astype(np.float32))
+    errors = det.errors(x)
+    assert errors.shape == (4, 24, 1)  # one channel forecast, both read
+    z = det.model_.scaler(x)
+    with torch.no_grad():
+        forecast = det.model_(z[:, :8])
+    torch.testing.assert_close(errors[:, 0, 0], z[:, 8, 1] - forecast[:, 0, 0])
+    assert det.model_.error_precision.shape == (1, 1)
+    path = det.save(tmp_path / "forecaster")
+    np.testing.assert_array_equal(deepad.load(path).decision_function(X[:20]),
+                                  det.decision_function(X[:20]))
+    with pytest.raises(ValueError, match="target_channels=\\[2\\] names a channel"):
+        Forecaster(target_channels=(2,), epochs=1).fit(X[:50])
+    with pytest.raises(ValueError, match="target_channels"):
+        Forecaster(target_channels=(0, 0), epochs=1).fit(X[:50])
 
 
 def test_inputs_are_standardised_with_the_training_windows(planted_windows):

@@ -70,6 +70,23 @@ class PositiveInts:
         return "a non-empty tuple of positive ints"
 
 
+@dataclass(frozen=True)
+class Indices:
+    """A non-empty list or tuple of distinct non-negative ints (column or channel indices)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return (
+            isinstance(value, list | tuple)
+            and len(value) > 0
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+                    for v in value)
+            and len(set(value)) == len(value)
+        )
+
+    def __str__(self) -> str:
+        return "a non-empty tuple of distinct non-negative ints"
+
+
 class _Boolean:
     def is_satisfied_by(self, value: Any) -> bool:
         return isinstance(value, bool)

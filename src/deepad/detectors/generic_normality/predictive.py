@@ -26,7 +26,7 @@ from sklearn.covariance import LedoitWolf
 from torch import nn
 
 from deepad.core.deep import SCORE_BATCH_ROWS, DeepDetector
-from deepad.core.params import NONE, Interval, Options
+from deepad.core.params import NONE, Indices, Interval, Options
 from deepad.core.registry import register
 from deepad.core.runtime import resolve_seed
 from deepad.core.trainer import Batch
@@ -142,20 +142,23 @@ def _check_window(spec: InputSpec, shortest: int, what: str) -> None:
 
 # ---------------------------------------------------------------------------- LSTM-AD
 class ForecastNet(nn.Module):
-    """The first ``window − horizon`` steps → backbone → the last ``horizon`` steps."""
+    """The context steps (every channel) → backbone → the next ``horizon`` steps of the
+    target channels."""
 
-    def __init__(self, backbone: nn.Module, horizon: int, n_features: int) -> None:
+    def __init__(self, backbone: nn.Module, horizon: int, n_features: int,
+                 targets: tuple[int, ...]) -> None:
         super().__init__()
         self.backbone = backbone
         self.horizon = horizon
-        self.n_features = n_features
+        self.n_targets = len(targets)
         self.scaler = Standardize(n_features)
-        dim = horizon * n_features
+        self.register_buffer("targets", torch.tensor(targets, dtype=torch.long))
+        dim = horizon * self.n_targets
         self.register_buffer("error_mean", torch.zeros(dim))
         self.register_buffer("error_precision", torch.eye(dim))
 
     def forward(self, past: torch.Tensor) -> torch.Tensor:
-        return self.backbone(past).view(len(past), self.horizon, self.n_features)
+        return self.backbone(past).view(len(past), self.horizon, self.n_targets)
 
 
 @register
@@ -198,6 +201,10 @@ class Forecaster(GaussianErrorDetector):
     context : int or None, default None
         Steps ``c`` the predictor reads (at least 2). None → ``min(16, window − horizon)``;
         ``window − horizon`` forecasts each window once, at its end.
+    target_channels : tuple of int or None, default None
+        Channels (0-based) forecast and scored; every channel is read. None → all. Telemanom
+        (Hundman et al., KDD 2018) forecasts only the telemetry value of its SMAP / MSL
+        channels (channel 0) from it and the one-hot command columns: ``(0,)``.
     hidden_dims : tuple of int, default (64,)
         Recurrent width, then the widths of the dense head.
     error_model : {"gaussian", "mse"}, default "gaussian"
@@ -250,19 +257,22 @@ class Forecaster(GaussianErrorDetector):
         **DeepDetector._parameter_constraints,
         "horizon": [Interval(numbers.Integral, 1, None)],
         "context": [NONE, Interval(numbers.Integral, 2, None)],
+        "target_channels": [NONE, Indices()],
         "error_model": [Options(ERROR_MODELS)],
         "error_holdout": [Interval(numbers.Real, 0.0, 0.5, closed="left")],
         "input_scaling": [Options(INPUT_SCALINGS)],
         "backbone": [Options(SEQUENCE_BACKBONES)],
     }
 
-    def __init__(self, horizon=1, context=None, hidden_dims=(64,), error_model="gaussian",
+    def __init__(self, horizon=1, context=None, target_channels=None, hidden_dims=(64,),
+                 error_model="gaussian",
                  error_holdout=0.2, input_scaling="standard", backbone=RECURRENT, epochs=20,
                  batch_size=128, lr=1e-3,
                  weight_decay=0.0, validation_size=0.0, patience=None, grad_clip=None,
                  contamination=0.1, device=None, random_state=None, verbose=False):
         self.horizon = horizon
         self.context = context
+        self.target_channels = target_channels
         self.hidden_dims = hidden_dims
         self.error_model = error_model
         self.error_holdout = error_holdout
@@ -292,15 +302,26 @@ class Forecaster(GaussianErrorDetector):
                    f"horizon={self.horizon}: needs at least 2 steps to read and context + "
                    f"horizon <= window; got windows of {spec.window} steps.")
             raise ValueError(msg)
+        targets = self._targets(spec.n_features)
         past = dataclasses.replace(spec, window=context)
         backbone = build_backbone(past, hidden_dims=tuple(self.hidden_dims),
-                                  out_dim=self.horizon * spec.n_features, kind=self.backbone)
-        return ForecastNet(backbone, self.horizon, spec.n_features)
+                                  out_dim=self.horizon * len(targets), kind=self.backbone)
+        return ForecastNet(backbone, self.horizon, spec.n_features, targets)
+
+    def _targets(self, n_features: int) -> tuple[int, ...]:
+        if self.target_channels is None:
+            return tuple(range(n_features))
+        if max(self.target_channels) >= n_features:
+            msg = (f"Forecaster target_channels={list(self.target_channels)} names a channel "
+                   f"the windows do not have; they have {n_features} channel(s) (0-based).")
+            raise ValueError(msg)
+        return tuple(int(c) for c in self.target_channels)
 
     def _forecast_errors(self, stretches: torch.Tensor) -> torch.Tensor:
         """Stretches ``(n, context + horizon, d)`` → signed errors ``(n, horizon · d)``."""
         c = stretches.shape[1] - self.horizon
-        return (stretches[:, c:] - self.model_(stretches[:, :c])).flatten(1)
+        future = stretches[:, c:].index_select(2, self.model_.targets)
+        return (future - self.model_(stretches[:, :c])).flatten(1)
 
     def _errors(self, x: torch.Tensor) -> torch.Tensor:
         """Signed forecast errors of every stretch of ``context + horizon`` steps of each
