@@ -150,3 +150,14 @@ def test_planted_series_through_windows():
     scores = wrapped.fit(series[:train_end]).decision_function(series)
     assert np.isfinite(scores).all()
     assert roc_auc_score(y[train_end:], scores[train_end:]) >= MIN_AUC
+
+
+def test_scores_do_not_depend_on_the_input_units(planted_windows):
+    X, _ = planted_windows
+    params = {**FAST, "epochs": 2, "random_state": 0}
+    det = IRLAD(**params).fit(X[:150])
+    rescaled = IRLAD(**params).fit(5.0 * X[:150] - 2.0)
+    np.testing.assert_allclose(rescaled.decision_function(5.0 * X[150:170] - 2.0),
+                               det.decision_function(X[150:170]), rtol=1e-3, atol=1e-4)
+    raw = IRLAD(**params, input_scaling="none").fit(X[:150])
+    assert torch.equal(raw.model_.scaler.std, torch.ones(X.shape[2]))
