@@ -31,7 +31,7 @@ torch.set_num_threads(1)
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 """The shared real datasets (``../shared/datasets`` from the repository root)."""
 
-SUPPORTED_MODALITIES = ("tabular", "sequence", "categorical", "event")
+SUPPORTED_MODALITIES = ("tabular", "sequence", "categorical", "event", "image")
 N_LABELLED = 5  # labelled anomalies given to weakly supervised detectors
 SEED = 0
 
@@ -154,6 +154,44 @@ def make_planted_sessions(n_normal: int = 400, n_anomalies: int = 20,
     return [sessions[i] for i in order], y[order]
 
 
+def make_planted_images(n_normal: int = 300, n_anomalies: int = 15, side: int = 16,
+                        random_state: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Grey images (n, 1, side, side) in about [0, 1]: oriented strokes, planted symmetric ones.
+
+    A normal image is a "Γ": a long vertical stroke (10/16 of the side) with a short
+    horizontal stroke (5/16) from its top, near the top-left corner (jittered by one pixel),
+    of random intensity, on Gaussian noise (σ 0.1). The shape is chiral, so every flip and
+    rotation of it is identifiable. A planted anomaly is a "+" of two equal strokes through
+    the centre: the same ink, but its flips and rotations look alike. Returns ``(X, y)``
+    (float32 images, shuffled; y = 1 for the anomalies).
+    """
+    rng = np.random.default_rng(random_state)
+    n = n_normal + n_anomalies
+    X = rng.normal(0.0, 0.1, size=(n, 1, side, side))
+    long, short = round(side * 10 / 16), round(side * 5 / 16)
+    ink = rng.uniform(0.7, 1.0, size=n)
+    corner = round(side * 3 / 16)
+    rows, cols = rng.integers(-1, 2, size=(2, n)) + corner
+    for i in range(n_normal):
+        r, c = rows[i], cols[i]
+        X[i, 0, r:r + long, c] += ink[i]
+        X[i, 0, r, c:c + short] += ink[i]
+    half = long // 2
+    for i in range(n_normal, n):
+        r, c = side // 2 + rows[i] - corner, side // 2 + cols[i] - corner
+        X[i, 0, r - half:r + half, c] += ink[i]
+        X[i, 0, r, c - half:c + half] += ink[i]
+    y = np.r_[np.zeros(n_normal, dtype=np.int64), np.ones(n_anomalies, dtype=np.int64)]
+    order = rng.permutation(n)
+    return X[order].astype(np.float32), y[order]
+
+
+@pytest.fixture(scope="session")
+def planted_images() -> tuple[np.ndarray, np.ndarray]:
+    """315 images of 1 x 16 x 16: 300 oriented "Γ" strokes, 15 planted symmetric "+"."""
+    return make_planted_images()
+
+
 @pytest.fixture(scope="session")
 def planted_categorical() -> tuple[np.ndarray, np.ndarray]:
     """525 rows x 5 categorical columns (6 values each): 500 normal, 25 rare combinations."""
@@ -167,11 +205,12 @@ def planted_sessions() -> tuple[list[np.ndarray], np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def planted(planted_rows, planted_windows, planted_categorical,
-            planted_sessions) -> dict[str, tuple[Any, np.ndarray]]:
+def planted(planted_rows, planted_windows, planted_categorical, planted_sessions,
+            planted_images) -> dict[str, tuple[Any, np.ndarray]]:
     """``{modality: (X, y)}`` of the planted-anomaly data."""
     return {"tabular": planted_rows, "sequence": planted_windows,
-            "categorical": planted_categorical, "event": planted_sessions}
+            "categorical": planted_categorical, "event": planted_sessions,
+            "image": planted_images}
 
 
 def weak_labels(y: np.ndarray, n_labelled: int = N_LABELLED) -> np.ndarray:

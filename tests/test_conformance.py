@@ -32,14 +32,20 @@ def data_of(case, planted):
 
 
 def other_modality_data(case):
-    """Valid data of another modality, same number of features as the case's data."""
+    """Valid data of another modality, same number of features as the case's data (images:
+    rows as wide as an image has pixels)."""
+    if case.modality == "image":
+        return make_planted_rows(30, 2, n_features=16 * 16, random_state=1)[0]
     if case.modality in ("tabular", "categorical"):
         return make_planted_windows(30, 2, window=16, n_features=8, random_state=1)[0]
     return make_planted_rows(30, 2, n_features=2, random_state=1)[0]
 
 
 def n_features_of(case, X):
-    """Features of a sample: the last axis of arrays; event sessions have one key per event."""
+    """Features of a sample: the last axis of arrays, the channels of images; event sessions
+    have one key per event."""
+    if case.modality == "image":
+        return X.shape[1]
     return 1 if case.modality == "event" else X.shape[-1]
 
 
@@ -148,6 +154,15 @@ def test_wrong_feature_count(fitted_case, case, planted):
     if case.modality == "event":
         pytest.skip("event sessions have one key per event: no feature count to get wrong")
     X, _ = data_of(case, planted)
+    if case.modality == "image":
+        channels, height, width = X.shape[1:]
+        with pytest.raises(ValueError, match=f"fitted on images of {channels} channel"):
+            fitted_case.decision_function(np.concatenate([X[:5], X[:5, :1]], axis=1))
+        with pytest.raises(ValueError, match=f"fitted on images of {height} x {width} pixels"):
+            fitted_case.predict(wider(X[:5]))
+        with pytest.raises(ValueError, match=f"fitted on images of {height} x {width} pixels"):
+            fitted_case.decision_function(X[:5, :, :-1])
+        return
     with pytest.raises(ValueError, match=f"fitted with {X.shape[-1]} features"):
         fitted_case.decision_function(wider(X[:5]))
     with pytest.raises(ValueError, match=f"fitted with {X.shape[-1]} features"):
@@ -157,6 +172,14 @@ def test_wrong_feature_count(fitted_case, case, planted):
 def test_other_modality_is_refused(fitted_case, case):
     with pytest.raises(ValueError, match=f"fitted on {case.modality} data"):
         fitted_case.decision_function(other_modality_data(case))
+
+
+def test_images_need_the_image_modality(fitted_case, case, planted):
+    if "image" in case.cls.modalities:
+        pytest.skip("the detector takes images")
+    images = planted["image"][0][:4]
+    with pytest.raises(ValueError, match=r"4 dimension\(s\).*detectors of the image modality"):
+        fitted_case.decision_function(images)
 
 
 # ---------------------------------------------------------------------------- randomness
@@ -277,7 +300,9 @@ def test_every_hyperparameter_is_declared(detector_cls):
 
 def test_invalid_hyperparameters_raise_at_fit(detector_cls, planted):
     # labels for every class: unsupervised ones ignore them, weakly supervised ones need them
-    X, y = planted["tabular" if "tabular" in detector_cls.modalities else "sequence"]
+    modality = next((m for m in ("tabular", "sequence", "image")
+                     if m in detector_cls.modalities), "sequence")
+    X, y = planted[modality]
     names = detector_cls().get_params()
     checked = 0
     for name, values in INVALID_VALUES.items():

@@ -37,6 +37,17 @@ from deepad.nets.factory import BACKBONES
 SCORE_BATCH_ROWS = 8192  # rows scored per forward pass; bounded memory, few Python iterations
 
 
+def score_batch_rows(X: np.ndarray) -> int:
+    """Samples per scoring pass: ``SCORE_BATCH_ROWS`` rows, or as many windows / images as
+    hold about that many time steps / pixels (a window of w steps counts w rows)."""
+    positions = 1
+    if X.ndim == 3:  # (windows, steps, channels)
+        positions = X.shape[1]
+    elif X.ndim == 4:  # (images, channels, height, width)
+        positions = X.shape[2] * X.shape[3]
+    return max(1, SCORE_BATCH_ROWS // positions)
+
+
 class _DeviceConstraint:
     def is_satisfied_by(self, value: Any) -> bool:
         if value is None or isinstance(value, torch.device):
@@ -183,7 +194,7 @@ class DeepDetector(BaseDetector):
     @torch.no_grad()
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         self.model_.eval()
-        rows = max(1, SCORE_BATCH_ROWS // (X.shape[1] if X.ndim == 3 else 1))
+        rows = score_batch_rows(X)
         scores = []
         for start in range(0, len(X), rows):
             x = torch.from_numpy(X[start:start + rows]).to(self.device_)

@@ -5,8 +5,11 @@ a label other than 0/1 or a feature count that differs from ``fit`` raise ``Type
 ``ValueError`` saying what was wrong and what was expected.
 
 Numeric input (:func:`check_array`) is read from its shape: 2-D ``(n_samples, n_features)`` is
-tabular rows, 3-D ``(n_windows, window, n_features)`` is sequence windows. Two modalities are
-not float arrays, and are read only for detectors that declare them (:func:`check_input`):
+tabular rows, 3-D ``(n_windows, window, n_features)`` is sequence windows, and 4-D
+``(n_images, channels, height, width)`` is images, accepted only for detectors that declare
+the ``"image"`` modality (any other detector refuses 4-D input with the number-of-dimensions
+error, as before images existed). Two modalities are not float arrays, and are read only for
+detectors that declare them (:func:`check_input`):
 
 - ``"categorical"``: a 2-D table of categories (strings, ints or bools; numpy or pandas),
   validated by :func:`check_categorical` into an object array;
@@ -24,7 +27,7 @@ import pandas as pd
 
 from deepad.data.spec import InputSpec, Sessions
 
-MODALITY_BY_NDIM = {2: "tabular", 3: "sequence"}
+MODALITY_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
 NUMERIC_MODALITIES = ("tabular", "sequence")
 
 __all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_input",
@@ -42,8 +45,10 @@ def _frame_to_array(X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def check_array(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
-    """Validate ``X`` and return it as a C-contiguous float32 array of 2 or 3 dimensions.
+def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
+                images: bool = False) -> np.ndarray:
+    """Validate ``X`` and return it as a C-contiguous float32 array of 2 or 3 dimensions (or
+    4, images ``(n_images, channels, height, width)``, when ``images`` is True).
 
     Raises
     ------
@@ -71,10 +76,20 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
         msg = (f"{name} has dtype {array.dtype}; expected numeric data (bool, int or float). "
                "Encode text or categorical features first.")
         raise TypeError(msg)
-    if array.ndim not in MODALITY_BY_NDIM:
-        msg = (f"{name} has {array.ndim} dimension(s) with shape {array.shape}; expected 2-D rows "
-               "(n_samples, n_features) or 3-D sequence windows (n_windows, window, n_features)."
-               + (" Reshape a single feature with X.reshape(-1, 1)." if array.ndim == 1 else ""))
+    if array.ndim not in (2, 3, 4) or (array.ndim == 4 and not images):
+        expected = ("2-D rows (n_samples, n_features) or 3-D sequence windows (n_windows, window, "
+                    "n_features)")
+        if images:
+            expected = ("2-D rows (n_samples, n_features), 3-D sequence windows (n_windows, "
+                        "window, n_features) or 4-D images (n_images, channels, height, width)")
+        hint = ""
+        if array.ndim == 1:
+            hint = " Reshape a single feature with X.reshape(-1, 1)."
+        elif array.ndim == 4:
+            hint = (" 4-D images (n_images, channels, height, width) are taken by detectors of "
+                    "the image modality only (deepad.list_detectors(modalities='image')).")
+        msg = (f"{name} has {array.ndim} dimension(s) with shape {array.shape}; expected "
+               f"{expected}.{hint}")
         raise ValueError(msg)
     if array.size == 0:
         msg = (f"{name} is empty (shape {array.shape}); at least one sample with one feature "
@@ -116,6 +131,10 @@ def check_matches_spec(X: np.ndarray | Sessions, spec: InputSpec, *, name: str =
         msg = (f"{name} is {seen.modality} data {describe_input(X)}, but the detector was fitted "
                f"on {spec.modality} data with {_describe_spec(spec)}.")
         raise ValueError(msg)
+    if seen.n_features != spec.n_features and spec.modality == "image":
+        msg = (f"{name} has images of {seen.n_features} channel(s), but the detector was fitted "
+               f"on images of {spec.n_features} channel(s).")
+        raise ValueError(msg)
     if seen.n_features != spec.n_features:
         msg = (f"{name} has {seen.n_features} features, but the detector was fitted with "
                f"{spec.n_features} features.")
@@ -123,6 +142,11 @@ def check_matches_spec(X: np.ndarray | Sessions, spec: InputSpec, *, name: str =
     if seen.window != spec.window:
         msg = (f"{name} has windows of length {seen.window}, but the detector was fitted on "
                f"windows of length {spec.window}.")
+        raise ValueError(msg)
+    if (seen.height, seen.width) != (spec.height, spec.width):
+        msg = (f"{name} has images of {seen.height} x {seen.width} pixels, but the detector was "
+               f"fitted on images of {spec.height} x {spec.width} pixels; resize or crop them "
+               "to that size.")
         raise ValueError(msg)
 
 
@@ -136,12 +160,13 @@ def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
     when ``"categorical"`` is declared (unless the detector also takes numeric rows and the
     table is numeric); everything else to :func:`check_array`, so a float array given to a
     categorical or event detector is read as rows or windows and refused by its modality.
+    4-D arrays are read as images only when ``"image"`` is declared.
     """
     if "event" in modalities and _reads_as_sessions(X):
         return check_sessions(X, min_samples=min_samples, name=name)
     if "categorical" in modalities and _reads_as_categorical(X, modalities):
         return check_categorical(X, min_samples=min_samples, name=name)
-    return check_array(X, min_samples=min_samples, name=name)
+    return check_array(X, min_samples=min_samples, name=name, images="image" in modalities)
 
 
 def _reads_as_sessions(X: Any) -> bool:

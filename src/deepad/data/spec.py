@@ -6,6 +6,8 @@ shape:
 
 - a float32 array of 2 dimensions ``(n_samples, n_features)``: tabular rows;
 - a float32 array of 3 dimensions ``(n_windows, window, n_features)``: sequence windows;
+- a float32 array of 4 dimensions ``(n_images, channels, height, width)``: images, channels
+  first (as PyTorch's convolutions take them);
 - an object array of 2 dimensions ``(n_samples, n_columns)``: categorical rows, one category
   (a string, int or bool) per cell;
 - :class:`Sessions`: event sessions, variable-length sequences of integer event keys (log
@@ -53,27 +55,47 @@ class Sessions:
 class InputSpec:
     """What a detector was fitted on; backbones are built from it and inputs checked against it.
 
-    ``n_features`` is the number of features of a row or time step, the number of columns of
-    a categorical row, and 1 for event sessions (one key per event).
+    ``n_features`` is the number of features of a row or time step (the channels of a pixel
+    for images), the number of columns of a categorical row, and 1 for event sessions (one key
+    per event). ``window`` is set for sequence windows only, ``height`` and ``width`` for
+    images only.
     """
 
     modality: str
     n_features: int
     window: int | None = None
+    height: int | None = None
+    width: int | None = None
+
+    @property
+    def channels(self) -> int:
+        """Channels of an image (``n_features``)."""
+        return self.n_features
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
         if self.modality == "sequence":
             return (self.window, self.n_features)
+        if self.modality == "image":
+            return (self.n_features, self.height, self.width)
         return (self.n_features,)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a JSON-ready dict; ``height`` / ``width`` only for images (so the
+        specs of rows and windows read as they did before images existed)."""
+        data = asdict(self)
+        if self.height is None and self.width is None:
+            del data["height"], data["width"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        def optional(key: str) -> int | None:
+            return None if data.get(key) is None else int(data[key])
+
         return cls(modality=str(data["modality"]), n_features=int(data["n_features"]),
-                   window=None if data.get("window") is None else int(data["window"]))
+                   window=optional("window"), height=optional("height"),
+                   width=optional("width"))
 
     @classmethod
     def of(cls, X: np.ndarray | Sessions) -> InputSpec:
@@ -83,4 +105,6 @@ class InputSpec:
             return cls("categorical", n_features=X.shape[1])
         if X.ndim == 3:
             return cls("sequence", n_features=X.shape[2], window=X.shape[1])
+        if X.ndim == 4:
+            return cls("image", n_features=X.shape[1], height=X.shape[2], width=X.shape[3])
         return cls("tabular", n_features=X.shape[1])

@@ -10,6 +10,7 @@ from deepad.detectors.generic_normality.autoencoders import (
 )
 from deepad.detectors.generic_normality.deeplog import DeepLog
 from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
+from deepad.detectors.generic_normality.geom import GEOM
 from deepad.detectors.generic_normality.predictive import Forecaster, LSTMAutoEncoder
 from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
@@ -25,6 +26,6 @@ from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
 __all__ = ["ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "Forecaster", "GANomaly", "GOAD",
-           "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet",
-           "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]
+           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "Forecaster", "GANomaly", "GEOM",
+           "GOAD", "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN",
+           "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]

@@ -1,8 +1,10 @@
 """Backbones per modality and small reusable heads; knows nothing of detectors."""
 
+from deepad.nets.conv import ConvDecoder, ConvEncoder
 from deepad.nets.factory import build_backbone, build_decoder, resolve_backbone
 from deepad.nets.mlp import MLP
+from deepad.nets.scaling import Standardize
 from deepad.nets.temporal import GRUDecoder, GRUEncoder, TCNEncoder
 
-__all__ = ["MLP", "GRUDecoder", "GRUEncoder", "TCNEncoder", "build_backbone", "build_decoder",
-           "resolve_backbone"]
+__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "GRUDecoder", "GRUEncoder", "Standardize",
+           "TCNEncoder", "build_backbone", "build_decoder", "resolve_backbone"]

@@ -1,7 +1,7 @@
 """``build_backbone`` / ``build_decoder``: the network for an input spec, chosen by modality.
 
 Detectors call these instead of constructing networks, so one implementation of a method
-serves rows and sequence windows (and, as backbones are added, images and graphs).
+serves rows, sequence windows and images (and, as backbones are added, graphs).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from deepad.data.spec import InputSpec
+from deepad.nets.conv import ConvDecoder, ConvEncoder
 from deepad.nets.mlp import MLP
 from deepad.nets.temporal import (
     GRUDecoder,
@@ -21,15 +22,21 @@ from deepad.nets.temporal import (
     TransformerEncoder,
 )
 
-BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer")}
+BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
+             "image": ("conv",)}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
-DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn"}
+DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv"}
 
 
 def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
-    """The backbone name for ``spec``: ``"auto"`` → MLP for rows, TCN for windows."""
+    """The backbone name for ``spec``: ``"auto"`` → MLP for rows, TCN for windows, CNN for
+    images."""
+    if spec.modality not in BACKBONES:
+        msg = (f"No backbone takes {spec.modality} input; backbones exist for "
+               f"{list(BACKBONES)}.")
+        raise ValueError(msg)
     if kind == "auto":
         return DEFAULT_BACKBONE[spec.modality]
     known = [name for names in BACKBONES.values() for name in names]
@@ -51,7 +58,10 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
 
     Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU, LSTM, TCN or
     Transformer of width ``hidden_dims[0]`` (:mod:`deepad.nets.temporal`), its steps mean- and
-    max-pooled, followed by an MLP head over ``hidden_dims[1:]``.
+    max-pooled, followed by an MLP head over ``hidden_dims[1:]``. Images: a
+    :class:`~deepad.nets.conv.ConvEncoder` with one 3 x 3 convolutional block per entry of
+    ``hidden_dims`` (their channel widths), pooled to a grid of at most 4 x 4 cells and a linear
+    head to ``out_dim``.
 
     Raises
     ------
@@ -63,6 +73,9 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
                "bias": bias}
     if kind == "mlp":
         return MLP(spec.n_features, hidden_dims, out_dim, **options)
+    if kind == "conv":
+        return ConvEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
+                           **options)
     if kind == "gru":
         return GRUEncoder(spec.n_features, hidden_dims, out_dim, **options)
     if kind == "lstm":
@@ -79,9 +92,14 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
 
     Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows:
     :class:`LSTMDecoder` for ``"lstm"``, :class:`GRUDecoder` for the other temporal backbones
-    (GRU, TCN, Transformer), of width ``hidden_dims[0]``.
+    (GRU, TCN, Transformer), of width ``hidden_dims[0]``. Images: the transposed-convolution
+    mirror of the encoder (:class:`~deepad.nets.conv.ConvDecoder`) over the same
+    ``hidden_dims``, back to ``(channels, height, width)`` (``dropout`` is not used there).
     """
     kind = resolve_backbone(spec, kind)
+    if kind == "conv":
+        return ConvDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
+                           activation=activation, batch_norm=batch_norm, bias=bias)
     if kind == "mlp":
         return MLP(latent_dim, list(reversed(hidden_dims)), spec.n_features,
                    activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias)
