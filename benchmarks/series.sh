@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The time-series suite (issue 8): SMAP/MSL channels, UCR 2021 series and NAB series, deepad
 # detectors on windows next to DeepOD's time-series detectors, in one SQLite store; then the
-# report (per group: SMAP/MSL, UCR, NAB per category) in docs/results/series/ and
-# docs/results/series.md.
+# report (per group: SMAP/MSL, UCR, NAB per category) in docs/results/<name>/ and
+# docs/results/<name>.md (<name>: series, series_main, series_nab or series_smoke).
 #
 #   DEEPAD_DATA_DIR=/work/shared/datasets/timeseries PYTHONPATH=/tmp/peerlib \
 #       bash benchmarks/series.sh            # the full suite (benchmarks/configs/series.toml)
