@@ -105,6 +105,7 @@ def test_cli_run_writes_one_row_per_job_with_sane_metrics(local_run):
         assert ok[metric].between(0, 1).all()
     assert ok.auc_roc.min() > 0.6 and ok.auc_roc.max() < 1.0  # overlapping anomalies
     assert (ok.fit_seconds > 0).all() and (ok.score_seconds > 0).all()
+    assert (ok.fit_cpu_seconds > 0).all()
     assert (ok.peak_memory_mb > 50).all()
     assert (ok.finished_at >= ok.started_at).all()
     assert ok.deepad_version.notna().all() and ok.torch_version.notna().all()

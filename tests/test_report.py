@@ -240,6 +240,19 @@ def test_markdown_tables_hold_the_numbers(markdown):
     assert table_row(markdown, "C", "### Fit time")[2] == "**0.11**"
 
 
+def test_fit_cpu_time_column_when_the_store_records_it(results, tmp_path):
+    assert "median fit CPU" not in time_table(check_results(results)).to_string()
+    with_cpu = results.assign(fit_cpu_seconds=results["fit_seconds"] / 2)
+    with_cpu.loc[with_cpu["detector"] == "A", "fit_cpu_seconds"] = 50.0
+    times = time_table(check_results(with_cpu))
+    assert times.loc["A", "fit_cpu_seconds"] == pytest.approx(50.0)
+    assert times.loc["B", "fit_cpu_seconds"] == pytest.approx(5.5)
+    text = write_report(with_cpu, tmp_path, title="cpu")["report.md"].read_text("utf-8")
+    assert "median fit CPU (s)" in text
+    assert table_row(text, "A", "### Fit time")[3] == "50"
+    assert table_row(text, "C", "### Fit time")[3] == "**0.055**"  # least CPU: bold
+
+
 def test_markdown_shows_every_failure(markdown):
     assert "48 jobs: 43 finished ok, 5 did not (3 error, 1 timeout, 1 nan)" in markdown
     failures = markdown[markdown.index("## Failures"):]

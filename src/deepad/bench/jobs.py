@@ -137,6 +137,9 @@ class Outcome:
         counts of the test part (JSON in the store).
     fit_seconds, score_seconds : float or None
         Wall time of ``fit`` on the training part and ``decision_function`` on the test part.
+    fit_cpu_seconds : float or None
+        CPU time of the job's process (every thread) during ``fit``: unlike the wall time,
+        it does not grow when other work shares the machine's cores.
     peak_memory_mb : float or None
         Peak resident memory of the process that ran the job (it includes the interpreter
         and the libraries it imported, about 300-400 MB with torch).
@@ -161,6 +164,7 @@ class Outcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     fit_seconds: float | None = None
     score_seconds: float | None = None
+    fit_cpu_seconds: float | None = None
     peak_memory_mb: float | None = None
     error: str | None = None
     versions: dict[str, str] = field(default_factory=dict)

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS results (
     best_f1         REAL,
     range_f1        REAL,
     pa_f1           REAL,
-    metrics         TEXT
+    metrics         TEXT,
+    fit_cpu_seconds REAL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -62,9 +63,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 COLUMNS = ("run_key", "detector", "params", "dataset", "seed", "setting", "labeled_ratio",
            "status", "auc_roc", "auc_pr", "precision_at_n", "fit_seconds", "score_seconds",
            "peak_memory_mb", "error", *VERSION_COLUMNS.values(), "host", "started_at",
-           "finished_at", "best_f1", "range_f1", "pa_f1", "metrics")
+           "finished_at", "best_f1", "range_f1", "pa_f1", "metrics", "fit_cpu_seconds")
 
-ADDED_COLUMNS = {"best_f1": "REAL", "range_f1": "REAL", "pa_f1": "REAL", "metrics": "TEXT"}
+ADDED_COLUMNS = {"best_f1": "REAL", "range_f1": "REAL", "pa_f1": "REAL", "metrics": "TEXT",
+                 "fit_cpu_seconds": "REAL"}
 """Nullable columns added to the first schema; :class:`ResultStore` adds the missing ones to an
 older file, :func:`load_results` reads them as NULL where a file lacks them."""
 
@@ -80,7 +82,7 @@ def _row(job: Job, outcome: Outcome) -> tuple:
               "finished_at": outcome.finished_at, "best_f1": outcome.best_f1,
               "range_f1": outcome.range_f1, "pa_f1": outcome.pa_f1,
               "metrics": json.dumps(outcome.metrics, sort_keys=True) if outcome.metrics
-              else None}
+              else None, "fit_cpu_seconds": outcome.fit_cpu_seconds}
     for name, column in VERSION_COLUMNS.items():
         values[column] = outcome.versions.get(name)
     return tuple(values[c] for c in COLUMNS)

@@ -61,8 +61,10 @@ def check_results(results: pd.DataFrame) -> pd.DataFrame:
     for column in ("detector", "dataset", "setting", "status"):
         frame[column] = frame[column].astype(str)
     frame["labeled_ratio"] = pd.to_numeric(frame["labeled_ratio"], errors="coerce")
+    if "fit_cpu_seconds" not in frame:  # an older store, or a table built without it
+        frame["fit_cpu_seconds"] = np.nan
     for column in ("auc_roc", "auc_pr", "precision_at_n", "fit_seconds", "score_seconds",
-                   "peak_memory_mb"):
+                   "peak_memory_mb", "fit_cpu_seconds"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
     frame["method"] = method_labels(frame)
     frame["section"] = [section_label(s, r) for s, r in
@@ -212,13 +214,14 @@ def method_order(frame: pd.DataFrame) -> list[str]:
 
 
 def time_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per method: jobs, ok jobs, and median fit seconds, score seconds and peak memory (MB)
-    over the ok jobs."""
+    """Per method: jobs, ok jobs, and median fit seconds (wall and CPU), score seconds and peak
+    memory (MB) over the ok jobs (CPU seconds NaN where the store did not record them)."""
     good = ok_rows(frame).groupby("method")
     table = pd.DataFrame({
         "jobs": frame.groupby("method").size(),
         "ok": good.size(),
         "fit_seconds": good["fit_seconds"].median(),
+        "fit_cpu_seconds": good["fit_cpu_seconds"].median(),
         "score_seconds": good["score_seconds"].median(),
         "peak_memory_mb": good["peak_memory_mb"].median(),
     }).reindex(method_order(frame))
