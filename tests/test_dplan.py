@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 from deepad import DPLAN
 from deepad.core.runtime import seeded
 from deepad.data.spec import InputSpec
-from deepad.data.synthetic import make_planted_windows
+from deepad.data.synthetic import make_planted_rows, make_planted_windows
 from deepad.detectors.score_learning.dplan import ANOMALY, NORMAL, _ReplayMemory, extrinsic_reward
 
 FAST = {"epochs": 3, "steps_per_episode": 300, "warmup_steps": 1000, "n_candidates": 128,
@@ -133,18 +133,26 @@ def test_episodes_and_score(rows_fitted, planted_rows):
     assert not any(hasattr(rows_fitted, name) for name in DPLAN._FIT_STATE)
 
 
-def test_planted_rows(rows_fitted, planted_rows):
-    X, y = planted_rows
-    auc = roc_auc_score(y, rows_fitted.decision_scores_)
-    # DPLAN's level on these rows with 5 labelled anomalies is 0.82-0.93 over seeds and
-    # schedules (0.84-0.89 with the defaults; an iForest on the raw rows: 1.0), below the
-    # 0.9 asked of other detectors: Q(s, a¹) mixes the few labels, the iForest novelty in
-    # ψ-space and the discounted value of the next states (docs/decisions.md)
-    assert auc >= 0.8
-    # training makes the ranking, not the initial network (same seed: 0.19 on these rows)
-    untrained = DPLAN(epochs=1, steps_per_episode=1, warmup_steps=0, n_candidates=8,
-                      random_state=0).fit(X, weak_labels(y))
-    assert auc > roc_auc_score(y, untrained.decision_scores_) + 0.2
+# Planted rows: the intrinsic reward (iForest in ψ-space) ranks the planted anomalies at
+# 0.99-1.0 from the first episode; what limits Q(s, a¹) is how far the 20-unit Q-network has
+# fitted that reward on the few isolated unlabelled anomalies (about 5 % of the replayed
+# transitions). FAST's 900 learning steps at lr 1e-3 (lr x steps 0.9, a fifth of the
+# defaults' and of the paper's 5) leave it under-fitted: 0.93 / 0.80 / 0.88 on seeds 0-2, and
+# a regression of the immediate reward alone (gamma = 0) gives the same gap. The same 900
+# steps at lr 3e-3 (lr x steps 2.7) fit it (docs/decisions.md)
+PLANTED_ROWS = {**FAST, "lr": 3e-3}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_rows(seed):
+    X, y = make_planted_rows(n_normal=500, n_anomalies=25, n_features=8, random_state=seed)
+    det = DPLAN(**PLANTED_ROWS, random_state=seed).fit(X, weak_labels(y))
+    auc = roc_auc_score(y, det.decision_scores_)
+    assert auc >= 0.9, f"seed {seed}: planted-row AUC {auc:.3f}"
+    if seed == 0:  # training makes the ranking, not the initial network (0.19 on these rows)
+        untrained = DPLAN(epochs=1, steps_per_episode=1, warmup_steps=0, n_candidates=8,
+                          random_state=0).fit(X, weak_labels(y))
+        assert auc > roc_auc_score(y, untrained.decision_scores_) + 0.2
 
 
 def test_planted_windows():
