@@ -4,7 +4,9 @@ The peers are imported only when a job uses them; a missing one makes that job a
 ("pyod is not installed ...") and nothing else. They run exactly as published: the adapter
 only chooses the constructor arguments a fair comparison needs (the seed, ``device="cpu"``)
 when the constructor takes them, and gives the labels to those that learn from them. Their
-failures, slowness and crashes are recorded, never worked around.
+failures, slowness and crashes are recorded, never worked around. The one exception is a
+signature fix for DeepOD's Transformer layers under torch >= 2.0
+(:mod:`deepad.bench.peer_compat`): it changes no computation.
 
 How each package takes labels:
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from deepad.bench.environment import package_version
+from deepad.bench.peer_compat import accept_is_causal
 
 PACKAGES = ("pyod", "deepod")
 
@@ -97,6 +100,7 @@ def peer_class(package: str, name: str) -> type:
     require(package)
     if package == "deepod":
         models = importlib.import_module("deepod.models")
+        accept_is_causal("deepod")  # DeepOD 0.4.1's Transformer layers on torch >= 2.0
         cls = getattr(models, name, None)
         if isinstance(cls, type):
             return cls
