@@ -21,6 +21,7 @@ from deepad.nets.temporal import (
     LSTMDecoder,
     TCNEncoder,
     TransformerEncoder,
+    pool_steps,
     sinusoidal_positions,
 )
 
@@ -45,6 +46,40 @@ def test_encoder_shapes(kind, hidden_dims, out_dim, expected):
     out = net(windows())
     assert out.shape == (5, expected) and net.out_dim == expected
     assert torch.isfinite(out).all()
+
+
+def test_pool_last_readout_adds_the_last_step():
+    steps = torch.randn(4, 7, 3)
+    pooled = pool_steps(steps, "pool_last")
+    torch.testing.assert_close(pooled, torch.cat([steps.mean(1), steps.amax(1), steps[:, -1]], 1))
+    torch.testing.assert_close(pool_steps(steps), pooled[:, :6])
+
+
+@pytest.mark.parametrize("kind", SEQUENCE)
+def test_pool_last_encoders_see_the_order_pooling_forgets(kind):
+    # swapping the last two steps keeps the mean and max of the inputs; a causal TCN's last
+    # step and a recurrent net's last state see the order
+    x = windows(3)
+    swapped = x.clone()
+    swapped[:, [-2, -1]] = x[:, [-1, -2]]
+    torch.manual_seed(0)
+    net = build_backbone(SPEC, hidden_dims=(8,), out_dim=4, kind=kind, readout="pool_last")
+    assert net(x).shape == (3, 4) and net.out_dim == 4
+    assert not torch.allclose(net(x), net(swapped))
+
+
+def test_unknown_readout_is_refused():
+    with pytest.raises(ValueError, match="Unknown readout='last'.*'pool', 'pool_last'"):
+        build_backbone(SPEC, hidden_dims=(8,), out_dim=4, kind="gru", readout="last")
+
+
+def test_ganomaly_window_encoders_keep_the_last_step(planted_windows):
+    X = planted_windows[0][:64]
+    det = deepad.GANomaly(hidden_dims=(8,), disc_hidden_dims=(8,), latent_dim=4, epochs=1,
+                          n_batches=1, random_state=0).fit(X)
+    for encoder in (det.model_.encoder, det.model_.reencoder):
+        assert encoder.readout == "pool_last"
+    assert det.model_.discriminator.features.readout == "pool"  # scoring heads pool only
 
 
 @pytest.mark.parametrize("kind", SEQUENCE)

@@ -120,6 +120,23 @@ def test_latent_search_lowers_the_loss_and_is_batched(anogan, planted_rows):
     assert all(p.grad is None for p in searcher.model_.parameters())
 
 
+def test_search_starts_from_the_best_prior_draw(anogan, planted_rows):
+    x = torch.from_numpy(planted_rows[0][:30].astype(np.float32))
+    searcher = copy.deepcopy(anogan)
+    searcher.n_starts, searcher.n_search_steps = 8, 0
+    searcher._search_generator = torch.Generator().manual_seed(5)
+    chosen = searcher.starting_codes(x)
+    draws = torch.randn(8, len(x), searcher.latent_dim, generator=torch.Generator().manual_seed(5))
+    losses = torch.stack([searcher.search(x, z)[1] for z in draws])  # (8, 30)
+    torch.testing.assert_close(searcher.search(x, chosen)[1], losses.amin(dim=0))
+    assert len(set(losses.argmin(dim=0).tolist())) > 1  # each sample picks its own draw
+    # one start is the paper's: a draw of the prior, taken as it is
+    searcher.n_starts = 1
+    searcher._search_generator = torch.Generator().manual_seed(5)
+    one = torch.randn(1, len(x), searcher.latent_dim, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(searcher.starting_codes(x), one[0])
+
+
 def test_anogan_scores_repeat_and_follow_the_seed(anogan, planted_rows):
     X = planted_rows[0][:50]
     first = anogan.decision_function(X)
@@ -184,13 +201,15 @@ WINDOWS = {"hidden_dims": (32,), "disc_hidden_dims": (32,), "latent_dim": 8}
 
 
 # On windows the GRU generator learns slowly against a TCN discriminator: these need about a
-# thousand iterations (docs/decisions.md). AnoGAN and GANomaly reach 0.87-0.88 there, not 0.9.
+# thousand iterations (docs/decisions.md). GANomaly reaches 0.9 since its encoders keep the
+# last step (readout="pool_last"; 0.97 / 0.88 / 0.92 over model seeds 0-2), AnoGAN since its
+# latent search starts from the best of n_starts=32 prior draws (0.87 from one start).
 # Minutes each on two cores: outside the default run, `pytest -m heavy tests/test_gans.py`.
 @pytest.mark.heavy
 @pytest.mark.parametrize("cls, params, floor", [
-    (AnoGAN, {"epochs": 100, "spectral_norm": True}, 0.85),
+    (AnoGAN, {"epochs": 100, "spectral_norm": True}, 0.9),
     (ALAD, {"epochs": 60, "lr": 1e-3}, 0.9),
-    (GANomaly, {"epochs": 100}, 0.85),
+    (GANomaly, {"epochs": 100}, 0.9),
 ], ids=["AnoGAN", "ALAD", "GANomaly"])
 def test_planted_windows_rank_on_top(cls, params, floor, planted_windows):
     X, y = planted_windows

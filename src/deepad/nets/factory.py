@@ -53,12 +53,15 @@ def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
 
 def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int | None,
                    kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
-                   batch_norm: bool = False, bias: bool = True) -> nn.Module:
+                   batch_norm: bool = False, bias: bool = True,
+                   readout: str = "pool") -> nn.Module:
     """An encoder from one sample of ``spec`` to a vector of ``out_dim`` (``module.out_dim``).
 
     Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU, LSTM, TCN or
     Transformer of width ``hidden_dims[0]`` (:mod:`deepad.nets.temporal`), its steps mean- and
-    max-pooled, followed by an MLP head over ``hidden_dims[1:]``. Images: a
+    max-pooled (``readout="pool"``; ``"pool_last"`` adds the last step, see
+    :data:`deepad.nets.temporal.READOUTS`), followed by an MLP head over ``hidden_dims[1:]``.
+    Rows and images have no steps and ignore ``readout``. Images: a
     :class:`~deepad.nets.conv.ConvEncoder` with one 3 x 3 convolutional block per entry of
     ``hidden_dims`` (their channel widths), pooled to a grid of at most 4 x 4 cells and a linear
     head to ``out_dim``.
@@ -76,6 +79,7 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     if kind == "conv":
         return ConvEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
                            **options)
+    options["readout"] = readout
     if kind == "gru":
         return GRUEncoder(spec.n_features, hidden_dims, out_dim, **options)
     if kind == "lstm":

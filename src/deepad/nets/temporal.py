@@ -6,7 +6,9 @@ out the per-step features by mean **and** max pooling over time rather than the 
 only: a local anomaly (a spike, a shift, a burst of high frequency) can sit anywhere in the
 window, and max pooling over translation-equivariant features finds it wherever it is. On
 planted local anomalies this lifted Deep SVDD from 0.83 to 0.95 AUC-ROC and DevNet from 0.54
-to 0.86 (``docs/decisions.md``).
+to 0.86 (``docs/decisions.md``). Pooling forgets *where* in the window things happen;
+encoders whose code must be decoded back into the window add the last step's features
+(``readout="pool_last"``, :data:`READOUTS`).
 
 The first entry of ``hidden_dims`` is the recurrent / convolutional / attention width, the
 remaining entries are dense layers of the head, so the same ``hidden_dims`` hyperparameter
@@ -32,11 +34,30 @@ from torch import nn
 
 from deepad.nets.mlp import MLP, activation_layer
 
+READOUTS = ("pool", "pool_last")
+"""How an encoder reads its per-step features out: ``"pool"``, the mean and the maximum over
+time (position-free: finds a local anomaly wherever it sits); ``"pool_last"``, those and the
+last step's features, which (causal TCN, recurrent nets) summarise the whole window in order
+and so keep where things happen in it, such as the phase of a periodic signal. A network that
+must reconstruct a window from its code needs that; a scoring head does not."""
 
-def pool_steps(steps: torch.Tensor) -> torch.Tensor:
+
+def pool_steps(steps: torch.Tensor, readout: str = "pool") -> torch.Tensor:
     """Per-step features ``(batch, window, channels)`` → ``(batch, 2 · channels)``: the mean
-    and the maximum over time."""
-    return torch.cat([steps.mean(dim=1), steps.amax(dim=1)], dim=1)
+    and the maximum over time; with ``readout="pool_last"`` also the last step,
+    ``(batch, 3 · channels)``."""
+    pooled = [steps.mean(dim=1), steps.amax(dim=1)]
+    if readout == "pool_last":
+        pooled.append(steps[:, -1])
+    return torch.cat(pooled, dim=1)
+
+
+def readout_width(channels: int, readout: str) -> int:
+    """The width :func:`pool_steps` gives for ``channels`` per-step features."""
+    if readout not in READOUTS:
+        msg = f"Unknown readout={readout!r}; choose one of {list(READOUTS)}."
+        raise ValueError(msg)
+    return (3 if readout == "pool_last" else 2) * channels
 
 
 class GRUEncoder(nn.Module):
@@ -45,16 +66,18 @@ class GRUEncoder(nn.Module):
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int], out_dim: int | None, *,
                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
-                 bias: bool = True) -> None:
+                 bias: bool = True, readout: str = "pool") -> None:
         super().__init__()
+        self.readout = readout
         self.gru = nn.GRU(n_features, hidden_dims[0], batch_first=True, bias=bias)
-        self.head = MLP(2 * hidden_dims[0], hidden_dims[1:], out_dim, activation=activation,
-                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.head = MLP(readout_width(hidden_dims[0], readout), hidden_dims[1:], out_dim,
+                        activation=activation, dropout=dropout, batch_norm=batch_norm,
+                        bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps, _ = self.gru(x)
-        return self.head(pool_steps(steps))
+        return self.head(pool_steps(steps, self.readout))
 
 
 class LSTMEncoder(nn.Module):
@@ -64,16 +87,18 @@ class LSTMEncoder(nn.Module):
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int], out_dim: int | None, *,
                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
-                 bias: bool = True) -> None:
+                 bias: bool = True, readout: str = "pool") -> None:
         super().__init__()
+        self.readout = readout
         self.lstm = nn.LSTM(n_features, hidden_dims[0], batch_first=True, bias=bias)
-        self.head = MLP(2 * hidden_dims[0], hidden_dims[1:], out_dim, activation=activation,
-                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.head = MLP(readout_width(hidden_dims[0], readout), hidden_dims[1:], out_dim,
+                        activation=activation, dropout=dropout, batch_norm=batch_norm,
+                        bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps, _ = self.lstm(x)
-        return self.head(pool_steps(steps))
+        return self.head(pool_steps(steps, self.readout))
 
 
 class _CausalBlock(nn.Module):
@@ -102,21 +127,24 @@ class TCNEncoder(nn.Module):
 
     def __init__(self, n_features: int, window: int, hidden_dims: Sequence[int],
                  out_dim: int | None, *, kernel_size: int = 3, activation: str = "relu",
-                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True) -> None:
+                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True,
+                 readout: str = "pool") -> None:
         super().__init__()
+        self.readout = readout
         # each block adds 2 * (k - 1) * dilation to the receptive field
         levels = max(1, math.ceil(math.log2(max(window - 1, 1) / (2 * (kernel_size - 1)) + 1)))
         channels = hidden_dims[0]
         self.blocks = nn.Sequential(*[
             _CausalBlock(n_features if i == 0 else channels, channels, kernel_size, 2**i,
                          activation, dropout, bias) for i in range(levels)])
-        self.head = MLP(2 * channels, hidden_dims[1:], out_dim, activation=activation,
-                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.head = MLP(readout_width(channels, readout), hidden_dims[1:], out_dim,
+                        activation=activation, dropout=dropout, batch_norm=batch_norm,
+                        bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.blocks(x.transpose(1, 2))  # (batch, channels, window)
-        return self.head(pool_steps(features.transpose(1, 2)))
+        return self.head(pool_steps(features.transpose(1, 2), self.readout))
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -182,8 +210,10 @@ class TransformerEncoder(nn.Module):
 
     def __init__(self, n_features: int, window: int, hidden_dims: Sequence[int],
                  out_dim: int | None, *, n_layers: int = 2, activation: str = "relu",
-                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True) -> None:
+                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True,
+                 readout: str = "pool") -> None:
         super().__init__()
+        self.readout = readout
         width = hidden_dims[0]
         self.embed = nn.Linear(n_features, width, bias=bias)
         if bias:
@@ -197,8 +227,9 @@ class TransformerEncoder(nn.Module):
             _PreNormLayer(width, attention_heads(width), 2 * width, activation, dropout, bias)
             for _ in range(n_layers)])
         self.norm = nn.LayerNorm(width, bias=bias)
-        self.head = MLP(2 * width, hidden_dims[1:], out_dim, activation=activation,
-                        dropout=dropout, batch_norm=batch_norm, bias=bias)
+        self.head = MLP(readout_width(width, readout), hidden_dims[1:], out_dim,
+                        activation=activation, dropout=dropout, batch_norm=batch_norm,
+                        bias=bias)
         self.out_dim = self.head.out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,7 +240,7 @@ class TransformerEncoder(nn.Module):
             h = h + self.position_conv(h.transpose(1, 2)).transpose(1, 2)
         for layer in self.layers:
             h = layer(h)
-        return self.head(pool_steps(self.norm(h)))
+        return self.head(pool_steps(self.norm(h), self.readout))
 
 
 class GRUDecoder(nn.Module):
