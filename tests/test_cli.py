@@ -144,7 +144,8 @@ def test_info_json():
     result = invoke("info", "AutoEncoder", "--json")
     assert result.exit_code == 0, result.output
     meta = json.loads(result.stdout)
-    assert meta["name"] == "AutoEncoder" and meta["params"]["epochs"] == 50
+    assert meta["name"] == "AutoEncoder"
+    assert meta["params"]["epochs"] == deepad.AutoEncoder().get_params()["epochs"]
 
 
 def test_info_unknown_name_is_a_clean_error():
