@@ -16,6 +16,7 @@ from sklearn.svm import OneClassSVM
 import deepad
 from deepad.detectors import AutoEncoder, DeepFeatureDetector, DeepSVDD, DevNet
 from deepad.detectors.feature_extraction.deep_features import (
+    NAMED_ENCODER_PARAMS,
     _IForestScorer,
     _KNNScorer,
     _OCSVMScorer,
@@ -198,3 +199,12 @@ def test_clone_keeps_encoder_params(fitted_encoder):
     copy = clone(det)
     assert copy.encoder is not fitted_encoder and not hasattr(copy.encoder, "model_")
     assert copy.encoder.get_params() == fitted_encoder.get_params()
+
+
+def test_named_autoencoder_gets_the_feature_settings(planted_rows):
+    X = planted_rows[0][:80]
+    det = DeepFeatureDetector(epochs=2, random_state=0).fit(X)
+    params = det.encoder_.get_params()
+    assert params["weight_decay"] == NAMED_ENCODER_PARAMS["AutoEncoder"]["weight_decay"]
+    assert params["weight_decay"] != AutoEncoder().get_params()["weight_decay"]
+    assert params["epochs"] == 2  # an explicit epochs still wins
