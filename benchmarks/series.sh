@@ -28,7 +28,7 @@ elif [[ "${1:-}" == nab ]]; then
 elif [[ "${1:-}" == main ]]; then
     shift
     name=series_main
-    title="Time-series comparison: SMAP/MSL and UCR, deepad sequence detectors against DeepOD's time-series detectors (defaults), seed 0, one job at a time, 600 s limit"
+    title="Time-series comparison: SMAP/MSL and UCR, deepad sequence detectors against DeepOD's time-series detectors (defaults), seed 0, 1,200 s limit"
 fi
 if [[ "$name" == series_main ]]; then  # the variants first: they are cheap
     nice -n 10 deepad bench --config "benchmarks/configs/$name.toml" "$@" \
