@@ -56,16 +56,19 @@ def test_pool_last_readout_adds_the_last_step():
 
 
 @pytest.mark.parametrize("kind", SEQUENCE)
-def test_pool_last_encoders_see_the_order_pooling_forgets(kind):
-    # swapping the last two steps keeps the mean and max of the inputs; a causal TCN's last
-    # step and a recurrent net's last state see the order
-    x = windows(3)
-    swapped = x.clone()
-    swapped[:, [-2, -1]] = x[:, [-1, -2]]
+def test_pool_last_encoders_feed_the_last_step_to_their_head(kind):
     torch.manual_seed(0)
     net = build_backbone(SPEC, hidden_dims=(8,), out_dim=4, kind=kind, readout="pool_last")
-    assert net(x).shape == (3, 4) and net.out_dim == 4
-    assert not torch.allclose(net(x), net(swapped))
+    pooled_only = build_backbone(SPEC, hidden_dims=(8,), out_dim=4, kind=kind)
+    first = next(m for m in net.head.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 3 * 8
+    assert next(m for m in pooled_only.head.modules()
+                if isinstance(m, torch.nn.Linear)).in_features == 2 * 8
+    x = windows(3)
+    before = net(x)
+    with torch.no_grad():
+        first.weight[:, 16:] = 0  # cut the head off the last step's features
+    assert before.shape == (3, 4) and not torch.allclose(net(x), before)
 
 
 def test_unknown_readout_is_refused():
