@@ -19,6 +19,7 @@ from deepad.nets.factory import BACKBONES, DEFAULT_BACKBONE
 from deepad.nets.temporal import (
     GRUDecoder,
     LSTMDecoder,
+    StepConv,
     TCNEncoder,
     TransformerEncoder,
     pool_steps,
@@ -138,6 +139,28 @@ def test_tcn_is_causal_and_sees_the_whole_window(window):
         assert not differs[:t].any(), "a step depends on a later one"
         assert differs[t]
         assert differs[-1], f"the last step does not see step {t}"
+
+
+@pytest.mark.parametrize(("kernel_size", "dilations"), [(5, (1, 2, 4)), (3, (1,))])
+def test_step_conv_keeps_the_length_and_sees_its_receptive_field(kernel_size, dilations):
+    """Per-step codes: same length out as in; a change at step t moves the outputs within
+    ``(kernel_size - 1) / 2 · Σ dilations`` steps of t on both sides, and no others."""
+    torch.manual_seed(0)
+    net = StepConv(2, 8, 3, kernel_size=kernel_size, dilations=dilations)
+    x = torch.randn(1, 40, 2)
+    assert net(x).shape == (1, 40, 3)
+    reach = (kernel_size - 1) // 2 * sum(dilations)
+    t = 20
+    changed = x.clone()
+    changed[:, t] += 1.0
+    differs = (net(x) - net(changed)).abs().amax(dim=-1)[0] > 1e-6
+    assert differs[t - reach] and differs[t + reach]
+    assert not differs[: t - reach].any() and not differs[t + reach + 1:].any()
+
+
+def test_step_conv_refuses_an_even_kernel():
+    with pytest.raises(ValueError, match="odd kernel_size"):
+        StepConv(2, 8, 3, kernel_size=4)
 
 
 def test_sinusoidal_positions_follow_vaswani():

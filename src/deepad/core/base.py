@@ -65,6 +65,9 @@ class BaseDetector(BaseEstimator):
     # tiny hyperparameters for the conformance suite (fast, still meaningful)
     test_params: ClassVar[dict[str, Any]] = {}
     min_samples: ClassVar[int] = 2
+    # hyperparameters added after models were saved, with the value that rebuilds those
+    # models as they were; ``load`` uses it when a saved configuration lacks the parameter
+    params_added: ClassVar[dict[str, Any]] = {}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "contamination": [Interval(numbers.Real, 0.0, 0.5, closed="right")],

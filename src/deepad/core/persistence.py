@@ -125,6 +125,8 @@ def _params_from_json(cls: type, params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         msg = f"Saved hyperparameters {sorted(unknown)} are not parameters of {cls.__name__}."
         raise ValueError(msg)
+    # a model saved before a hyperparameter existed is rebuilt with the value it had then
+    params = {**getattr(cls, "params_added", {}), **params}
     # JSON has no tuples: restore the container type of each default
     return {k: tuple(v) if isinstance(v, list) and isinstance(defaults[k], tuple) else v
             for k, v in params.items()}

@@ -1,7 +1,9 @@
 """Temporal backbones for sequence windows ``(batch, window, n_features)``.
 
 Encoders (GRU, LSTM, TCN, Transformer) map a window to one vector (for scores, centres,
-reconstructions); the decoders (GRU, LSTM) map a vector back to a window. Every encoder reads
+reconstructions); the decoders (GRU, LSTM) map a vector back to a window. :class:`StepConv`
+maps a window to a window of the same length (per-step codes), for reconstructors whose
+bottleneck is a narrow feature map rather than one vector. Every encoder reads
 out the per-step features by mean **and** max pooling over time rather than the last step
 only: a local anomaly (a spike, a shift, a burst of high frequency) can sit anywhere in the
 window, and max pooling over translation-equivariant features finds it wherever it is. On
@@ -145,6 +147,40 @@ class TCNEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.blocks(x.transpose(1, 2))  # (batch, channels, window)
         return self.head(pool_steps(features.transpose(1, 2), self.readout))
+
+
+class StepConv(nn.Module):
+    """Non-causal dilated 1-D convolutions that keep the window's length:
+    ``(batch, window, in_features) → (batch, window, out_features)``.
+
+    ``len(dilations)`` convolutions of ``width`` channels (kernel ``kernel_size``, "same"
+    padding, dilation 1, 2, 4, ... by default), each followed by ``activation``, then a 1×1
+    convolution to ``out_features``. As an encoder it gives a code per step; a second one
+    decodes it: the window analogue of an image encoder-decoder whose bottleneck is a
+    feature map (ALOCC's reconstructor). The receptive field is
+    ``1 + (kernel_size - 1) · Σ dilations`` steps (29 by default), centred on the step.
+    """
+
+    def __init__(self, in_features: int, width: int, out_features: int, *,
+                 kernel_size: int = 5, dilations: Sequence[int] = (1, 2, 4),
+                 activation: str = "relu", bias: bool = True) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0:
+            msg = f"StepConv needs an odd kernel_size to keep the length; got {kernel_size}."
+            raise ValueError(msg)
+        layers: list[nn.Module] = []
+        channels = in_features
+        for dilation in dilations:
+            layers += [nn.Conv1d(channels, width, kernel_size, dilation=dilation,
+                                 padding=dilation * (kernel_size - 1) // 2, bias=bias),
+                       activation_layer(activation)]
+            channels = width
+        layers.append(nn.Conv1d(channels, out_features, 1, bias=bias))
+        self.net = nn.Sequential(*layers)
+        self.out_dim = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.transpose(1, 2)).transpose(1, 2)
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:

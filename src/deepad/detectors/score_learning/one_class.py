@@ -41,7 +41,7 @@ from deepad.core.trainer import Batch, Trainer
 from deepad.data.spec import InputSpec
 from deepad.detectors.generic_normality.autoencoders import AutoEncoderNet, reconstruction_error
 from deepad.detectors.generic_normality.gans import gan_discriminator_loss, gan_generator_loss
-from deepad.nets import build_backbone, build_decoder
+from deepad.nets import StepConv, build_backbone, build_decoder
 from deepad.nets.adversarial import Discriminator, requires_grad, set_leak
 from deepad.nets.mlp import MLP
 
@@ -257,25 +257,31 @@ class ALOCC(_AdversarialOneClass):
     below the normal rows (mean AUC-ROC 0.40), 0.155 (the release's) gave 0.75 and 0.3 gave
     0.82 (``docs/decisions.md``). Rows are expected scaled to about [0, 1].
 
-    Windows: a GRU decoder cannot reproduce white noise, so ``R(x̃)`` are smooth and ``D``
-    learns to tell the noise texture of real windows from them, whatever their shape.
-    ``instance_noise`` adds ``N(0, s² I)`` to every input of ``D`` during training, real and
-    reconstructed alike (instance noise, Sønderby et al., ICLR 2017), which hides the texture
-    and leaves the shape; "auto" is 0 for rows and ``σ`` for windows. ``D(R(x))`` ranks
-    anomalous windows only once ``R`` reconstructs well, after a few hundred iterations;
-    before that it is inverted (``docs/decisions.md``).
+    Windows: the paper's ``R`` is fully convolutional, its bottleneck a feature map with the
+    image's layout. The window analogue (``reconstructor="steps"``, the default there) is a
+    pair of :class:`~deepad.nets.StepConv` stacks, non-causal dilated convolutions that keep
+    the window's length, with a ``latent_dim``-wide code per step: like the MLP on rows it can
+    stay close to the identity, so the fakes form the same halo around the data and spikes
+    or level shifts reach ``D`` intact. A code *vector* with a GRU decoder
+    (``reconstructor="vector"``, the backbone's encoder and decoder) smooths spikes away and
+    cannot reproduce the noise, so ``D(R(x))`` saw normal-looking reconstructions of
+    anomalies: planted windows (three data seeds, defaults) 0.89 / 0.98 / 0.84 against
+    1.00 / 1.00 / 0.998 with per-step codes and ``σ = 0.3`` (``docs/results/alocc_windows.md``,
+    ``docs/decisions.md``). ``instance_noise`` adds ``N(0, s² I)`` to every input of ``D``
+    during training, real and reconstructed alike (instance noise, Sønderby et al., ICLR
+    2017); "auto" is 0 for rows and ``σ`` for windows.
 
     Defaults: ``λ = 0.4`` (the paper), ``r_steps = 2`` and batch 128 (the release), ``σ``
     (above), Adam's lr 1e-3 with β1 = 0.5 and 300 iterations (planted rows reach 1.00 for
     six seeds out of six; the benchmark datasets, ``docs/decisions.md``).
 
-    Deviations: MLP (rows) or TCN encoder / GRU decoder / TCN discriminator (windows) instead
-    of the paper's convolutional networks on image patches, no batch normalisation; Adam
-    (β1 = 0.5) instead of the release's RMSprop (lr 2e-3); a squared error instead of the
-    release's cross-entropy refinement term (weight 0.2); ``σ = 0.3`` on rows instead of the
-    release's 0.155; noise drawn per mini-batch, not once per data set; instance noise on
-    windows; a fixed number of iterations instead of training until the reconstruction error
-    falls below a bound.
+    Deviations: MLP (rows) or per-step convolutions without down-sampling and a TCN
+    discriminator (windows) instead of the paper's strided convolutional networks on image
+    patches, no batch normalisation; Adam (β1 = 0.5) instead of the release's RMSprop
+    (lr 2e-3); a squared error instead of the release's cross-entropy refinement term
+    (weight 0.2); ``σ = 0.3`` instead of the release's 0.155; noise drawn per mini-batch, not
+    once per data set; instance noise on windows; a fixed number of iterations instead of
+    training until the reconstruction error falls below a bound.
 
     Parameters
     ----------
@@ -293,8 +299,8 @@ class ALOCC(_AdversarialOneClass):
     spectral_norm : bool, default False
         Spectral normalisation of the discriminator (not in the paper).
     noise_std : "auto" or float, default "auto"
-        ``σ`` of the Gaussian noise added to ``R``'s training input; "auto": 0.3 for rows,
-        0.155 (the release's) for windows.
+        ``σ`` of the Gaussian noise added to ``R``'s training input; "auto": 0.3, but 0.155
+        (the release's) for the code-vector reconstructor on windows, where it was better.
     rec_weight : float, default 0.4
         ``λ`` (the paper's).
     rec_target : {"noisy", "clean"}, default "noisy"
@@ -304,8 +310,14 @@ class ALOCC(_AdversarialOneClass):
         "auto": 0 for rows, ``noise_std`` for windows.
     r_steps : int, default 2
         Reconstructor updates per discriminator update (the release's).
+    reconstructor : {"auto", "vector", "steps"}, default "auto"
+        ``R``'s form: "vector", the backbone's encoder to a ``latent_dim`` code and its
+        decoder; "steps" (windows only), :class:`~deepad.nets.StepConv` encoder and decoder
+        with a ``latent_dim`` code per step, of width ``hidden_dims[0]``. "auto": "vector"
+        for rows, "steps" for windows.
     backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
-        "auto": MLPs for rows; for windows TCN encoder and discriminator, GRU decoder.
+        "auto": MLPs for rows; for windows a TCN discriminator (and, with the "vector"
+        reconstructor, TCN encoder and GRU decoder).
     epochs : int, default 30
     batch_size : int, default 128
         The release's.
@@ -352,11 +364,12 @@ class ALOCC(_AdversarialOneClass):
     modalities = ("tabular", "sequence")
     reference = ("Sabokrou, Khalooei, Fathy & Adeli, Adversarially Learned One-Class "
                  "Classifier for Novelty Detection, CVPR 2018")
-    # ALOCC turns from inverted to useful only once R reconstructs well: a few hundred
-    # iterations on windows (GRU decoder), hence no smaller budget (docs/decisions.md)
-    test_params: ClassVar[dict] = {"epochs": 40, "n_batches": 10, "hidden_dims": (16,),
+    # D(R(x)) ranks planted windows from about 200 iterations on (docs/decisions.md)
+    test_params: ClassVar[dict] = {"epochs": 30, "n_batches": 10, "hidden_dims": (16,),
                                    "latent_dim": 8, "disc_hidden_dims": (16,), "batch_size": 64,
                                    "lr": 2e-3}
+    # models saved before ``reconstructor`` existed reconstruct through a code vector
+    params_added: ClassVar[dict] = {"reconstructor": "vector"}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_AdversarialOneClass._parameter_constraints,
@@ -365,11 +378,13 @@ class ALOCC(_AdversarialOneClass):
         "rec_target": [Options(("noisy", "clean"))],
         "instance_noise": [Options(("auto",)), Interval(numbers.Real, 0.0, None)],
         "r_steps": [Interval(numbers.Integral, 1, None)],
+        "reconstructor": [Options(("auto", "vector", "steps"))],
     }
 
     def __init__(self, hidden_dims=(64,), latent_dim=16, disc_hidden_dims=(64,),
                  disc_dropout=0.0, spectral_norm=False, noise_std="auto", rec_weight=0.4,
-                 rec_target="noisy", instance_noise="auto", r_steps=2, backbone="auto",
+                 rec_target="noisy", instance_noise="auto", r_steps=2, reconstructor="auto",
+                 backbone="auto",
                  epochs=30, batch_size=128, n_batches=10, lr=1e-3, beta1=0.5, weight_decay=0.0,
                  validation_size=0.0, patience=None, grad_clip=None, contamination=0.1,
                  device=None, random_state=None, verbose=False):
@@ -383,6 +398,7 @@ class ALOCC(_AdversarialOneClass):
         self.rec_target = rec_target
         self.instance_noise = instance_noise
         self.r_steps = r_steps
+        self.reconstructor = reconstructor
         self.backbone = backbone
         self.epochs = epochs
         self.batch_size = batch_size
@@ -398,20 +414,39 @@ class ALOCC(_AdversarialOneClass):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _reconstructor(self, spec: InputSpec) -> str:
+        """``reconstructor`` resolved: "auto" → "vector" for rows, "steps" for windows."""
+        if self.reconstructor == "auto":
+            return "vector" if spec.modality == "tabular" else "steps"
+        if self.reconstructor == "steps" and spec.modality != "sequence":
+            msg = ("ALOCC(reconstructor='steps') needs sequence windows (n, window, "
+                   f"n_features); got {spec.modality} input. Use 'vector' or 'auto'.")
+            raise ValueError(msg)
+        return self.reconstructor
+
     def build(self, spec: InputSpec) -> nn.Module:
         hidden = tuple(self.hidden_dims)
-        encoder = set_leak(build_backbone(spec, hidden_dims=hidden, out_dim=self.latent_dim,
-                                          kind=self.backbone, activation="leaky_relu"), LEAK)
-        decoder = build_decoder(spec, latent_dim=self.latent_dim, hidden_dims=hidden,
-                                kind=self.backbone)
+        if self._reconstructor(spec) == "steps":
+            encoder = set_leak(StepConv(spec.n_features, hidden[0], self.latent_dim,
+                                        activation="leaky_relu"), LEAK)
+            decoder = set_leak(StepConv(self.latent_dim, hidden[0], spec.n_features,
+                                        activation="leaky_relu"), LEAK)
+        else:
+            encoder = set_leak(build_backbone(spec, hidden_dims=hidden, out_dim=self.latent_dim,
+                                              kind=self.backbone, activation="leaky_relu"), LEAK)
+            decoder = build_decoder(spec, latent_dim=self.latent_dim, hidden_dims=hidden,
+                                    kind=self.backbone)
         features = build_backbone(spec, hidden_dims=tuple(self.disc_hidden_dims), out_dim=None,
                                   kind=self.backbone, activation="leaky_relu")
         return ALOCCNet(encoder, decoder, self._discriminator(features))
 
     def _noise_std(self) -> float:
-        """``noise_std`` resolved: "auto" → 0.3 for rows, 0.155 (the release's) for windows."""
+        """``noise_std`` resolved: "auto" → 0.155 (the release's) for the code-vector
+        reconstructor on windows, 0.3 otherwise."""
         if self.noise_std == "auto":
-            return 0.3 if self.spec_.modality == "tabular" else 0.155
+            vector_on_windows = (self.spec_.modality == "sequence"
+                                 and self._reconstructor(self.spec_) == "vector")
+            return 0.155 if vector_on_windows else 0.3
         return self.noise_std
 
     def _instance_noise(self) -> float:
