@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 import deepad
 from deepad import APE
+from deepad.data import make_rare_combinations
 from deepad.detectors.score_learning.softmax import UNKNOWN, nce_loss
 
 
@@ -145,22 +146,18 @@ def test_planted_rare_combinations(planted_categorical):
     assert roc_auc_score(labels, det.decision_function(test)) >= 0.9
 
 
-def binned_with_rare_combinations(X: np.ndarray, n_train: int, n_anomalies: int,
-                                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quantile-bin the 8 most varied features into 5 bins; planted anomalies combine each
-    column's values of different rows (every value common) into combinations the training
-    rows never hold."""
-    rng = np.random.default_rng(seed)
-    varied = np.argsort([-len(np.unique(X[:, j])) for j in range(X.shape[1])], kind="stable")[:8]
-    X = X[rng.permutation(len(X))[:n_train + 500]][:, varied]
-    edges = [np.unique(np.quantile(X[:n_train, j], [0.2, 0.4, 0.6, 0.8])) for j in range(8)]
-    codes = np.column_stack([np.searchsorted(e, X[:, j], side="right")
-                             for j, e in enumerate(edges)])
-    train, test = codes[:n_train], codes[n_train:]
+def test_planted_combinations_are_unseen_and_made_of_test_values():
+    X = np.random.default_rng(0).normal(size=(900, 10))
+    train, test, y = make_rare_combinations(X, 300, 50, seed=1)
+    assert train.shape == (300, 8) and test.shape == (550, 8) and y.sum() == 50
+    assert set(np.unique(train)) == set(range(5))  # five quantile bins per column
     seen = {tuple(row) for row in train}
-    shuffled = np.column_stack([rng.permutation(test[:, j]) for j in range(8)])
-    planted = np.array([row for row in shuffled if tuple(row) not in seen])[:n_anomalies]
-    return train, np.vstack([test, planted]), np.r_[np.zeros(len(test)), np.ones(len(planted))]
+    normal, planted = test[y == 0], test[y == 1]
+    assert not any(tuple(row) in seen for row in planted)
+    for j in range(8):  # every planted value is a value of the same column's test rows
+        assert set(planted[:, j]) <= set(normal[:, j])
+    with pytest.raises(ValueError, match="at least 8 features"):
+        make_rare_combinations(X[:, :5], 300, 50)
 
 
 @pytest.mark.needs_shared
@@ -168,7 +165,7 @@ def test_rare_combinations_in_binned_satellite(shared_datasets):
     """ADBench satellite (normal rows): 2,000 training rows of 8 binned spectral features;
     500 held-out rows and 100 planted rare combinations. Default hyperparameters."""
     data = np.load(shared_datasets / "adbench" / "classical" / "30_satellite.npz")
-    train, test, y = binned_with_rare_combinations(data["X"][data["y"] == 0], 2000, 100)
+    train, test, y = make_rare_combinations(data["X"][data["y"] == 0], 2000, 100)
     assert y.sum() == 100
     det = APE(random_state=0).fit(train)
     assert roc_auc_score(y, det.decision_function(test)) >= 0.9

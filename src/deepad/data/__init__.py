@@ -10,6 +10,7 @@ sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`.
 
 from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
 from deepad.data.catalog import local_datasets
+from deepad.data.categorical_anomalies import make_rare_combinations
 from deepad.data.encoding import encode_categorical
 from deepad.data.images import load_mnist, one_class_split
 from deepad.data.logs import hdfs_deeplog_split, load_hdfs_deeplog
@@ -29,6 +30,7 @@ __all__ = [
     "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
     "hdfs_deeplog_split", "load_adbench", "load_hdfs_deeplog", "load_mnist", "load_nab",
     "load_odds", "load_smap_msl", "load_smd",
-    "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "one_class_split",
+    "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "make_rare_combinations",
+    "one_class_split",
     "sliding_windows", "window_labels", "window_scores_to_points",
 ]
