@@ -258,11 +258,11 @@ def test_ocan_state_survives_save_and_load(ocan, planted_rows, tmp_path):
 
 
 # ---------------------------------------------------------------------------- windows
-# ALOCC on windows: per-step reconstructor (the default there), small networks, 300 iterations
+# ALOCC: per-step reconstructor (the default on windows), small networks, 300 iterations
 WINDOWS = {
     ALOCC: ({"hidden_dims": (16,), "disc_hidden_dims": (16,), "latent_dim": 8,
              "batch_size": 64, "lr": 2e-3, "epochs": 30}, 0.9),
-    OCAN: ({"hidden_dims": (16,), "latent_dim": 8, "pretrain_epochs": 20, "epochs": 60}, 0.9),
+    OCAN: ({}, 0.9),  # the defaults: autoencoder 16 wide, codes of 8, 300 iterations
 }
 
 
