@@ -9,6 +9,7 @@ modified here: tests that change a model clone it first.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -146,6 +147,59 @@ def test_predict_proba_unknown_method(fitted_case, case, planted):
         fitted_case.predict_proba(X[:3], method="softmax")
 
 
+def test_score_samples_has_sklearn_sign(fitted_case, case, planted):
+    X, _ = data_of(case, planted)
+    np.testing.assert_array_equal(fitted_case.score_samples(X[:20]),
+                                  -fitted_case.decision_function(X[:20]))
+
+
+FAR_OUT_OF_RANGE = 1e20  # finite in float32, far beyond the [0, 1]-ish training data
+
+
+def _far_out_of_range_call(call, X):
+    """``call(X)`` → ``(output, clipped)``; ``(None, False)`` when it raised the NaN-score
+    ValueError. Any other exception, or another warning about infinities, fails the test."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = call(X)
+        except ValueError as error:
+            assert "NaN scores" in str(error) and "far outside the training range" in str(error)
+            return None, False
+    clipped = [w for w in caught if issubclass(w.category, RuntimeWarning)
+               and "infinite scores" in str(w.message)]
+    return out, bool(clipped)
+
+
+def test_far_out_of_range_input_gives_finite_scores_or_a_clear_error(fitted_case, case,
+                                                                       planted):
+    """Finite input far outside the training range (X * 1e20): scores stay finite (infinite
+    ones clipped with a RuntimeWarning) or a ValueError says the scores are NaN; never an
+    infinite or NaN output, never a raw FloatingPointError / RuntimeError."""
+    if case.modality in ("categorical", "event"):
+        pytest.skip("categories and event keys have no numeric range to leave")
+    X, _ = data_of(case, planted)
+    far = X[:20] * FAR_OUT_OF_RANGE
+    scores, clipped = _far_out_of_range_call(fitted_case.decision_function, far)
+    if scores is None:  # NaN scores: every derived output raises the same error
+        for call in (fitted_case.predict, fitted_case.predict_proba, fitted_case.score_samples):
+            with pytest.raises(ValueError, match="NaN scores"):
+                call(far)
+        return
+    assert scores.dtype == np.float64 and np.isfinite(scores).all()
+    largest = np.finfo(np.float64).max
+    assert clipped == bool((np.abs(scores) == largest).any())
+    labels, _ = _far_out_of_range_call(fitted_case.predict, far)
+    np.testing.assert_array_equal(labels, (scores > fitted_case.threshold_).astype(np.int64))
+    for method in ("linear", "unify"):
+        proba, _ = _far_out_of_range_call(
+            lambda Z, m=method: fitted_case.predict_proba(Z, method=m), far)
+        assert np.isfinite(proba).all() and ((proba >= 0.0) & (proba <= 1.0)).all()
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    normality, _ = _far_out_of_range_call(fitted_case.score_samples, far)
+    np.testing.assert_array_equal(normality, -scores)
+
+
 # ---------------------------------------------------------------------------- errors
 def test_not_fitted(case, planted, tmp_path):
     X, _ = data_of(case, planted)
@@ -277,6 +331,57 @@ def test_supervision(case, fitted_case, planted):
             detector.fit(X)
         with pytest.raises(ValueError, match="at least one labelled anomaly"):
             detector.fit(X, np.zeros(len(X), dtype=int))
+
+
+DEGENERATE_LABELS = ("all_anomalies", "one_unlabelled", "one_anomaly", "fewer_rows_than_batch")
+
+
+def degenerate_fit_data(case, X, y, kind):
+    """``(X, y)`` for one kind of degenerate weak supervision on the planted data."""
+    n = len(y)
+    if kind == "all_anomalies":
+        return X, np.ones(n, dtype=np.int64)
+    if kind == "one_unlabelled":
+        labels = np.ones(n, dtype=np.int64)
+        labels[0] = 0
+        return X, labels
+    if kind == "one_anomaly":
+        labels = np.zeros(n, dtype=np.int64)
+        labels[np.flatnonzero(y == 1)[0]] = 1
+        return X, labels
+    # fewer rows than one batch: two labelled anomalies among a handful of unlabelled rows
+    batch_size = case.cls(**case.cls.test_params).get_params()["batch_size"]
+    n_rows = max(case.cls.min_samples, min(batch_size - 1, 12))
+    if n_rows >= batch_size:
+        pytest.skip(f"batch_size={batch_size} leaves no room below min_samples")
+    rows = np.r_[np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)[:n_rows - 2]]
+    return X[rows], y[rows]
+
+
+@pytest.mark.parametrize("kind", DEGENERATE_LABELS)
+def test_degenerate_weak_labels(case, planted, kind):
+    """Every weakly supervised detector, given degenerate labels, either fits and gives finite
+    scores or raises a ValueError saying what the labels lack; never a raw torch error."""
+    if "weakly-supervised" not in case.cls.supervision:
+        pytest.skip("not weakly supervised")
+    X, y = data_of(case, planted)
+    X_fit, y_fit = degenerate_fit_data(case, X, y, kind)
+    detector = case.cls(**case.cls.test_params, random_state=0)
+    if kind == "all_anomalies":
+        # nothing unlabelled, nothing to learn normality from: refused by the base class
+        with pytest.raises(ValueError, match=r"all \d+ samples as anomalies.*needs unlabelled"):
+            detector.fit(X_fit, y_fit)
+        return
+    try:
+        detector.fit(X_fit, y_fit)
+    except ValueError as error:
+        # allowed only where the method itself needs more unlabelled rows than one
+        assert kind == "one_unlabelled", f"{case.id} refused {kind}: {error}"
+        assert re.search(r"needs .*unlabelled rows", str(error)), str(error)
+        return
+    scores = detector.decision_function(X_fit)
+    assert scores.shape == (len(X_fit),) and np.isfinite(scores).all()
+    assert np.isfinite(detector.decision_scores_).all() and np.isfinite(detector.threshold_)
 
 
 # ---------------------------------------------------------------------------- hyperparameters

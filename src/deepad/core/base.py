@@ -3,11 +3,21 @@
 Output convention (PyOD's, not scikit-learn's): ``decision_function`` returns one float per
 sample and **higher means more anomalous**; ``predict`` returns 1 for anomalies and 0 for
 normal samples. (scikit-learn's outlier detectors return -1 / +1 and low = abnormal.)
+``score_samples`` is the one method with scikit-learn's sign: it returns
+``-decision_function(X)``, **higher = more normal**, as ``IsolationForest.score_samples`` does,
+so code written for scikit-learn's outlier detectors reads it the way it expects. Every
+detector is tagged as an outlier detector (``sklearn.base.is_outlier_detector`` is true).
+
+Scores are finite (``docs/decisions.md``, issue 16): an infinite score, which an input far
+outside the training range can produce, is clipped to the largest finite float64 of its sign
+with a ``RuntimeWarning`` (it still ranks above every finite score); a NaN score raises
+``ValueError`` naming the rows, since it carries no order.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +36,9 @@ from deepad.core.validation import (
     check_matches_spec,
     describe_input,
 )
+
+LARGEST_SCORE = float(np.finfo(np.float64).max)
+"""Infinite scores are clipped to plus or minus this value (``decision_function``)."""
 
 
 class BaseDetector(BaseEstimator):
@@ -72,6 +85,13 @@ class BaseDetector(BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "contamination": [Interval(numbers.Real, 0.0, 0.5, closed="right")],
     }
+    # scikit-learn < 1.6 reads the estimator type from this attribute, >= 1.6 from the tags
+    _estimator_type: ClassVar[str] = "outlier_detector"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "outlier_detector"
+        return tags
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
@@ -102,6 +122,7 @@ class BaseDetector(BaseEstimator):
                    f"{self.spec_.modality} data {describe_input(X)}.")
             raise ValueError(msg)
         self.n_features_in_ = self.spec_.n_features
+        self._fit_abs_max = _abs_max(X)
         self._fit(X, y)
         scores = self._score_samples(X)
         self._check_scores(scores)
@@ -120,7 +141,8 @@ class BaseDetector(BaseEstimator):
             msg = (f"{type(self).__name__} is weakly supervised: call fit(X, y) with y = 1 for "
                    "the labelled anomalies and 0 for the unlabelled rows.")
             raise ValueError(msg)
-        return check_labels(y, n_samples, require_anomaly=not unsupervised)
+        return check_labels(y, n_samples, require_anomaly=not unsupervised,
+                            require_unlabelled=True)
 
     def _remember_feature_names(self, X: Any) -> None:
         if isinstance(X, pd.DataFrame):
@@ -142,6 +164,10 @@ class BaseDetector(BaseEstimator):
     def _check_input(self, X: Any) -> Any:
         check_is_fitted(self, "spec_")
         names = getattr(self, "feature_names_in_", None)
+        if names is not None and not isinstance(X, pd.DataFrame):
+            # scikit-learn's wording, so filters written for scikit-learn catch it too
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was "
+                          "fitted with feature names", UserWarning, stacklevel=3)
         if isinstance(X, pd.DataFrame) and names is not None:
             given = [str(c) for c in X.columns]
             if given != list(names):
@@ -153,8 +179,66 @@ class BaseDetector(BaseEstimator):
         return X
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Anomaly scores of ``X``, float64 of shape (n_samples,); higher = more anomalous."""
-        return self._score_samples(self._check_input(X))
+        """Anomaly scores of ``X``, float64 of shape (n_samples,); higher = more anomalous.
+
+        Scores are always finite. Input far outside the training range can overflow a network:
+        an infinite score is clipped to the largest finite float64 of its sign
+        (``LARGEST_SCORE``) with a ``RuntimeWarning``, so it still ranks above (or below) every
+        finite score and ``predict`` labels it by its side of the threshold; a NaN score has
+        no order and raises ``ValueError`` naming the rows.
+
+        Raises
+        ------
+        ValueError
+            Invalid input (see :func:`deepad.core.validation.check_input`), or NaN scores.
+        """
+        X = self._check_input(X)
+        return self._finite_scores(self._score_samples(X), X)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Normality scores of ``X`` with scikit-learn's sign: **higher = more normal**.
+
+        ``-decision_function(X)``, the convention of scikit-learn's outlier detectors (e.g.
+        ``IsolationForest.score_samples``), for code written against them. deepad's own
+        methods (``decision_function``, ``decision_scores_``, ``threshold_``) keep PyOD's
+        sign, higher = more anomalous.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; finite, as those of ``decision_function``.
+        """
+        return -self.decision_function(X)
+
+    def _finite_scores(self, scores: np.ndarray, X: Any) -> np.ndarray:
+        """``scores`` as float64 with infinities clipped (warning); NaN raises ValueError."""
+        scores = np.asarray(scores, dtype=np.float64)
+        nan = np.isnan(scores)
+        inf = np.isinf(scores)
+        if not (nan.any() or inf.any()):
+            return scores
+        rows = np.flatnonzero(nan if nan.any() else inf)
+        where = (f"{len(rows)} of {len(scores)} row(s) (first at rows "
+                 f"{[int(i) for i in rows[:5]]})")
+        cause = self._range_hint(X)
+        if nan.any():
+            msg = (f"{type(self).__name__} gave NaN scores for {where}: the network overflowed, "
+                   f"so these rows have no score. {cause}")
+            raise ValueError(msg)
+        warnings.warn(
+            f"{type(self).__name__} gave infinite scores for {where}; they are clipped to "
+            f"+/-{LARGEST_SCORE:.4g} (the largest float64), which still ranks them beyond every "
+            f"finite score. {cause}", RuntimeWarning, stacklevel=3)
+        return np.clip(scores, -LARGEST_SCORE, LARGEST_SCORE)
+
+    def _range_hint(self, X: Any) -> str:
+        seen, fitted = _abs_max(X), getattr(self, "_fit_abs_max", None)
+        ranges = ""
+        if seen is not None:
+            ranges = f" (largest |value| {seen:.3g}"
+            ranges += f", against {fitted:.3g} in fit)" if fitted is not None else ")"
+        return (f"The input is probably far outside the training range{ranges}: scale it as "
+                "the training data were scaled, or check it for wrong units or corrupt values.")
 
     def predict(self, X: Any) -> np.ndarray:
         """1 for anomalies (score above ``threshold_``), 0 for normal samples."""
@@ -189,7 +273,8 @@ class BaseDetector(BaseEstimator):
     def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Fitted state as (JSON-serialisable dict, named tensors)."""
         check_is_fitted(self, "decision_scores_")
-        state: dict[str, Any] = {"spec": self.spec_.to_dict(), "threshold": self.threshold_}
+        state: dict[str, Any] = {"spec": self.spec_.to_dict(), "threshold": self.threshold_,
+                                 "n_samples": len(self.decision_scores_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in"] = [str(c) for c in self.feature_names_in_]
         return state, {"decision_scores": torch.from_numpy(self.decision_scores_.copy())}
@@ -212,3 +297,10 @@ class BaseDetector(BaseEstimator):
         from deepad.core.persistence import save_detector
 
         return save_detector(self, path)
+
+
+def _abs_max(X: Any) -> float | None:
+    """Largest absolute value of a validated numeric input; None for categories / sessions."""
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.size:
+        return float(max(X.max(), -X.min()))  # no |X| copy of the data
+    return None

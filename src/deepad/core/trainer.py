@@ -5,6 +5,9 @@ default, or class-balanced batches (half labelled anomalies, half unlabelled row
 replacement) for methods that ask for it, such as DevNet. Methods never copy this loop: they
 fill in the hooks of :class:`deepad.core.deep.DeepDetector` (``loss``, ``training_step``,
 ``on_train_start``, ``on_epoch_end``).
+
+The loop knows a detector only through :class:`Trainable`, the hooks it calls, so this module
+does not import :mod:`deepad.core.deep` (which imports it): no import circle.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
-
-if TYPE_CHECKING:
-    from deepad.core.deep import DeepDetector
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,24 @@ class Batch(NamedTuple):
     index: torch.Tensor
 
 
+class Trainable(Protocol):
+    """What the loop needs of a detector: its network and the training hooks of
+    :class:`deepad.core.deep.DeepDetector`."""
+
+    model_: nn.Module
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]: ...
+
+    def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict: ...
+
+    def loss(self, batch: Batch) -> torch.Tensor: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+
+
 class Trainer:
-    """Runs ``epochs`` of mini-batch optimisation of a :class:`DeepDetector`.
+    """Runs ``epochs`` of mini-batch optimisation of a detector (a :class:`Trainable`, in
+    practice a :class:`~deepad.core.deep.DeepDetector`).
 
     Parameters
     ----------
@@ -40,7 +57,8 @@ class Trainer:
         As the detector's hyperparameters.
     sampling
         ``"shuffle"`` (each row once per epoch) or ``"balanced"`` (each batch half labelled
-        anomalies, half unlabelled rows, with replacement; needs ``y``).
+        anomalies, half unlabelled rows, with replacement; needs ``y`` with both: at least one
+        labelled anomaly and one unlabelled row left for training).
     steps_per_epoch
         Batches per epoch; ``None`` → ``ceil(n_train / batch_size)``.
     validation_size
@@ -78,6 +96,12 @@ class Trainer:
             # keep labelled anomalies in the training part: they are few and drive the loss
             labelled = order[y[order] == 1]
             unlabelled = order[y[order] == 0]
+            if n_val >= len(unlabelled):
+                msg = (f"validation_size={self.validation_size} holds out {n_val} row(s), taken "
+                       "from the unlabelled rows under balanced sampling, but only "
+                       f"{len(unlabelled)} of the {n} rows are unlabelled (y == 0) and training "
+                       "needs at least one; lower validation_size or pass more unlabelled rows.")
+                raise ValueError(msg)
             return torch.cat([labelled, unlabelled[n_val:]]), unlabelled[:n_val]
         return order[n_val:], order[:n_val]
 
@@ -104,11 +128,25 @@ class Trainer:
                 yield batch
 
     @staticmethod
+    def _check_balanced(detector: Trainable, y: torch.Tensor | None) -> None:
+        name = type(detector).__name__
+        n_anomalies = 0 if y is None else int((y == 1).sum())
+        if n_anomalies == 0:
+            msg = (f"{name} samples balanced batches (half labelled anomalies, half unlabelled "
+                   "rows) and needs labelled anomalies: pass y with 1 for at least one anomaly.")
+            raise ValueError(msg)
+        if n_anomalies == len(y):
+            msg = (f"{name} samples balanced batches (half labelled anomalies, half unlabelled "
+                   f"rows) and needs unlabelled rows: all {len(y)} rows have y == 1; pass "
+                   "unlabelled rows with y == 0 too.")
+            raise ValueError(msg)
+
+    @staticmethod
     def _make_batch(X: torch.Tensor, y: torch.Tensor | None, idx: torch.Tensor) -> Batch:
         idx = idx.to(X.device)
         return Batch(X[idx], None if y is None else y[idx], idx)
 
-    def _validation_loss(self, detector: DeepDetector, X: torch.Tensor, y: torch.Tensor | None,
+    def _validation_loss(self, detector: Trainable, X: torch.Tensor, y: torch.Tensor | None,
                          val_idx: torch.Tensor) -> float:
         detector.model_.eval()
         total = 0.0
@@ -120,12 +158,16 @@ class Trainer:
         detector.model_.train()
         return total / len(val_idx)
 
-    def fit(self, detector: DeepDetector, X: torch.Tensor, y: torch.Tensor | None) -> list[dict]:
-        """Train ``detector.model_`` in place; return the per-epoch history."""
-        if self.sampling == "balanced" and (y is None or not bool((y == 1).any())):
-            msg = (f"{type(detector).__name__} samples balanced batches and needs labelled "
-                   "anomalies.")
-            raise ValueError(msg)
+    def fit(self, detector: Trainable, X: torch.Tensor, y: torch.Tensor | None) -> list[dict]:
+        """Train ``detector.model_`` in place; return the per-epoch history.
+
+        Raises
+        ------
+        ValueError
+            Balanced sampling without labelled anomalies or without unlabelled rows.
+        """
+        if self.sampling == "balanced":
+            self._check_balanced(detector, y)
         # indices are drawn on the CPU (local generator); the labels they select must be too
         y_cpu = None if y is None else y.cpu()
         train_idx, val_idx = self._split(len(X), y_cpu)

@@ -309,9 +309,12 @@ def check_sessions(X: Any, *, min_samples: int = 1, name: str = "X") -> Sessions
                     lengths=np.ascontiguousarray(lengths, dtype=np.int64))
 
 
-def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False) -> np.ndarray:
+def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False,
+                 require_unlabelled: bool = False) -> np.ndarray:
     """Validate weak-supervision labels: 1 = labelled anomaly, 0 = unlabelled / normal.
 
+    ``require_anomaly``: at least one 1; ``require_unlabelled``: at least one 0 (a weakly
+    supervised detector learns what is normal from the unlabelled rows).
     Returns an int64 array of shape ``(n_samples,)``.
     """
     if isinstance(y, pd.DataFrame):
@@ -342,5 +345,10 @@ def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False) -> np
     if require_anomaly and 1 not in values:
         msg = ("This detector is weakly supervised and needs at least one labelled anomaly "
                "(y == 1) in fit(X, y).")
+        raise ValueError(msg)
+    if require_unlabelled and 0 not in values:
+        msg = (f"y labels all {n_samples} samples as anomalies (y == 1); a weakly supervised "
+               "detector needs unlabelled rows (y == 0) too, from which it learns what is "
+               "normal. Pass y = 0 for the rows not known to be anomalies.")
         raise ValueError(msg)
     return array.astype(np.int64)
