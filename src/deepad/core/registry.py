@@ -1,7 +1,10 @@
 """The registry of detectors, filled by the ``@register`` decorator on each detector class.
 
 Registration is explicit (never ``__subclasses__()``): a class joins when its module is
-imported, which ``import deepad`` does for every built-in detector. The metadata lives on the
+imported. The built-in detectors are imported on the registry's first query
+(:func:`list_detectors`, :func:`get_detector`), by the package name ``BUILTIN_DETECTORS``
+rather than an import statement: the core never depends on the detectors, and
+``import deepad`` stays light (no torch until a detector is used). The metadata lives on the
 class (``name``, ``category``, ``subcategory``, ``supervision``, ``modalities``,
 ``reference``) and is checked here against the taxonomy, so a typo fails at import time.
 """
@@ -9,12 +12,15 @@ class (``name``, ``category``, ``subcategory``, ``supervision``, ``modalities``,
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Any, TypeVar
 
 from deepad.core.taxonomy import CATEGORIES, MODALITIES, SUBCATEGORIES, SUPERVISIONS
 
 _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
+BUILTIN_DETECTORS = "deepad.detectors"
+"""Package whose import registers every built-in detector (on the first registry query)."""
 
 METADATA_FIELDS = ("name", "category", "subcategory", "supervision", "modalities", "reference")
 
@@ -49,6 +55,11 @@ def register(cls: T) -> T:
     return cls
 
 
+def _load_builtin_detectors() -> None:
+    # a no-op after the first call: the import system keeps the package in sys.modules
+    importlib.import_module(BUILTIN_DETECTORS)
+
+
 def detector_info(cls: type) -> dict[str, Any]:
     """The registry entry of one detector class, as a plain dict."""
     info = {field: getattr(cls, field) for field in METADATA_FIELDS}
@@ -70,6 +81,7 @@ def list_detectors(**filters: str) -> list[dict[str, Any]]:
     if unknown:
         msg = f"Unknown filter(s) {sorted(unknown)}; use any of {list(METADATA_FIELDS)}."
         raise ValueError(msg)
+    _load_builtin_detectors()
     rows = []
     for cls in sorted(_REGISTRY.values(), key=lambda c: (c.category, c.subcategory, c.name)):
         info = detector_info(cls)
@@ -84,6 +96,10 @@ def get_detector(name: str) -> type:
 
     Raises ``KeyError`` listing close matches when no detector has that name.
     """
+    cls = _REGISTRY.get(str(name).lower())
+    if cls is not None:
+        return cls
+    _load_builtin_detectors()
     cls = _REGISTRY.get(str(name).lower())
     if cls is not None:
         return cls
