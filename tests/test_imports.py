@@ -57,6 +57,12 @@ def test_all_names_every_builtin_detector_and_each_resolves():
         deepad.DeepSVD  # noqa: B018
 
 
+def test_subpackages_resolve_as_attributes_after_import_deepad():
+    out = run_python("import deepad, sys; light = 'torch' not in sys.modules; "
+                     "print(light, deepad.metrics.__name__, deepad.core.BaseDetector.__name__)")
+    assert out.split() == ["True", "deepad.metrics", "BaseDetector"]
+
+
 @pytest.mark.parametrize("entry", ["deepad.core.registry", "deepad.core"])
 def test_registry_is_complete_on_first_query(entry):
     # a fresh process that never imports deepad.detectors itself

@@ -42,6 +42,10 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
               "GEOM", "GOAD", "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN",
               "OCNN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE")
 
+# sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
+# when this module imported them eagerly
+_SUBPACKAGES = ("bench", "cli", "core", "data", "detectors", "metrics", "nets", "series")
+
 __all__ = ["BaseDetector", "DeepDetector", "__version__", "get_detector", "list_detectors",
            "load", "SeriesDetector", *_DETECTORS]
 
@@ -51,6 +55,8 @@ def __getattr__(name: str) -> Any:
         module = _CONTRACT[name]
     elif name in _DETECTORS:
         module = "deepad.detectors"
+    elif name in _SUBPACKAGES:
+        return importlib.import_module(f"deepad.{name}")  # the import sets the attribute
     else:
         msg = f"module 'deepad' has no attribute {name!r}"
         raise AttributeError(msg)
