@@ -23,8 +23,8 @@ from deepad.bench import Job, Outcome, ResultStore, load_results, make_config
 from deepad.bench.jobs import SERIES
 from deepad.bench.plan import make_plan
 from deepad.bench.series import (
-    _peer_params,
     load_series,
+    peer_params,
     scale_series,
     series_group,
     series_metrics,
@@ -268,8 +268,8 @@ def test_window_is_part_of_the_job():
     tabular = Job("AutoEncoder", {"window": 64, "stride": 1}, "smap_msl/A-1", 0,
                   "unsupervised", None)
     assert len({base.key, other.key, tabular.key}) == 3
-    assert _peer_params(None, {"window": 32, "epochs": 2}) == {"seq_len": 32, "epochs": 2}
-    assert _peer_params(None, {}) == {"seq_len": 64}
+    assert peer_params(None, {"window": 32, "epochs": 2}) == {"seq_len": 32, "epochs": 2}
+    assert peer_params(None, {}) == {"seq_len": 64}
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -284,8 +284,8 @@ def test_series_metrics_match_the_metric_functions():
     assert found["best_f1"] == best.f1
     assert found["range_f1"] == range_f1(y, (scores >= best.threshold).astype(int))
     assert found["pa_f1"] == point_adjusted_f1(y, scores).f1 >= best.f1
-    assert found["metrics"]["n_ranges"] == 2 and found["metrics"]["n_anomalies"] == 23
-    json.dumps(found["metrics"], allow_nan=False)  # stored as JSON
+    assert found["n_ranges"] == 2 and found["n_anomalies"] == 23
+    json.dumps(found, allow_nan=False)  # stored as JSON
 
 
 def test_scaling_uses_the_training_part_only():
@@ -318,19 +318,48 @@ def test_older_store_is_read_and_migrated_without_changing_its_rows(tmp_path):
                            "setting, status, auc_roc) VALUES (?, 'DeepSVDD', ?, '6_cardio', "
                            "0, 'unsupervised', 'ok', 0.75)", (job.key, job.params_json))
     old = load_results(db)  # read-only: no migration, the new columns read as missing
-    assert old.auc_roc.tolist() == [0.75] and old.range_f1.isna().all()
+    assert old.auc_roc.tolist() == [0.75] and old.metrics.isna().all()
+    assert old.code_version.tolist() == ["unrecorded"] and old.slot.tolist() == [job.key]
     with ResultStore(db) as store:
         assert store.statuses() == {job.key: "ok"}
         series = Job("AutoEncoder", {"window": 64}, "ucr/1", 0, SERIES, None)
-        store.write(series, Outcome("ok", auc_roc=0.9, best_f1=0.5, range_f1=0.4, pa_f1=0.8,
-                                    metrics={"threshold": 1.5}))
+        store.write(series, Outcome("ok", auc_roc=0.9, metrics={
+            "best_f1": 0.5, "range_f1": 0.4, "pa_f1": 0.8, "threshold": 1.5}))
     with sqlite3.connect(db) as connection:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
-    assert set(ADDED_COLUMNS) <= columns
+        version = connection.execute("SELECT value FROM meta").fetchone()[0]
+    assert set(ADDED_COLUMNS) <= columns and version == "2"
     rows = load_results(db).set_index("run_key")
     assert rows.at[job.key, "auc_roc"] == 0.75 and pd.isna(rows.at[job.key, "range_f1"])
+    assert rows.at[job.key, "detector_code"] == "unrecorded"  # migrated: stale
     assert rows.at[series.key, "range_f1"] == 0.4
-    assert json.loads(rows.at[series.key, "metrics"]) == {"threshold": 1.5}
+    assert json.loads(rows.at[series.key, "metrics"]) == {
+        "best_f1": 0.5, "range_f1": 0.4, "pa_f1": 0.8, "threshold": 1.5}
+
+
+def test_version_1_series_columns_move_into_the_metrics_json(tmp_path):
+    db = tmp_path / "v1.db"
+    with sqlite3.connect(db) as connection:
+        connection.executescript(OLD_SCHEMA)
+        connection.executescript("ALTER TABLE results ADD COLUMN best_f1 REAL; "
+                                 "ALTER TABLE results ADD COLUMN range_f1 REAL; "
+                                 "ALTER TABLE results ADD COLUMN pa_f1 REAL; "
+                                 "ALTER TABLE results ADD COLUMN metrics TEXT;")
+        connection.execute("INSERT INTO results (run_key, detector, params, dataset, seed, "
+                           "setting, status, auc_roc, best_f1, range_f1, pa_f1, metrics) "
+                           "VALUES ('k', 'AE', '{}', 'ucr/1', 0, 'series', 'ok', 0.9, 0.5, "
+                           "0.4, 0.8, '{\"threshold\": 1.5}')")
+    before = load_results(db)  # read-only: read as the migration will leave it
+    with ResultStore(db):
+        pass
+    after = load_results(db)
+    for frame in (before, after):
+        assert frame.range_f1.tolist() == [0.4] and frame.pa_f1.tolist() == [0.8]
+        assert json.loads(frame.metrics.iloc[0]) == {
+            "best_f1": 0.5, "range_f1": 0.4, "pa_f1": 0.8, "threshold": 1.5}
+    with sqlite3.connect(db) as connection:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
+    assert not columns & {"best_f1", "range_f1", "pa_f1"}  # one row shape
 
 
 def test_committed_quick_store_keeps_its_run_keys(tmp_path):

@@ -63,6 +63,9 @@ class BenchConfig:
         ``"local"`` or a scheduler address; None runs local worker processes.
     retry_failed : bool
         Run failed jobs again (replacing their rows).
+    rerun_stale : bool
+        Run stale jobs again: rows made by other detector code than the current one, or
+        before code identities were recorded (:mod:`deepad.bench.identity`).
     """
 
     detectors: list[str] = field(default_factory=list)
@@ -78,6 +81,7 @@ class BenchConfig:
     memory_limit: float | None = None
     dask: str | None = None
     retry_failed: bool = False
+    rerun_stale: bool = False
 
 
 ALIASES = {"setting": "settings", "seed": "seeds", "detector": "detectors",
@@ -164,9 +168,9 @@ def _seeds(value: Any) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def _flag(value: Any) -> bool:
+def _flag(value: Any, key: str = "retry_failed") -> bool:
     if not isinstance(value, bool):
-        msg = f"retry_failed must be true or false; got {value!r}."
+        msg = f"{key} must be true or false; got {value!r}."
         raise ValueError(msg)
     return value
 
@@ -184,6 +188,7 @@ def _coerce(key: str, value: Any) -> Any:
         "memory_limit": lambda v: _number(v, "memory_limit", float, none_at_zero=True),
         "dask": lambda v: str(v) if v else None,
         "retry_failed": _flag,
+        "rerun_stale": lambda v: _flag(v, "rerun_stale"),
     }
     if key == "labeled_ratio":
         ratio = _number(value, key, float)

@@ -134,7 +134,8 @@ def check_params(ref: DetectorRef, cls: type, params: dict[str, Any]) -> None:
         validate_parameters(cls(**params))
 
 
-def _defaults(ref: DetectorRef, cls: type, seed: int) -> dict[str, Any]:
+def job_defaults(ref: DetectorRef, cls: type, seed: int) -> dict[str, Any]:
+    """What every job sets where the constructor takes it: the seed and ``device="cpu"``."""
     if ref.kind in peers.PACKAGES:
         return peers.peer_kwargs(cls, seed)
     accepted = parameter_names(ref, cls) or set()
@@ -155,7 +156,7 @@ def build(ref: DetectorRef, params: dict[str, Any], seed: int,
     gets ``n_features`` from the data: a required argument, not a change to the peer.
     """
     cls = load_class(ref)
-    defaults = _defaults(ref, cls, seed)
+    defaults = job_defaults(ref, cls, seed)
     if ref.kind in peers.PACKAGES and n_features is not None:
         parameter = inspect.signature(cls.__init__).parameters.get("n_features")
         if parameter is not None and parameter.default is inspect.Parameter.empty:

@@ -1,9 +1,12 @@
 """One benchmark job, what makes two jobs "the same" (the run key), and what a job produced.
 
 A job is one detector with its parameters on one dataset, one seed and one setting. Its
-:attr:`Job.key` hashes exactly those fields, so re-running a benchmark finds the jobs it has
-already finished. An :class:`Outcome` is what running a job produced, success or failure;
-the store keeps one row per key.
+:attr:`Job.key` hashes those fields with the *resolved* hyperparameters (defaults expanded),
+so re-running a benchmark finds the jobs it has already finished, and a job whose detector
+defaults changed since is a new job. :attr:`Job.slot` hashes the same fields with the given
+parameters only: the store keeps one row per slot (the newest), so a changed default replaces
+the row instead of adding a second one. An :class:`Outcome` is what running a job produced,
+success or failure, with the identity of the code that produced it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ series' training part, every timestamp of its test part scored. Chosen by the da
 
 STATUSES = ("ok", "error", "timeout", "nan", "memory", "skipped")
 """Every status a stored job can have."""
+
+UNRECORDED = "unrecorded"
+"""Code identity of rows stored before identities were recorded (they count as stale)."""
 
 FAILED = ("error", "timeout", "nan", "memory")
 """The statuses ``--retry-failed`` runs again (``skipped`` is a decision, not a failure)."""
@@ -85,6 +91,10 @@ class Job:
     path : str
         Where the supervisor found the dataset; a worker falls back to looking the name up
         when this path does not exist on its machine. Not part of the key.
+    resolved : dict or None
+        Every hyperparameter the detector is built with, defaults expanded, the seed left
+        out (:meth:`deepad.bench.protocol.Protocol.detector`); None where the detector's class
+        could not be loaded (the key is then the slot, as in stores written before it).
     """
 
     detector: str
@@ -94,6 +104,7 @@ class Job:
     setting: str
     labeled_ratio: float | None
     path: str = field(default="", compare=False)
+    resolved: dict[str, Any] | None = None
 
     @property
     def params_json(self) -> str:
@@ -101,13 +112,30 @@ class Job:
         return canonical_json(self.params)
 
     @property
-    def key(self) -> str:
-        """Stable hash of what makes the job the same: detector, params, dataset, seed,
-        setting, labeled_ratio (32 hex digits of SHA-256)."""
-        identity = {"detector": self.detector, "params": self.params, "dataset": self.dataset,
+    def resolved_json(self) -> str | None:
+        """The resolved hyperparameters as canonical JSON (None when unknown)."""
+        return None if self.resolved is None else canonical_json(self.resolved)
+
+    def _hash(self, params: dict[str, Any]) -> str:
+        identity = {"detector": self.detector, "params": params, "dataset": self.dataset,
                     "seed": self.seed, "setting": self.setting,
                     "labeled_ratio": self.labeled_ratio}
         return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:32]
+
+    @property
+    def slot(self) -> str:
+        """Stable hash of the job as the user wrote it: detector, given params, dataset,
+        seed, setting, labeled_ratio (32 hex digits of SHA-256; the run key of stores
+        written before resolved hyperparameters were recorded)."""
+        return self._hash(self.params)
+
+    @property
+    def key(self) -> str:
+        """Stable hash of what makes the job the same: as :attr:`slot`, with the resolved
+        hyperparameters in place of the given ones (the slot when they are unknown)."""
+        if self.resolved is None:
+            return self.slot
+        return self._hash({"given": self.params, "resolved": self.resolved})
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -128,13 +156,10 @@ class Outcome:
         One of :data:`STATUSES`.
     auc_roc, auc_pr, precision_at_n : float or None
         Test metrics (``ok`` jobs only).
-    best_f1, range_f1, pa_f1 : float or None
-        Time-series jobs only: the best point-wise F1 over thresholds, the range-based F1
-        (Tatbul et al.) at that threshold and the best point-adjusted F1 (optimistic); see
-        :func:`deepad.bench.series.series_metrics`.
     metrics : dict
-        Time-series jobs only: the thresholds and the precision / recall behind the F1s, and
-        counts of the test part (JSON in the store).
+        The protocol's other metrics (JSON in the store's ``metrics`` column); for
+        time-series jobs the F1 scores, thresholds and counts of
+        :func:`deepad.bench.series.series_metrics`.
     fit_seconds, score_seconds : float or None
         Wall time of ``fit`` on the training part and ``decision_function`` on the test part.
     fit_cpu_seconds : float or None
@@ -148,6 +173,11 @@ class Outcome:
     versions : dict
         ``deepad``, ``torch``, ``numpy``, ``sklearn``, ``python`` and, for peer detectors,
         ``peer`` versions where the job ran.
+    code : dict
+        Identity of the code that ran the job (:func:`deepad.bench.identity.job_identity`):
+        ``version`` (git commit, ``-dirty`` with uncommitted changes, or ``deepad X.Y.Z``
+        outside a checkout) and ``detector`` (hash of the detector's source files, or
+        ``package version`` for a peer).
     host : str or None
         Machine that ran the job.
     started_at, finished_at : str or None
@@ -158,9 +188,6 @@ class Outcome:
     auc_roc: float | None = None
     auc_pr: float | None = None
     precision_at_n: float | None = None
-    best_f1: float | None = None
-    range_f1: float | None = None
-    pa_f1: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     fit_seconds: float | None = None
     score_seconds: float | None = None
@@ -168,6 +195,7 @@ class Outcome:
     peak_memory_mb: float | None = None
     error: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
     host: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

@@ -11,11 +11,12 @@ from typing import IO
 
 from deepad.bench.config import BenchConfig
 from deepad.bench.environment import host_name, library_versions, threads_per_job, usable_cores
+from deepad.bench.identity import code_version, stale_mask
 from deepad.bench.jobs import FAILED, Job, Outcome, utc_now
 from deepad.bench.plan import Plan, make_plan
 from deepad.bench.pool import WorkerPool
 from deepad.bench.progress import Progress, status_counts
-from deepad.bench.store import ResultStore
+from deepad.bench.store import ResultStore, StoredRow
 
 GB_IN_MB = 1024.0
 
@@ -48,16 +49,44 @@ class RunSummary:
         return f"{self.planned} {jobs}{done}; this run: {status_counts(self.counts)}"
 
 
-def jobs_to_run(plan: Plan, stored: dict[str, str], retry_failed: bool
+@dataclass
+class Stored:
+    """The stored rows of a benchmark, found by run key and by slot, and which are stale
+    (:mod:`deepad.bench.identity`)."""
+
+    rows: list[StoredRow]
+
+    def __post_init__(self) -> None:
+        self.by_key = {row.run_key: row for row in self.rows}
+        self.by_slot = {row.slot: row for row in self.rows}
+        flags = stale_mask([r.detector for r in self.rows], [r.setting for r in self.rows],
+                           [r.status for r in self.rows], [r.detector_code for r in self.rows])
+        self.stale = {row.run_key for row, flag in zip(self.rows, flags, strict=True) if flag}
+
+    def find(self, job: Job) -> StoredRow | None:
+        """The row that answers ``job``: the row of its key, or the row of its slot when that
+        row's resolved hyperparameters were not recorded (a version 1 row, which may have
+        been run with the same ones). A slot row recorded with other resolved
+        hyperparameters answers nothing: a default changed, so the job is run again."""
+        row = self.by_key.get(job.key)
+        if row is None:
+            row = self.by_slot.get(job.slot)
+            if row is not None and row.resolved:
+                return None
+        return row
+
+
+def jobs_to_run(plan: Plan, stored: Stored, retry_failed: bool, rerun_stale: bool = False
                 ) -> tuple[list[Job], list[tuple[Job, str]]]:
-    """The planned jobs without a stored row (or with a failed one, when ``retry_failed``),
-    and the skipped jobs without a stored row."""
+    """The planned jobs without a stored row (or with a failed one, when ``retry_failed``, or
+    a stale one, when ``rerun_stale``), and the skipped jobs without a stored row."""
     def wanted(job: Job) -> bool:
-        status = stored.get(job.key)
-        return status is None or (retry_failed and status in FAILED)
+        row = stored.find(job)
+        return (row is None or (retry_failed and row.status in FAILED)
+                or (rerun_stale and row.run_key in stored.stale))
 
     return ([job for job in plan.jobs if wanted(job)],
-            [(job, reason) for job, reason in plan.skipped if job.key not in stored])
+            [(job, reason) for job, reason in plan.skipped if stored.find(job) is None])
 
 
 def outcomes(config: BenchConfig, jobs: Sequence[Job]) -> Iterator[tuple[Job, Outcome]]:
@@ -81,7 +110,8 @@ def outcomes(config: BenchConfig, jobs: Sequence[Job]) -> Iterator[tuple[Job, Ou
 def _skipped(job: Job, reason: str) -> Outcome:
     now = utc_now()
     return Outcome("skipped", error=reason, versions=dict(library_versions()),
-                   host=host_name(), started_at=now, finished_at=now)
+                   code={"version": code_version()}, host=host_name(), started_at=now,
+                   finished_at=now)
 
 
 def run_benchmark(config: BenchConfig, *, progress: bool = False,
@@ -89,8 +119,9 @@ def run_benchmark(config: BenchConfig, *, progress: bool = False,
     """Run the benchmark ``config`` describes and store every outcome in ``config.db``.
 
     Jobs already stored are not run again (resume), except failed ones when
-    ``config.retry_failed``. Bad input raises before any job starts (``ValueError``,
-    ``KeyError``, ``FileNotFoundError``, ``ImportError``).
+    ``config.retry_failed`` and stale ones (made by other detector code,
+    :mod:`deepad.bench.identity`) when ``config.rerun_stale``. Bad input raises before any
+    job starts (``ValueError``, ``KeyError``, ``FileNotFoundError``, ``ImportError``).
 
     Parameters
     ----------
@@ -105,8 +136,8 @@ def run_benchmark(config: BenchConfig, *, progress: bool = False,
     """
     plan = make_plan(config)
     with ResultStore(config.db) as store:
-        stored = store.statuses()
-        to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed)
+        stored = Stored(store.rows())
+        to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed, config.rerun_stale)
         summary = RunSummary(planned=len(plan.all_jobs),
                              already_done=len(plan.all_jobs) - len(to_run) - len(to_skip),
                              db=config.db)

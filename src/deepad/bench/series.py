@@ -50,15 +50,11 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from deepad.bench import detectors, peers
-from deepad.bench.config import BenchConfig, check_config
-from deepad.bench.jobs import SERIES, Job, Outcome
+from deepad.bench import detectors
 
 SOURCES = ("smap_msl", "ucr", "nab")
 """Prefixes of series names, in the order the suite lists them."""
@@ -69,6 +65,7 @@ DEFAULT_STRIDE = 1
 WINDOW_KEYS = ("window", "stride")
 """Protocol parameters stored in every deepad series job (``window`` only for DeepOD)."""
 SERIES_SUITES = ("series",)
+"""Suites of the time-series protocol (:class:`deepad.bench.series_protocol.SeriesProtocol`)."""
 
 
 # ---------------------------------------------------------------------------- names
@@ -201,10 +198,11 @@ def series_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     Returns
     -------
     dict
-        The five metrics above, and ``metrics``: a JSON-ready dict of ``threshold``,
-        ``precision``, ``recall`` (at :math:`\tau^*`), ``range_precision``, ``range_recall``,
-        ``pa_threshold``, ``pa_precision``, ``pa_recall``, ``n_test``, ``n_anomalies`` and
-        ``n_ranges`` (anomalous segments of the test labels).
+        The six metrics above and, JSON-ready, ``threshold``, ``precision``, ``recall`` (at
+        :math:`\tau^*`), ``range_precision``, ``range_recall``, ``pa_threshold``,
+        ``pa_precision``, ``pa_recall``, ``n_test``, ``n_anomalies`` and ``n_ranges``
+        (anomalous segments of the test labels). All but the three ranking metrics are
+        stored in the row's JSON ``metrics`` column.
     """
     from deepad.metrics import (
         auc_pr,
@@ -225,10 +223,10 @@ def series_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
                "pa_precision": adjusted.precision, "pa_recall": adjusted.recall,
                "n_test": len(y_true), "n_anomalies": int(np.sum(y_true)),
                "n_ranges": n_ranges}
-    return {"auc_roc": auc_roc(y_true, scores), "auc_pr": auc_pr(y_true, scores),
-            "precision_at_n": precision_at_n(y_true, scores), "best_f1": best.f1,
-            "range_f1": ranged.f1, "pa_f1": adjusted.f1,
-            "metrics": {k: float(v) if isinstance(v, float) else v for k, v in details.items()}}
+    values = {"auc_roc": auc_roc(y_true, scores), "auc_pr": auc_pr(y_true, scores),
+              "precision_at_n": precision_at_n(y_true, scores), "best_f1": best.f1,
+              "range_f1": ranged.f1, "pa_f1": adjusted.f1, **details}
+    return {k: float(v) if isinstance(v, float | np.floating) else v for k, v in values.items()}
 
 
 # ---------------------------------------------------------------------------- detectors
@@ -252,17 +250,7 @@ def _accepts(cls: type, name: str) -> bool:
                                      for p in parameters.values())
 
 
-@dataclass(frozen=True)
-class SeriesDetectorSpec:
-    """A detector of a series plan: its spec, the job parameters (protocol included) and the
-    supervision it supports (None: unknown, its peer package is missing)."""
-
-    ref: detectors.DetectorRef
-    params: dict[str, Any]
-    supervision: tuple[str, ...] | None
-
-
-def _protocol_defaults(ref: detectors.DetectorRef, cls: type | None) -> dict[str, Any]:
+def protocol_defaults(ref: detectors.DetectorRef, cls: type | None) -> dict[str, Any]:
     if ref.kind == "deepad":
         return {"window": DEFAULT_WINDOW, "stride": DEFAULT_STRIDE}
     if ref.kind == "deepod":
@@ -280,7 +268,7 @@ def _split_params(ref: detectors.DetectorRef, params: dict[str, Any]
             {k: v for k, v in params.items() if k in wrapper})
 
 
-def _peer_params(ref: detectors.DetectorRef, params: dict[str, Any]) -> dict[str, Any]:
+def peer_params(ref: detectors.DetectorRef, params: dict[str, Any]) -> dict[str, Any]:
     if "seq_len" in params:
         msg = (f"{ref.spec}: set the window of a series job with {ref.spec}.window=..., which "
                "becomes its seq_len (and is the same protocol parameter as for deepad "
@@ -333,40 +321,9 @@ def check_series_detector(ref: detectors.DetectorRef, cls: type,
             raise ValueError(msg)
         return
     if ref.kind == "deepod":
-        detectors.check_params(ref, cls, _peer_params(ref, params))
+        detectors.check_params(ref, cls, peer_params(ref, params))
         return
     detectors.check_params(ref, cls, params)
-
-
-def series_detectors(config: BenchConfig) -> list[SeriesDetectorSpec]:
-    """The detectors of a series plan with their job parameters (checked here)."""
-    refs = list(dict.fromkeys(detectors.parse_detector(d) for d in config.detectors))
-    given: dict[str, dict[str, Any]] = {}
-    for written, values in config.params.items():
-        spec = detectors.parse_detector(written).spec
-        if spec not in {ref.spec for ref in refs}:
-            msg = (f"--params names {written!r}, which is not among the detectors "
-                   f"({', '.join(ref.spec for ref in refs)}).")
-            raise ValueError(msg)
-        given.setdefault(spec, {}).update(values)
-    result = []
-    for ref in refs:
-        params = given.get(ref.spec, {})
-        if ref.kind == "pyod":
-            check_series_detector(ref, object, params)  # raises: PyOD takes rows
-        try:
-            cls = detectors.load_class(ref)
-        except ImportError:
-            if ref.kind not in peers.PACKAGES:
-                raise
-            # deepod is missing: each job records why
-            result.append(SeriesDetectorSpec(ref, {**_protocol_defaults(ref, None), **params},
-                                             None))
-            continue
-        params = {**_protocol_defaults(ref, cls), **params}
-        check_series_detector(ref, cls, params)
-        result.append(SeriesDetectorSpec(ref, params, detectors.supervision(ref, cls)))
-    return result
 
 
 def build_series(ref: detectors.DetectorRef, params: dict[str, Any], seed: int) -> Any:
@@ -379,110 +336,9 @@ def build_series(ref: detectors.DetectorRef, params: dict[str, Any], seed: int) 
         detector, _ = detectors.build(ref, inner, seed)
         return SeriesDetector(detector, **outer)
     if ref.kind == "deepod":
-        estimator, _ = detectors.build(ref, _peer_params(ref, params), seed)
+        estimator, _ = detectors.build(ref, peer_params(ref, params), seed)
         return estimator
     estimator, _ = detectors.build(ref, params, seed)
     return estimator
 
 
-# ---------------------------------------------------------------------------- planning
-def is_series_config(config: BenchConfig) -> bool:
-    """Whether ``config`` describes a time-series benchmark (``ValueError`` when it mixes
-    series with tabular datasets)."""
-    if config.suite:
-        return config.suite.strip().lower() in SERIES_SUITES
-    kinds = {is_series_name(name) for name in config.datasets}
-    if len(kinds) > 1:
-        msg = ("--datasets mixes series (smap_msl/..., ucr/..., nab/...) with tabular "
-               "datasets; run them as two benchmarks, each with its own --db.")
-        raise ValueError(msg)
-    return kinds == {True}
-
-
-def _series_datasets(config: BenchConfig) -> dict[str, str | None]:
-    """``{stored name: reason to skip or None}`` of the plan's series, in suite order."""
-    names = series_names() if config.suite else config.datasets
-    found: dict[str, str | None] = {}
-    missing: list[tuple[str, FileNotFoundError]] = []
-    for name in names:
-        try:
-            data = load_series(name)
-        except FileNotFoundError as error:
-            missing.append((name, error))
-            continue
-        found.setdefault(f"{_split(name)[0]}/{data.name}", evaluation_problem(data))
-    if len(missing) == 1:
-        raise missing[0][1]
-    if missing:
-        msg = (f"{len(missing)} series not found: {', '.join(n for n, _ in missing)}. "
-               f"{missing[0][1]}")
-        raise FileNotFoundError(msg)
-    return found
-
-
-def _skip_reason(detector: SeriesDetectorSpec, dataset: str, problem: str | None) -> str | None:
-    supervision = detector.supervision
-    if supervision is not None and "unsupervised" not in supervision:
-        return (f"{detector.ref.spec} is weakly supervised only: it needs labelled anomalies, "
-                "which time-series jobs do not give")
-    return f"{dataset}: {problem}" if problem else None
-
-
-def make_series_plan(config: BenchConfig) -> Any:
-    """Every job of a time-series benchmark: series × seeds × detectors, setting ``series``.
-
-    Skipped (with the reason): weakly supervised detectors, and series whose test part has
-    no anomaly or only anomalies.
-    """
-    from deepad.bench.plan import Plan
-
-    check_config(config)
-    if list(config.settings) != ["unsupervised"]:
-        msg = (f"time-series jobs have one setting ({SERIES}: trained without labels); "
-               f"--setting {','.join(config.settings)} does not apply to them.")
-        raise ValueError(msg)
-    chosen = series_detectors(config)
-    datasets = _series_datasets(config)
-    plan = Plan()
-    for dataset, problem in datasets.items():
-        for seed in config.seeds:
-            for detector in chosen:
-                job = Job(detector.ref.spec, detector.params, dataset, seed, SERIES, None)
-                reason = _skip_reason(detector, dataset, problem)
-                if reason is None:
-                    plan.jobs.append(job)
-                else:
-                    plan.skipped.append((job, reason))
-    return plan
-
-
-# ---------------------------------------------------------------------------- one job
-def evaluate_series(job: Job, versions: dict[str, str]) -> Outcome:
-    """Fit and score one series job here (exceptions propagate to
-    :func:`deepad.bench.worker.run_job`, which records them)."""
-    from deepad.bench.worker import non_finite, seed_globals
-
-    ref = detectors.parse_detector(job.detector)
-    if ref.kind in peers.PACKAGES:
-        peers.require(ref.kind)
-        versions["peer"] = peers.peer_version(ref.kind) or "unknown"
-    data = load_series(job.dataset)
-    problem = evaluation_problem(data)
-    if problem is not None:
-        return Outcome("skipped", error=f"{job.dataset}: {problem}")
-    train, test = scale_series(data.train, data.test)
-    seed_globals(job.seed)
-    estimator = build_series(ref, job.params, job.seed)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    estimator.fit(train)
-    fit_seconds = time.perf_counter() - start
-    fit_cpu_seconds = time.process_time() - cpu_start
-    start = time.perf_counter()
-    scores = np.asarray(estimator.decision_function(test), dtype=np.float64)
-    score_seconds = time.perf_counter() - start
-    times = {"fit_seconds": fit_seconds, "score_seconds": score_seconds,
-             "fit_cpu_seconds": fit_cpu_seconds}
-    problem = non_finite(scores, len(test))
-    if problem is not None:
-        return Outcome("nan", error=problem, **times)
-    return Outcome("ok", **series_metrics(data.y_test, scores), **times)

@@ -341,3 +341,53 @@ def rank_statistics(means: pd.DataFrame, alpha: float = ALPHA) -> RankStatistics
         groups = cliques(ranks, cd)
     return RankStatistics(block, ranks, left_datasets, left_methods, friedman, cd, groups,
                           alpha=alpha, friedman_note=friedman_note, cd_note=cd_note)
+
+
+@dataclass
+class AllDatasets:
+    """Mean and average rank over every dataset, failures counted (see
+    :func:`all_datasets_summary`)."""
+
+    mean: pd.Series
+    ranks: pd.Series
+    n_datasets: int
+    n_failures: pd.Series
+
+
+def all_datasets_summary(means: pd.DataFrame) -> AllDatasets:
+    """Mean and average rank of each method over every dataset, a missing result counted as
+    a failure.
+
+    The datasets are those on which at least one method has a result, the methods those with
+    at least one result. On each dataset a method without a result (it failed, timed out or
+    was not run) gets the worst rank (failed methods tie among themselves below every
+    method with a result) and, for the mean, the lowest score any method reached on that
+    dataset. Beside the complete-case mean (:func:`complete_block`), which leaves such
+    datasets out and so favours methods that fail on hard datasets.
+
+    Parameters
+    ----------
+    means : DataFrame
+        Scores (higher is better), rows = datasets, columns = methods, NaN = no result.
+
+    Returns
+    -------
+    AllDatasets
+
+    Examples
+    --------
+    >>> means = pd.DataFrame({"a": [0.9, 0.6], "b": [0.8, np.nan]})
+    >>> found = all_datasets_summary(means)
+    >>> found.mean.round(2).to_dict(), found.ranks.to_dict(), found.n_failures.to_dict()
+    ({'a': 0.75, 'b': 0.7}, {'a': 1.0, 'b': 2.0}, {'a': 0, 'b': 1})
+    """
+    compared = means.loc[:, means.notna().any(axis=0)]
+    block = compared.loc[compared.notna().any(axis=1)]
+    if block.empty:
+        empty = pd.Series(dtype=np.float64)
+        return AllDatasets(empty, empty, 0, pd.Series(dtype=np.int64))
+    lowest = block.min(axis=1)
+    filled = block.apply(lambda column: column.fillna(lowest))
+    ranks = block.fillna(-np.inf).rank(axis=1, method="average", ascending=False).mean()
+    failures = block.isna().sum(axis=0).astype(np.int64)
+    return AllDatasets(filled.mean(axis=0), ranks, len(block), failures)

@@ -4,8 +4,8 @@
   marketing and a large donation set);
 - ``adbench``: every ADBench ``.npz`` file found in the data folders
   (:func:`deepad.data.adbench.data_dirs`);
-- ``series``: every SMAP/MSL channel, UCR 2021 series and NAB series found in the data
-  folders, as time-series jobs (:mod:`deepad.bench.series`).
+The ``series`` suite belongs to the time-series protocol (:mod:`deepad.bench.series`); every
+suite of every protocol is listed in :data:`deepad.bench.protocols.SUITES`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from deepad.data.adbench import data_dirs, find_adbench
 
 QUICK = ("6_cardio", "38_thyroid", "29_Pima", "18_Ionosphere", "24_mnist", "5_campaign",
          "11_donors", "8_celeba")
-SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench": None, "series": None}
-"""Suite name → dataset names; None: every file of the suite's kind found locally (ADBench
-``.npz`` files for ``adbench``, series for ``series``)."""
+SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench": None}
+"""Tabular suite name → dataset names; None: every ADBench ``.npz`` file found locally."""
 
 
 def local_datasets() -> dict[str, Path]:
@@ -44,10 +43,6 @@ def suite_datasets(name: str) -> list[str]:
     names = SUITES[key]
     if names is not None:
         return list(names)
-    if key == "series":
-        from deepad.bench.series import series_names
-
-        return series_names()
     found = sorted(local_datasets())
     if not found:
         folders = ", ".join(str(d) for d in data_dirs())

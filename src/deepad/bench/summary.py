@@ -170,8 +170,9 @@ def metric_cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``dataset, method, mean, std, n_ok, n_jobs, n_skipped``; one row per pair
-        that was run.
+        Columns ``dataset, method, mean, std, n_ok, n_jobs, n_skipped, n_stale``; one row
+        per pair that was run. ``n_stale`` counts the rows marked ``stale`` (0 when the
+        table has no ``stale`` column).
         ``mean`` is NaN when no seed finished; ``std`` is NaN with fewer than 2 seeds.
     """
     keys = ["dataset", "method"]
@@ -184,6 +185,11 @@ def metric_cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     table["n_ok"] = table["n_ok"].fillna(0).astype(int)
     table["n_jobs"] = jobs
     table["n_skipped"] = skipped.reindex(jobs.index).fillna(0).astype(int)
+    if "stale" in frame.columns:
+        stale = frame[frame["stale"].fillna(False).astype(bool)].groupby(keys).size()
+        table["n_stale"] = stale.reindex(jobs.index).fillna(0).astype(int)
+    else:
+        table["n_stale"] = 0
     return table.reset_index()
 
 

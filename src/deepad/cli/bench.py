@@ -24,17 +24,19 @@ EXIT_INTERRUPTED = 130
 
 def _dry_run(config: BenchConfig) -> None:
     from deepad.bench.plan import make_plan
-    from deepad.bench.runner import jobs_to_run
-    from deepad.bench.store import stored_statuses
+    from deepad.bench.runner import Stored, jobs_to_run
+    from deepad.bench.store import stored_rows
 
     plan = make_plan(config)
-    stored = stored_statuses(config.db)
-    to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed)
+    stored = Stored(stored_rows(config.db))
+    to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed, config.rerun_stale)
     run_keys = {job.key for job in to_run}
     skip_keys = {job.key for job, _ in to_skip}
     for job in plan.all_jobs:
+        row = stored.find(job)
+        stale = ", stale" if row is not None and row.run_key in stored.stale else ""
         state = ("run" if job.key in run_keys else "skip" if job.key in skip_keys
-                 else f"stored ({stored[job.key]})")
+                 else f"stored ({row.status if row else '?'}{stale})")
         params = "" if not job.params else f" {job.params_json}"
         typer.echo(f"{state:<18} {job.describe()}{params}")
     total = len(plan.all_jobs)
@@ -95,6 +97,10 @@ def bench(
              "workers. Needs pip install 'deepad[dask]'.")] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Run failed jobs (error, timeout, nan, memory) again.")] = False,
+    rerun_stale: Annotated[bool, typer.Option(
+        "--rerun-stale", help="Run stale jobs again: rows made by other detector code than "
+                              "the current one (its source or its peer's version changed), "
+                              "or stored before code identities were recorded.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List the jobs and what the store already holds; run nothing.")
     ] = False,
@@ -118,7 +124,8 @@ def bench(
         flags = {"suite": suite, "datasets": datasets, "detectors": detectors, "seeds": seeds,
                  "setting": setting, "labeled_ratio": labeled_ratio, "params": params or None,
                  "db": db, "jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
-                 "dask": dask, "retry_failed": True if retry_failed else None}
+                 "dask": dask, "retry_failed": True if retry_failed else None,
+                 "rerun_stale": True if rerun_stale else None}
         config = make_config(file_values, flags)
         if dry_run:
             _dry_run(config)

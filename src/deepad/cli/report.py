@@ -36,13 +36,17 @@ def report_command(
     = None,
 ) -> None:
     """Write report.md and report.html: AUC per dataset (mean ± std over seeds), average
-    ranks, the Friedman test, a critical-difference diagram, fit times and every failed job.
+    ranks (complete cases, and over every dataset with failures ranked last), the Friedman
+    test, a critical-difference diagram, fit times and every failed job. Rows made by other
+    detector code than the current one are marked stale (deepad bench --rerun-stale redoes
+    them).
 
     report.html is one file with its images embedded, so it can be mailed on its own.
     """
     if not results.is_file():
         _fail(f"no benchmark database at {results}.")
     from deepad.bench import load_results
+    from deepad.bench.identity import mark_stale
     from deepad.bench.report import write_report
 
     with _clean_errors():
@@ -61,9 +65,11 @@ def report_command(
             _fail(f"{results} holds no {setting.value} runs; settings present: "
                   f"{', '.join(present)}.")
     with _clean_errors():
+        frame = mark_stale(frame)
         paths = write_report(frame, out, title=title)
     n_not_ok = int((frame["status"] != "ok").sum())
+    n_stale = int(frame["stale"].sum())
     typer.echo(f"{len(frame)} jobs from {results}, {n_not_ok} of them not ok (listed under "
-               "Failures)")
+               f"Failures), {n_stale} stale (made by other detector code than the current)")
     for path in paths.values():
         typer.echo(f"wrote {path}")

@@ -1,0 +1,168 @@
+"""Pieces shared by the protocols' reports: number formatting, score cells, the fit-time
+table, the stale-row summary and the mean rows over every dataset.
+
+Every report of a protocol (:meth:`deepad.bench.protocol.Protocol.write_report`) builds on
+these; none of them imports a report module, so the reports do not import each other.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from deepad.bench.render import Block, Heading, Paragraph, Table
+from deepad.bench.stats import AllDatasets, all_datasets_summary
+from deepad.bench.summary import time_table
+
+NOT_RUN, FAILED, SKIPPED = "—", "fail", "skipped"
+DIGITS = 3
+STALE_MARK = "†"
+STALE_LEGEND = (f"{STALE_MARK} = the cell holds stale rows: made by other detector code than "
+                "the current one, or before code identities were recorded (see Run summary).")
+ALL_MEAN_LEGEND = (
+    "\"mean, all\" and \"average rank, all\" use every dataset on which any detector has a "
+    "result: a detector without a result there (failed, timed out, not run) gets the worst "
+    "rank on it, and, in the mean, the lowest score any detector reached on it; \"fails\" "
+    "counts those datasets.")
+
+
+def number(value: float | None, fmt: str = f".{DIGITS}f") -> str:
+    """``value`` formatted, or :data:`NOT_RUN` for None / NaN / infinite."""
+    return NOT_RUN if value is None or not math.isfinite(value) else format(value, fmt)
+
+
+def values(items) -> str:
+    """Items joined with commas."""
+    return ", ".join(str(v) for v in items)
+
+
+def seed_text(value) -> str:
+    """A seed as an integer where it is one."""
+    found = pd.to_numeric(value, errors="coerce")
+    return str(int(found)) if pd.notna(found) and float(found).is_integer() else str(value)
+
+
+def seeds_text(frame: pd.DataFrame) -> str:
+    """The seeds of a table, sorted and joined."""
+    seeds = pd.to_numeric(frame["seed"], errors="coerce").dropna()
+    return values(sorted({int(s) for s in seeds})) or NOT_RUN
+
+
+def best_positions(scores: dict[int, float], lowest: bool = False) -> set[int]:
+    """Positions holding the best value after rounding to the shown digits."""
+    shown = {i: round(v, DIGITS) for i, v in scores.items() if math.isfinite(v)}
+    if not shown:
+        return set()
+    target = min(shown.values()) if lowest else max(shown.values())
+    return {i for i, v in shown.items() if v == target}
+
+
+def cell_text(row: pd.Series) -> str:
+    """A score cell: ``mean ± std (n_ok/n_jobs)``, ``fail`` or ``skipped``; with
+    :data:`STALE_MARK` when the cell holds stale rows."""
+    mark = f" {STALE_MARK}" if row.get("n_stale", 0) else ""
+    if row["n_ok"] == 0:
+        return (SKIPPED if row["n_skipped"] == row["n_jobs"] else FAILED) + mark
+    text = number(row["mean"])
+    if math.isfinite(row["std"]):
+        text += f" ± {number(row['std'])}"
+    if row["n_ok"] < row["n_jobs"]:
+        text += f" ({int(row['n_ok'])}/{int(row['n_jobs'])})"
+    return text + mark
+
+
+def time_blocks(rows: pd.DataFrame) -> list[Block]:
+    """The fit-time table (medians over ok jobs) with its heading and legend."""
+    table = time_table(rows)
+    cpu = bool(table["fit_cpu_seconds"].notna().any())
+    body = tuple(
+        (str(m), str(int(t["jobs"])), str(int(t["ok"])), number(t["fit_seconds"], ".3g"),
+         *((number(t["fit_cpu_seconds"], ".3g"),) if cpu else ()),
+         number(t["score_seconds"], ".3g"), number(t["peak_memory_mb"], ".0f"))
+        for m, t in table.iterrows())
+    fastest = {i: -float(t["fit_seconds"]) for i, (_, t) in enumerate(table.iterrows())}
+    bold = {(r, 3) for r in best_positions(fastest)}
+    text = "Medians over the jobs that finished ok (bold = fastest fit)."
+    if cpu:
+        least = {i: -float(t["fit_cpu_seconds"]) for i, (_, t) in enumerate(table.iterrows())}
+        bold |= {(r, 4) for r in best_positions(least)}
+        text += (" Fit CPU: CPU seconds of the job's process during fit, every thread counted;"
+                 " it does not grow when other work shares the cores, as wall time does"
+                 " (empty where the store predates it).")
+    header = ("detector", "jobs", "ok", "median fit (s)",
+              *(("median fit CPU (s)",) if cpu else ()), "median score (s)",
+              "median peak memory (MB)")
+    return [Heading("Fit time", 3), Paragraph(text), Table(header, body, frozenset(bold))]
+
+
+def has_stale(frame: pd.DataFrame) -> bool:
+    """Whether the table says which rows are stale (a ``stale`` column)."""
+    return "stale" in frame.columns
+
+
+def stale_counts(frame: pd.DataFrame) -> pd.Series:
+    """Stale rows per method (zeros without a ``stale`` column)."""
+    flags = (frame["stale"].fillna(False).astype(bool) if has_stale(frame)
+             else pd.Series(False, index=frame.index))
+    return flags.groupby(frame["method"], sort=False).sum().astype(int)
+
+
+def stale_blocks(frame: pd.DataFrame) -> list[Block]:
+    """One paragraph: how many rows are stale and how to run them again (nothing without a
+    ``stale`` column)."""
+    if not has_stale(frame):
+        return []
+    flags = frame["stale"].fillna(False).astype(bool)
+    n_stale = int(flags.sum())
+    if not n_stale:
+        return [Paragraph("Code: every row was made by the current code of its detector "
+                          "(0 stale rows).")]
+    codes = (frame["detector_code"] if "detector_code" in frame.columns
+             else pd.Series(None, index=frame.index, dtype=object))
+    unrecorded = int((flags & (codes.isna() | (codes == "unrecorded"))).sum())
+    return [Paragraph(
+        f"Code: {n_stale} of {len(frame)} rows are stale ({STALE_MARK}): {unrecorded} were "
+        f"stored before code identities were recorded (\"unrecorded\"), "
+        f"{n_stale - unrecorded} were made by other detector code than the current one "
+        "(source hash or peer version). Their numbers may not be what the current code gives; "
+        "`deepad bench --config <file> --rerun-stale` runs them again. The \"stale\" column "
+        "below counts them per detector.")]
+
+
+def status_rows(counts: pd.DataFrame, frame: pd.DataFrame) -> tuple[tuple, tuple]:
+    """Header and rows of the jobs-by-detector-and-status table, with a ``stale`` column
+    when the table marks stale rows."""
+    stale = stale_counts(frame) if has_stale(frame) else None
+    header = ("detector", *counts.columns, "total", *(("stale",) if stale is not None else ()))
+    rows = tuple((str(m), *(str(int(v)) for v in row), str(int(row.sum())),
+                  *((str(int(stale.get(m, 0))),) if stale is not None else ()))
+                 for m, row in counts.iterrows())
+    return header, rows
+
+
+def all_rows(means: pd.DataFrame, methods: list[str], first_row: int
+             ) -> tuple[list[tuple], set[tuple[int, int]], AllDatasets]:
+    """The rows ``mean, all``, ``average rank, all`` and ``fails`` of a score table
+    (:func:`deepad.bench.stats.all_datasets_summary`), their bold cells (``first_row`` is the
+    index of the first of them) and the summary."""
+    found = all_datasets_summary(means)
+    n = found.n_datasets
+    mean = {i + 1: float(found.mean.get(m, math.nan)) for i, m in enumerate(methods)}
+    rank = {i + 1: float(found.ranks.get(m, math.nan)) for i, m in enumerate(methods)}
+    fails = [str(int(found.n_failures[m])) if m in found.n_failures.index else NOT_RUN
+             for m in methods]
+    rows = [(f"mean, all {n}", *(number(v) for v in mean.values())),
+            (f"average rank, all {n}", *(number(v, ".2f") for v in rank.values())),
+            (f"fails (of {n})", *fails)]
+    bold = {(first_row, c) for c in best_positions(mean)}
+    bold |= {(first_row + 1, c) for c in best_positions(rank, lowest=True)}
+    return rows, bold, found
+
+
+def finite_mean(column: pd.Series) -> float:
+    """Mean of the finite values (NaN when there are none)."""
+    data = column.to_numpy(dtype=np.float64)
+    data = data[np.isfinite(data)]
+    return float(data.mean()) if data.size else math.nan
