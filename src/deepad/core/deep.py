@@ -28,24 +28,12 @@ import torch
 from torch import nn
 
 from deepad.core.base import BaseDetector
+from deepad.core.chunks import chunk_rows
 from deepad.core.params import NONE, Interval, Options, PositiveInts
 from deepad.core.runtime import resolve_device, resolve_seed, seeded
 from deepad.core.trainer import Batch, Trainer
 from deepad.core.validation import InputSpec
 from deepad.nets.factory import BACKBONES
-
-SCORE_BATCH_ROWS = 8192  # rows scored per forward pass; bounded memory, few Python iterations
-
-
-def score_batch_rows(X: np.ndarray) -> int:
-    """Samples per scoring pass: ``SCORE_BATCH_ROWS`` rows, or as many windows / images as
-    hold about that many time steps / pixels (a window of w steps counts w rows)."""
-    positions = 1
-    if X.ndim == 3:  # (windows, steps, channels)
-        positions = X.shape[1]
-    elif X.ndim == 4:  # (images, channels, height, width)
-        positions = X.shape[2] * X.shape[3]
-    return max(1, SCORE_BATCH_ROWS // positions)
 
 
 class _DeviceConstraint:
@@ -194,7 +182,7 @@ class DeepDetector(BaseDetector):
     @torch.no_grad()
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         self.model_.eval()
-        rows = score_batch_rows(X)
+        rows = chunk_rows(X.shape)  # samples per scoring pass (deepad.core.chunks)
         scores = []
         for start in range(0, len(X), rows):
             x = torch.from_numpy(X[start:start + rows]).to(self.device_)

@@ -1,5 +1,5 @@
-"""Pieces of adversarially trained networks: discriminators that return their features, and
-spectral normalisation.
+"""Pieces of adversarially trained networks: discriminators that return their features,
+spectral normalisation and the standard GAN losses.
 
 GAN-based detectors use a discriminator twice: its logit drives the adversarial game, and its
 last hidden layer ``f(x)`` is a learned feature space in which real and generated samples are
@@ -12,6 +12,7 @@ so one discriminator serves rows and sequence windows.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -125,3 +126,21 @@ class JointDiscriminator(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.joint(torch.cat([self.a_features(a), self.b_features(b)], dim=1))
         return self.head(self.dropout(h)).squeeze(-1), h
+
+
+# ---------------------------------------------------------------------------- losses
+def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logit, torch.full_like(logit, target),
+                                              reduction="none")
+
+
+def gan_discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
+    """Per-sample discriminator loss ``−log D(x) − log(1 − D(x̃))`` (Goodfellow et al. 2014,
+    Eq. 1, the discriminator's side), from logits."""
+    return _bce(real_logit, 1.0) + _bce(fake_logit, 0.0)
+
+
+def gan_generator_loss(fake_logit: torch.Tensor) -> torch.Tensor:
+    """Per-sample non-saturating generator loss ``−log D(G(z))`` (Goodfellow et al. 2014,
+    Sec. 3), from logits."""
+    return _bce(fake_logit, 1.0)

@@ -26,7 +26,8 @@ from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted
 
 from deepad.core.base import BaseDetector
-from deepad.core.deep import SCORE_BATCH_ROWS, DeepDetector
+from deepad.core.chunks import element_rows, forward_in_chunks, in_chunks
+from deepad.core.deep import DeepDetector
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import get_detector, register
 from deepad.core.runtime import resolve_seed
@@ -42,7 +43,6 @@ shrinks the code a shallow detector measures distances in: kNN on it, quick suit
 fell on 7 of 8 sets (mean AUC-ROC 0.683 over seeds 0-2 against 0.768 with these settings,
 ``docs/decisions.md``)."""
 DEFAULT_NEIGHBORS = {"knn": 5, "lof": 20}  # PyOD's KNN and scikit-learn's / PyOD's LOF
-_CHUNK_ELEMENTS = 1 << 22  # kernel entries / tree lookups held at once while scoring
 
 
 # ============================================================================ shallow scorers
@@ -121,14 +121,13 @@ class _OCSVMScorer:
 
     def score(self, Z: np.ndarray) -> np.ndarray:
         sv_norms = (self.support ** 2).sum(axis=1)
-        rows = max(1, _CHUNK_ELEMENTS // max(len(self.support), 1))
-        out = np.empty(len(Z))
-        for start in range(0, len(Z), rows):
-            z = Z[start:start + rows]
+
+        def score(z: np.ndarray) -> np.ndarray:
             sq = (z ** 2).sum(axis=1)[:, None] + sv_norms[None, :] - 2.0 * z @ self.support.T
             kernel = np.exp(-self.gamma * np.maximum(sq, 0.0))
-            out[start:start + rows] = -(kernel @ self.coef + self.intercept)
-        return out
+            return -(kernel @ self.coef + self.intercept)
+
+        return in_chunks(score, Z, rows=element_rows(len(self.support)))
 
     def state(self) -> dict[str, torch.Tensor]:
         scalars = torch.tensor([self.gamma, self.intercept], dtype=torch.float64)
@@ -174,11 +173,7 @@ class _IForestScorer:
     def score(self, Z: np.ndarray) -> np.ndarray:
         # scikit-learn's trees compare float32 inputs against float64 thresholds
         Z = Z.astype(np.float32).astype(np.float64)
-        rows = max(1, _CHUNK_ELEMENTS // len(self.left))
-        out = np.empty(len(Z))
-        for start in range(0, len(Z), rows):
-            out[start:start + rows] = self._score(Z[start:start + rows])
-        return out
+        return in_chunks(self._score, Z, rows=element_rows(len(self.left)))
 
     def _score(self, Z: np.ndarray) -> np.ndarray:
         node = np.zeros((len(self.left), len(Z)), dtype=np.int64)
@@ -427,14 +422,10 @@ class DeepFeatureDetector(BaseDetector):
         if self.encoder_ is None:
             return X.reshape(len(X), -1).astype(np.float64)
         network = self._network(self.encoder_)
-        was_training = network.training
-        network.eval()
-        rows = max(1, SCORE_BATCH_ROWS // (X.shape[1] if X.ndim == 3 else 1))
         device = self.encoder_.device_
-        parts = [network(torch.from_numpy(X[start:start + rows]).to(device)).double().cpu()
-                 for start in range(0, len(X), rows)]
-        network.train(was_training)
-        return torch.cat(parts).reshape(len(X), -1).numpy()
+        embedding = forward_in_chunks(
+            network, X, lambda x: network(torch.from_numpy(x).to(device)).double().cpu())
+        return embedding.reshape(len(X), -1).numpy()
 
     # ------------------------------------------------------------------ shallow part
     def _make_scorer(self):

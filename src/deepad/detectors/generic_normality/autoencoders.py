@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.registry import register
@@ -30,26 +31,8 @@ from deepad.core.runtime import resolve_device, resolve_seed, seeded
 from deepad.core.trainer import Batch, Trainer
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder, resolve_backbone
+from deepad.nets.autoencoder import AutoEncoderNet, reconstruction_error
 from deepad.nets.mlp import ACTIVATIONS
-
-FORWARD_ROWS = 4096  # rows per forward pass over the whole fit data (statistics, RDA steps)
-
-
-def reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error over every feature (and time step): shape (batch,)."""
-    return (x - x_hat).pow(2).flatten(1).mean(dim=1)
-
-
-class AutoEncoderNet(nn.Module):
-    """``x → encoder → code → decoder → x̂``."""
-
-    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
 
 
 @register
@@ -170,15 +153,6 @@ class AutoEncoder(DeepDetector):
 
     def score(self, batch: Batch) -> torch.Tensor:
         return reconstruction_error(batch.x, self.model_(batch.x))
-
-
-@torch.no_grad()
-def _in_chunks(function, X: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """``function`` over ``X``, FORWARD_ROWS rows (fewer windows) at a time, without
-    gradients; the outputs are concatenated along ``dim``."""
-    rows = max(1, FORWARD_ROWS // (X.shape[1] if X.ndim == 3 else 1))
-    return torch.cat([function(X[start:start + rows]) for start in range(0, len(X), rows)],
-                     dim=dim)
 
 
 # ============================================================================ RandNet
@@ -497,8 +471,8 @@ class RandNet(DeepDetector):
     @torch.no_grad()
     def _set_error_statistics(self, X: torch.Tensor) -> None:
         """μ_m and σ_m of every member's error over the training data (eval mode)."""
-        self.model_.eval()
-        errors = _in_chunks(lambda x: member_errors(x, self.model_(x)), X, dim=1)
+        errors = forward_in_chunks(self.model_.eval(), X,
+                                   lambda x: member_errors(x, self.model_(x)), dim=1)
         self.model_.error_mean.copy_(errors.mean(dim=1))
         self.model_.error_std.copy_(errors.std(dim=1, correction=0).clamp_min(1e-12))
 
@@ -751,7 +725,7 @@ class RobustAutoEncoder(AutoEncoder):
             for record in trainer.fit(self, clean, None):
                 record["epoch"] = len(self.history_) + 1
                 self.history_.append({**record, "outer": outer})
-            recon = _in_chunks(self.model_, clean)
+            recon = forward_in_chunks(self.model_, clean)
             if outer == 1:
                 self.lam_ = self._resolve_lam(X - recon)
             sparse = shrink(X - recon, self.lam_)

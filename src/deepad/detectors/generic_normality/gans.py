@@ -41,7 +41,6 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from deepad.core.deep import DeepDetector
@@ -50,30 +49,20 @@ from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder
-from deepad.nets.adversarial import Discriminator, JointDiscriminator, requires_grad, set_leak
+from deepad.nets.adversarial import (
+    Discriminator,
+    JointDiscriminator,
+    gan_discriminator_loss,
+    gan_generator_loss,
+    requires_grad,
+    set_leak,
+)
 from deepad.nets.mlp import MLP
 
 LEAK = 0.2  # negative slope of the discriminators' (and encoders') leaky ReLU
 
 
 # ---------------------------------------------------------------------------- losses
-def _bce(logit: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logit, torch.full_like(logit, target),
-                                              reduction="none")
-
-
-def gan_discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
-    """Per-sample discriminator loss ``−log D(x) − log(1 − D(x̃))`` (Goodfellow et al. 2014,
-    Eq. 1, the discriminator's side), from logits."""
-    return _bce(real_logit, 1.0) + _bce(fake_logit, 0.0)
-
-
-def gan_generator_loss(fake_logit: torch.Tensor) -> torch.Tensor:
-    """Per-sample non-saturating generator loss ``−log D(G(z))`` (Goodfellow et al. 2014,
-    Sec. 3), from logits."""
-    return _bce(fake_logit, 1.0)
-
-
 def anogan_loss(x: torch.Tensor, x_gen: torch.Tensor, f_x: torch.Tensor, f_gen: torch.Tensor,
                 feature_weight: float = 0.1) -> torch.Tensor:
     """AnoGAN's mapping loss per sample (Schlegl et al. 2017, Eq. 3-5):
@@ -659,7 +648,8 @@ class ALAD(_GAN):
         if self.score_method == "l2":
             return (x - x_rec).pow(2).flatten(1).sum(dim=1).sqrt()
         if self.score_method == "logits":
-            return _bce(net.d_xx(torch.cat([x, x_rec], dim=-1))[0], 1.0)
+            # −log D_xx(x, x̂): the generator's loss of the pair
+            return gan_generator_loss(net.d_xx(torch.cat([x, x_rec], dim=-1))[0])
         pairs = torch.cat([torch.cat([x, x], dim=-1), torch.cat([x, x_rec], dim=-1)])
         f_real, f_rec = net.d_xx(pairs)[1].chunk(2)
         return (f_real - f_rec).abs().flatten(1).sum(dim=1)

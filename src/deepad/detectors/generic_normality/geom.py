@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepad.core.chunks import in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options, PositiveInts
 from deepad.core.registry import register
@@ -337,9 +338,7 @@ class GEOM(DeepDetector):
     @torch.no_grad()
     def _log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """``model_(x)`` over chunks of images (a bounded number of views per pass)."""
-        rows = max(1, _VIEWS_PER_CHUNK // len(self.model_.sources))
-        return torch.cat([self.model_(x[start:start + rows])
-                          for start in range(0, len(x), rows)])
+        return in_chunks(self.model_, x, rows=_VIEWS_PER_CHUNK // len(self.model_.sources))
 
     @torch.no_grad()
     def _fit_dirichlet(self, X: torch.Tensor) -> None:

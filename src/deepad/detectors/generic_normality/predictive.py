@@ -25,7 +25,8 @@ import torch
 from sklearn.covariance import LedoitWolf
 from torch import nn
 
-from deepad.core.deep import SCORE_BATCH_ROWS, DeepDetector
+from deepad.core.chunks import forward_in_chunks
+from deepad.core.deep import DeepDetector
 from deepad.core.params import NONE, Indices, Interval, Options
 from deepad.core.registry import register
 from deepad.core.runtime import resolve_seed
@@ -119,10 +120,8 @@ class GaussianErrorDetector(DeepDetector):
 
     @torch.no_grad()
     def _fit_error_model(self, X: torch.Tensor) -> None:
-        self.model_.eval()
-        rows = max(1, SCORE_BATCH_ROWS // X.shape[1])
-        errors = torch.cat([self.errors(X[start:start + rows]).flatten(0, 1).double().cpu()
-                            for start in range(0, len(X), rows)])
+        errors = forward_in_chunks(self.model_.eval(), X,
+                                   lambda x: self.errors(x).flatten(0, 1).double().cpu())
         mean, precision = fit_gaussian(errors.numpy())
         self.model_.error_mean.copy_(torch.from_numpy(mean))
         self.model_.error_precision.copy_(torch.from_numpy(precision))

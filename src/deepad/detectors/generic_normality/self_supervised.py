@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepad.core.chunks import element_rows, in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options, PositiveInts
 from deepad.core.registry import register
@@ -32,19 +33,9 @@ from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
 from deepad.nets.mlp import ACTIVATIONS, activation_layer
 
-_CHUNK_ELEMENTS = 1 << 22  # elements of the largest intermediate tensor held while scoring
 # GOAD's map output dimension for transform_dim="auto": a compressing map for rows (best on
 # ADBench data), a wide per-step map for windows (best on planted windows); docs/decisions.md
 AUTO_TRANSFORM_DIM = {"tabular": 4, "sequence": 32}
-
-
-def _chunked(function, x: torch.Tensor, per_row: int) -> torch.Tensor:
-    """``function(x)`` over row chunks so that about ``per_row`` elements per row stay under
-    ``_CHUNK_ELEMENTS`` (scoring passes up to 8192 rows at once)."""
-    rows = max(1, _CHUNK_ELEMENTS // max(per_row, 1))
-    if len(x) <= rows:
-        return function(x)
-    return torch.cat([function(x[start:start + rows]) for start in range(0, len(x), rows)])
 
 
 # ============================================================================ GOAD
@@ -273,7 +264,8 @@ class GOAD(DeepDetector):
     def _set_centers(self, X: torch.Tensor) -> None:
         """``c_m``: the mean of ``f(T_m(x))`` over the training rows, under the final weights."""
         self.model_.eval()
-        total = _chunked(lambda x: self.model_(x).sum(dim=0, keepdim=True), X, self._per_row())
+        total = in_chunks(lambda x: self.model_(x).sum(dim=0, keepdim=True), X,
+                          rows=element_rows(self._per_row()))
         self.model_.centers.copy_(total.sum(dim=0) / len(X))
 
     def _per_row(self) -> int:
@@ -285,8 +277,8 @@ class GOAD(DeepDetector):
         return goad_loss(self.model_(batch.x), self.lambda_tc, self.margin)
 
     def score(self, batch: Batch) -> torch.Tensor:
-        return _chunked(lambda x: goad_score(self.model_(x), self.model_.centers), batch.x,
-                        self._per_row())
+        return in_chunks(lambda x: goad_score(self.model_(x), self.model_.centers), batch.x,
+                         rows=element_rows(self._per_row()))
 
 
 # ============================================================================ NeuTraL
@@ -492,7 +484,8 @@ class NeuTraL(DeepDetector):
     def score(self, batch: Batch) -> torch.Tensor:
         width = max(self.spec_.n_features, *self.transform_hidden, *self.hidden_dims)
         per_row = (self.n_transforms + 1) * width * (self.spec_.window or 1)
-        return _chunked(lambda x: dcl_loss(self.model_(x), self.temperature), batch.x, per_row)
+        return in_chunks(lambda x: dcl_loss(self.model_(x), self.temperature), batch.x,
+                         rows=element_rows(per_row))
 
 
 # ============================================================================ ICL
@@ -716,4 +709,5 @@ class ICL(DeepDetector):
     def score(self, batch: Batch) -> torch.Tensor:
         n_windows, width = len(self.model_.windows), max(self.rep_dim, *self.hidden_dims)
         per_row = n_windows * max(width, n_windows, self.spec_.n_features)
-        return _chunked(lambda x: icl_loss(*self.model_(x), self.temperature), batch.x, per_row)
+        return in_chunks(lambda x: icl_loss(*self.model_(x), self.temperature), batch.x,
+                         rows=element_rows(per_row))

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepad.core.chunks import element_rows, in_chunks
 from deepad.core.deep import OPTIMIZERS, DeepDetector
 from deepad.core.params import Interval, Options
 from deepad.core.registry import register
@@ -27,7 +28,6 @@ from deepad.nets.mlp import ACTIVATIONS
 
 CANTELLI_A = math.sqrt(3.0)  # P(s >= mu + a sigma) <= 1 / (1 + a^2) = 0.25 (Cantelli)
 FALLBACK_CANDIDATES = 10  # the release's top-10 when no score passes the threshold
-_CHUNK_DISTANCES = 1 << 22  # distances held at once by the nearest-neighbour searches
 
 
 # ============================================================================ REPEN
@@ -40,14 +40,12 @@ def lesinn(queries: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """
     n_estimators, subsample_size, dim = reference.shape
     flat = reference.reshape(n_estimators * subsample_size, dim)
-    rows = max(1, _CHUNK_DISTANCES // max(len(flat), 1))
-    scores = []
-    for start in range(0, len(queries), rows):
-        distances = torch.cdist(queries[start:start + rows], flat,
-                                compute_mode="donot_use_mm_for_euclid_dist")
-        nearest = distances.reshape(-1, n_estimators, subsample_size).amin(dim=2)
-        scores.append(nearest.mean(dim=1))
-    return torch.cat(scores)
+
+    def score(chunk: torch.Tensor) -> torch.Tensor:
+        distances = torch.cdist(chunk, flat, compute_mode="donot_use_mm_for_euclid_dist")
+        return distances.reshape(-1, n_estimators, subsample_size).amin(dim=2).mean(dim=1)
+
+    return in_chunks(score, queries, rows=element_rows(len(flat)))
 
 
 def cantelli_split(scores: torch.Tensor, a: float = CANTELLI_A,

@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import Interval, Options
+from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
-from deepad.core.trainer import Batch, Trainer
+from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
-from deepad.detectors.generic_normality.autoencoders import AutoEncoderNet, reconstruction_error
 from deepad.nets import build_backbone, build_decoder
 from deepad.nets.mlp import ACTIVATIONS
 
@@ -29,7 +30,6 @@ class Cosine(nn.Module):
 
 
 HIDDEN_ACTIVATIONS = {"linear": nn.Identity, "sigmoid": nn.Sigmoid, "cos": Cosine}
-_CHUNK = 8192  # rows per forward pass when the whole training set is scored
 MEDIAN_ROWS = 1000  # rows (drawn at random) whose pairwise code distances set the bandwidth
 
 
@@ -69,34 +69,6 @@ class OCNNNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.w(self.g(self.V(self.encoder(x)))).squeeze(1)
-
-
-class _AutoencoderPretraining:
-    """The pre-training phase, run by the one :class:`Trainer`: the encoder and a temporary
-    decoder minimise the reconstruction error; only the encoder is kept."""
-
-    def __init__(self, detector: OCNN, autoencoder: nn.Module) -> None:
-        self.detector = detector
-        self.model_ = autoencoder
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.model_.parameters(), lr=self.detector.lr,
-                                 weight_decay=self.detector.weight_decay)]
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        return reconstruction_error(batch.x, self.model_(batch.x))
-
-    def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict:
-        (optimizer,) = optimizers
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(batch).mean()
-        loss.backward()
-        self.detector.clip_gradients(self.model_.parameters())
-        optimizer.step()
-        return {"loss": loss.detach()}
-
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        pass
 
 
 @register
@@ -291,11 +263,11 @@ class OCNN(DeepDetector):
 
     def _pretrain(self, X: torch.Tensor) -> None:
         decoder = build_decoder(self.spec_, latent_dim=self.rep_dim, **self._encoder_options())
-        autoencoder = AutoEncoderNet(self.model_.encoder, decoder.to(self.device_))
-        trainer = Trainer(epochs=self.pretrain_epochs, batch_size=self.batch_size,
-                          generator=self._generator, validation_size=self.validation_size,
-                          patience=self.patience, verbose=bool(self.verbose))
-        self.pretrain_history_ = trainer.fit(_AutoencoderPretraining(self, autoencoder), X, None)
+        self.pretrain_history_ = pretrain_autoencoder(
+            self, self.model_.encoder, decoder, X, epochs=self.pretrain_epochs,
+            optimizer=lambda params: torch.optim.Adam(params, lr=self.lr,
+                                                      weight_decay=self.weight_decay),
+            validation_size=self.validation_size, patience=self.patience)
         self.model_.encoder.requires_grad_(False)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -320,12 +292,8 @@ class OCNN(DeepDetector):
     @torch.no_grad()
     def _update_r(self) -> None:
         """Algorithm 1's r-step: r ← the ν-quantile of ŷ over the training data."""
-        training = self.model_.training
-        self.model_.eval()
-        X = self._train_X
-        outputs = torch.cat([self.model_(X[i:i + _CHUNK]) for i in range(0, len(X), _CHUNK)])
+        outputs = forward_in_chunks(self.model_, self._train_X)
         self.model_.r.copy_(quantile(outputs, self.nu))
-        self.model_.train(training)
 
     def _fit(self, X, y) -> None:
         self.__dict__.pop("bandwidth_", None)

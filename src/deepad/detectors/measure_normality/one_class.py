@@ -3,8 +3,9 @@
 Deep SVDD (unsupervised) and Deep SAD (weakly supervised) share the hypersphere machinery of
 this module: a bias-free encoder φ built for the input's modality, a centre ``c`` fixed from
 the mean of φ over the training data (:meth:`_Hypersphere._init_center`), and optional
-autoencoder pre-training of φ (:meth:`_Hypersphere._pretrain`), which runs through the same
-:class:`~deepad.core.trainer.Trainer` as the main objective, only with the reconstruction loss.
+autoencoder pre-training of φ (:func:`deepad.core.pretrain.pretrain_autoencoder`), which runs
+through the same :class:`~deepad.core.trainer.Trainer` as the main objective, only with the
+reconstruction loss.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options
+from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
-from deepad.core.trainer import Batch, Trainer
+from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
-from deepad.detectors.generic_normality.autoencoders import AutoEncoderNet, reconstruction_error
 from deepad.nets import build_backbone, build_decoder
 from deepad.nets.mlp import ACTIVATIONS
 
 logger = logging.getLogger(__name__)
 
-FORWARD_ROWS = 4096  # rows per forward pass when the centre or the radius is computed
 SAD_EPS = 1e-6  # ε of Deep SAD's inverse distance: (||φ(x) − c||² + ε)^-1 stays finite
 INPUT_SCALINGS = ("none", "std")
 OUTPUT_ACTIVATIONS = ("linear", "relu")
@@ -110,17 +111,6 @@ def feature_std(X: torch.Tensor) -> torch.Tensor:
     return torch.where(std > STD_TOL, std, torch.ones_like(std))
 
 
-@torch.no_grad()
-def _in_chunks(module: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """``module(X)`` in eval mode, FORWARD_ROWS rows at a time; the mode is restored after."""
-    was_training = module.training
-    module.eval()
-    rows = max(1, FORWARD_ROWS // (X.shape[1] if X.ndim == 3 else 1))
-    out = torch.cat([module(X[start:start + rows]) for start in range(0, len(X), rows)])
-    module.train(was_training)
-    return out
-
-
 # ---------------------------------------------------------------------------- shared base
 class _Hypersphere(DeepDetector):
     """What Deep SVDD and Deep SAD share (not registered): the bias-free encoder, the centre,
@@ -155,12 +145,10 @@ class _Hypersphere(DeepDetector):
     # -------------------------------------------------------------- fit phases
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self.pretrain_history_: list[dict] = []
-        self._pretraining = False
         try:
             super()._fit(X, y)
         finally:
-            for name in ("_pretraining", "_fit_X"):
-                self.__dict__.pop(name, None)
+            self.__dict__.pop("_fit_X", None)
 
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         self._fit_X = X
@@ -174,33 +162,23 @@ class _Hypersphere(DeepDetector):
 
     def _pretrain(self, X: torch.Tensor) -> None:
         """Train φ as the encoder of an autoencoder with a mirrored, bias-free decoder, for
-        ``pretrain_epochs`` epochs of the reconstruction loss (Ruff et al. 2018, Sec. 4).
-
-        A second run of the same :class:`Trainer`: while it runs, ``model_`` is the
-        autoencoder (sharing φ with the hypersphere network) and ``loss`` is the
-        reconstruction error; the per-epoch losses land in ``pretrain_history_``.
+        ``pretrain_epochs`` epochs of the reconstruction loss (Ruff et al. 2018, Sec. 4), with
+        the detector's optimiser, validation split and patience
+        (:func:`~deepad.core.pretrain.pretrain_autoencoder`); the per-epoch losses land in
+        ``pretrain_history_``.
         """
         decoder = build_decoder(self.spec_, latent_dim=self.rep_dim,
                                 hidden_dims=tuple(self.hidden_dims), **self._network_options())
-        network = self.model_
-        self.model_ = AutoEncoderNet(network.encoder, decoder.to(self.device_))
-        self._pretraining = True
-        try:
-            trainer = Trainer(
-                epochs=self.pretrain_epochs, batch_size=self.batch_size,
-                generator=self._generator, validation_size=self.validation_size,
-                patience=self.patience, verbose=bool(self.verbose))
-            self.pretrain_history_ = trainer.fit(self, X, None)
-        finally:
-            self.model_ = network
-            self._pretraining = False
+        self.pretrain_history_ = pretrain_autoencoder(
+            self, self.model_.encoder, decoder, X, epochs=self.pretrain_epochs,
+            validation_size=self.validation_size, patience=self.patience)
 
     @torch.no_grad()
     def _init_center(self, X: torch.Tensor) -> None:
         """``c`` = mean of φ over ``X`` (one forward pass, eval mode); coordinates closer to 0
         than ``eps`` are pushed to ±eps, as in the authors' releases, so that a zero
         coordinate cannot be matched trivially by zero weights."""
-        center = _in_chunks(self.model_.encoder, X).mean(dim=0)
+        center = forward_in_chunks(self.model_.encoder, X).mean(dim=0)
         small = center.abs() < self.eps
         center[small & (center < 0)] = -self.eps
         center[small & (center >= 0)] = self.eps
@@ -208,8 +186,6 @@ class _Hypersphere(DeepDetector):
 
     # -------------------------------------------------------------- objective
     def loss(self, batch: Batch) -> torch.Tensor:
-        if getattr(self, "_pretraining", False):
-            return reconstruction_error(batch.x, self.model_(batch.x))
         return self._objective(batch)
 
     def _objective(self, batch: Batch) -> torch.Tensor:
@@ -416,7 +392,7 @@ class DeepSVDD(_Hypersphere):
         return dist
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        if self._pretraining or self.objective != "soft-boundary":
+        if self.objective != "soft-boundary":
             return
         if epoch >= self.warm_up_epochs:  # epoch counts from 0, as the release's
             self.model_.radius.copy_(self._radius_quantile(self._fit_X))
@@ -424,7 +400,7 @@ class DeepSVDD(_Hypersphere):
 
     def _radius_quantile(self, X: torch.Tensor) -> torch.Tensor:
         """The (1 − ν)-quantile of ``||φ(x) − c||`` over ``X`` (the release's ``get_radius``)."""
-        dist = _in_chunks(self.model_, X)
+        dist = forward_in_chunks(self.model_, X)
         return torch.quantile(dist.sqrt(), 1.0 - self.nu)
 
     def score(self, batch: Batch) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from sklearn.ensemble import IsolationForest
 from torch import nn
 
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import register
@@ -299,11 +300,7 @@ class DPLAN(DeepDetector):
     @torch.no_grad()
     def _refresh_representation(self) -> None:
         """ψ(D) under the current θ^e for the sampler, and the iForest's intrinsic rewards."""
-        self.model_.eval()
-        rows = max(1, 8192 // (self._X.shape[1] if self._X.ndim == 3 else 1))
-        self._embedding = torch.cat([self.model_.embed(self._X[i:i + rows])
-                                     for i in range(0, len(self._X), rows)])
-        self.model_.train()
+        self._embedding = forward_in_chunks(self.model_, self._X, self.model_.embed)
         embedding = self._embedding.cpu().double().numpy()
         seed = int(torch.randint(2**31 - 1, (1,), generator=self._generator))
         forest = IsolationForest(random_state=seed).fit(

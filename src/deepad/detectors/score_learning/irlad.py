@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepad.core.deep import SCORE_BATCH_ROWS, DeepDetector
+from deepad.core.chunks import forward_in_chunks
+from deepad.core.deep import DeepDetector
 from deepad.core.params import Interval, Options
 from deepad.core.registry import register
 from deepad.core.trainer import Batch
@@ -299,10 +300,7 @@ class IRLAD(DeepDetector):
     def _standardise_heads(self, X: torch.Tensor) -> None:
         """Each head's mean and standard deviation of the per-step mean reward over the
         training windows (eval mode)."""
-        self.model_.eval()
-        rows = max(1, SCORE_BATCH_ROWS // X.shape[1])
-        rewards = torch.cat([self.model_(X[i:i + rows]).mean(dim=1)
-                             for i in range(0, len(X), rows)])
+        rewards = forward_in_chunks(self.model_.eval(), X, lambda x: self.model_(x).mean(dim=1))
         std = rewards.std(dim=0, correction=0)
         self.model_.head_mean.copy_(rewards.mean(dim=0))
         self.model_.head_std.copy_(torch.where(std > 0, std, torch.ones_like(std)))

@@ -34,19 +34,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, NONE, Interval, Options, PositiveInts
+from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
-from deepad.core.trainer import Batch, Trainer
+from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
-from deepad.detectors.generic_normality.autoencoders import AutoEncoderNet, reconstruction_error
-from deepad.detectors.generic_normality.gans import gan_discriminator_loss, gan_generator_loss
 from deepad.nets import StepConv, build_backbone, build_decoder
-from deepad.nets.adversarial import Discriminator, requires_grad, set_leak
+from deepad.nets.adversarial import (
+    Discriminator,
+    gan_discriminator_loss,
+    gan_generator_loss,
+    requires_grad,
+    set_leak,
+)
 from deepad.nets.mlp import MLP
 
 LEAK = 0.2  # negative slope of the discriminators' (and encoders') leaky ReLU
-FORWARD_ROWS = 4096  # rows per forward pass when the training representation is computed
 MAX_DENSITY_REFERENCE = 1024  # training codes the density estimate of OCAN is built on
 
 
@@ -707,11 +712,10 @@ class OCAN(_AdversarialOneClass):
     # -------------------------------------------------------------- fit phases
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self.pretrain_history_: list[dict] = []
-        self._pretraining = False
         try:
             super()._fit(X, y)
         finally:
-            for name in ("_pretraining", "_codes", "_reference"):
+            for name in ("_codes", "_reference"):
                 self.__dict__.pop(name, None)
 
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
@@ -719,11 +723,8 @@ class OCAN(_AdversarialOneClass):
         if self._representation(self.spec_) == "autoencoder" and self.pretrain_epochs > 0:
             self._pretrain(X)
         requires_grad(net.encoder, False)
+        codes = forward_in_chunks(net.encoder, X)
         with torch.no_grad():
-            rows = max(1, FORWARD_ROWS // (X.shape[1] if X.ndim == 3 else 1))
-            net.eval()
-            codes = torch.cat([net.encoder(X[i:i + rows]) for i in range(0, len(X), rows)])
-            net.train()
             low, high = codes.amin(dim=0), codes.amax(dim=0)
             span = high - low
             net.shift.copy_(low)
@@ -732,20 +733,12 @@ class OCAN(_AdversarialOneClass):
             self._set_density(self._codes)
 
     def _pretrain(self, X: torch.Tensor) -> None:
-        """The autoencoder phase: a run of the same :class:`Trainer` in which ``model_`` is
-        the autoencoder (sharing the encoder) and ``loss`` the reconstruction error."""
+        """The autoencoder phase (:func:`~deepad.core.pretrain.pretrain_autoencoder`, with
+        Adam at ``lr`` and ``weight_decay``, neither validation split nor early stopping)."""
         decoder = build_decoder(self.spec_, latent_dim=self.latent_dim,
                                 hidden_dims=tuple(self.hidden_dims), kind=self.backbone)
-        network = self.model_
-        self.model_ = AutoEncoderNet(network.encoder, decoder.to(self.device_))
-        self._pretraining = True
-        try:
-            trainer = Trainer(epochs=self.pretrain_epochs, batch_size=self.batch_size,
-                              generator=self._generator, verbose=bool(self.verbose))
-            self.pretrain_history_ = trainer.fit(self, X, None)
-        finally:
-            self.model_ = network
-            self._pretraining = False
+        self.pretrain_history_ = pretrain_autoencoder(self, self.model_.encoder, decoder, X,
+                                                      epochs=self.pretrain_epochs)
 
     def _set_density(self, codes: torch.Tensor) -> None:
         """The kernel density estimate's reference codes, bandwidth and ``log ε``."""
@@ -762,11 +755,6 @@ class OCAN(_AdversarialOneClass):
                                                            self.density_quantile))
 
     # -------------------------------------------------------------- training
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        if self._pretraining:
-            return DeepDetector.configure_optimizers(self)
-        return super().configure_optimizers()
-
     def _noise(self, n: int) -> torch.Tensor:
         """``n`` draws of ``U(−1, 1)^noise_dim`` from the fit's local generator."""
         z = torch.rand(n, self.noise_dim, generator=self._generator) * 2.0 - 1.0
@@ -782,8 +770,6 @@ class OCAN(_AdversarialOneClass):
                 + feature_matching(f_real.detach(), f_fake))
 
     def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict:
-        if self._pretraining:
-            return DeepDetector.training_step(self, batch, optimizers)
         opt_d, opt_g = optimizers
         discriminator, generator = self._players
         real = self._codes[batch.index]
@@ -798,8 +784,6 @@ class OCAN(_AdversarialOneClass):
         return {"loss": loss_g.detach(), "loss_d": loss_d.detach()}
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        if self._pretraining:
-            return reconstruction_error(batch.x, self.model_(batch.x))
         real = self._codes[batch.index]
         return self._generator_loss(real, self.model_.generate(self._noise(len(real))))
 

@@ -8,7 +8,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from deepad.core.deep import OPTIMIZERS, DeepDetector
+from deepad.core.deep import DeepDetector
+from deepad.core.optim import keras_rmsprop
 from deepad.core.params import Interval, Options
 from deepad.core.registry import register
 from deepad.core.trainer import Batch
@@ -28,8 +29,9 @@ def deviation_loss(scores: torch.Tensor, y: torch.Tensor, reference: torch.Tenso
     return (1 - y) * dev.abs() + y * torch.clamp(margin - dev, min=0.0)
 
 
-class ScoreNet(nn.Module):
-    """Backbone → one linear anomaly score; holds the prior reference scores as a buffer."""
+class DeviationScoreNet(nn.Module):
+    """DevNet's network: backbone → one linear anomaly score; holds the prior reference
+    scores as a buffer."""
 
     def __init__(self, backbone: nn.Module, n_reference: int) -> None:
         super().__init__()
@@ -134,7 +136,7 @@ class DevNet(DeepDetector):
     def build(self, spec: InputSpec) -> nn.Module:
         backbone = build_backbone(spec, hidden_dims=tuple(self.hidden_dims), out_dim=None,
                                   kind=self.backbone, activation=self.activation)
-        return ScoreNet(backbone, self.n_reference)
+        return DeviationScoreNet(backbone, self.n_reference)
 
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         prior = torch.randn(self.n_reference, generator=self._generator)
@@ -144,12 +146,7 @@ class DevNet(DeepDetector):
         return self.n_batches
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        hidden = [p for n, p in self.model_.backbone.named_parameters() if p.ndim > 1]
-        rest = [p for n, p in self.model_.named_parameters()
-                if not any(p is h for h in hidden)]
-        groups = [{"params": hidden, "weight_decay": self.weight_decay},
-                  {"params": rest, "weight_decay": 0.0}]
-        return [OPTIMIZERS["rmsprop"](groups, lr=self.lr, alpha=0.9, eps=1e-7)]
+        return [keras_rmsprop(self.model_, self.model_.backbone, self.lr, self.weight_decay)]
 
     def loss(self, batch: Batch) -> torch.Tensor:
         if batch.y is None:

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepad.core.deep import OPTIMIZERS, DeepDetector
+from deepad.core.chunks import forward_in_chunks
+from deepad.core.deep import DeepDetector
+from deepad.core.optim import keras_rmsprop
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import get_detector, register
 from deepad.core.trainer import Batch
@@ -26,8 +28,6 @@ from deepad.nets import build_backbone
 from deepad.nets.mlp import ACTIVATIONS, MLP
 
 logger = logging.getLogger(__name__)
-
-_SCORE_CHUNK = 8192  # rows per forward pass when re-scoring the training data
 
 
 class _IncreasingNumbers:
@@ -70,17 +70,6 @@ def ordinal_error(pred: torch.Tensor, target: torch.Tensor, error: str) -> torch
     papers' and releases' choice) or ``(y − φ)²`` (``"squared"``)."""
     diff = target - pred
     return diff.abs() if error == "absolute" else diff.pow(2)
-
-
-def _rmsprop(model: nn.Module, backbone: nn.Module, lr: float,
-             weight_decay: float) -> torch.optim.Optimizer:
-    """RMSprop with Keras' defaults (ρ 0.9, ε 1e-7) and weight decay on the backbone's weight
-    matrices only: Keras' ``l2(λ)`` kernel regulariser on the hidden layers (decay 2λ)."""
-    hidden = [p for p in backbone.parameters() if p.ndim > 1]
-    rest = [p for p in model.parameters() if not any(p is h for h in hidden)]
-    groups = [{"params": hidden, "weight_decay": weight_decay},
-              {"params": rest, "weight_decay": 0.0}]
-    return OPTIMIZERS["rmsprop"](groups, lr=lr, alpha=0.9, eps=1e-7)
 
 
 def _others(n: int, picks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -295,7 +284,7 @@ class PReNet(DeepDetector):
                            self.activation)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [_rmsprop(self.model_, self.model_.backbone, self.lr, self.weight_decay)]
+        return [keras_rmsprop(self.model_, self.model_.backbone, self.lr, self.weight_decay)]
 
     def steps_per_epoch(self, n_samples: int) -> int:
         return self.n_batches
@@ -337,8 +326,8 @@ class PReNet(DeepDetector):
 
 
 # ============================================================================ SDOR
-class ScoreNet(nn.Module):
-    """Backbone → one linear anomaly score."""
+class OrdinalScoreNet(nn.Module):
+    """SDOR's network: backbone → one linear anomaly score, regressed on ordinal targets."""
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -431,7 +420,7 @@ class SDOR(DeepDetector):
     pseudo_changes_ : list of float
         After each refresh, the share of pseudo-anomalies that were not pseudo-anomalies
         before (also in ``history_`` as ``pseudo_anomaly_change``).
-    model_ : ScoreNet
+    model_ : OrdinalScoreNet
     decision_scores_, threshold_, labels_, history_
 
     Examples
@@ -581,11 +570,7 @@ class SDOR(DeepDetector):
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if epoch + 1 not in self._boundaries:
             return
-        self.model_.eval()
-        with torch.no_grad():
-            scores = torch.cat([self.model_(self._X[i:i + _SCORE_CHUNK]).cpu()
-                                for i in range(0, len(self._X), _SCORE_CHUNK)])
-        self.model_.train()
+        scores = forward_in_chunks(self.model_, self._X).cpu()
         change = self._set_pseudo_labels(scores)
         self.pseudo_changes_.append(change)
         logs["pseudo_anomaly_change"] = change
@@ -595,10 +580,10 @@ class SDOR(DeepDetector):
     def build(self, spec: InputSpec) -> nn.Module:
         backbone = build_backbone(spec, hidden_dims=tuple(self.hidden_dims), out_dim=None,
                                   kind=self.backbone, activation=self.activation)
-        return ScoreNet(backbone)
+        return OrdinalScoreNet(backbone)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [_rmsprop(self.model_, self.model_.backbone, self.lr, self.weight_decay)]
+        return [keras_rmsprop(self.model_, self.model_.backbone, self.lr, self.weight_decay)]
 
     def steps_per_epoch(self, n_samples: int) -> int:
         return self.n_batches
