@@ -30,19 +30,19 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from deepad._version import __version__
 from deepad.core.params import NONE, Interval, Options, validate_parameters
-from deepad.core.persistence import _json_param, register_format
+from deepad.core.persistence import _json_param, read_json, read_weights, register_format
 from deepad.core.persistence import load as load_detector
 from deepad.core.registry import list_detectors
 from deepad.core.runtime import resolve_seed
+from deepad.core.saved_state import read_field, read_strings, read_tensor
 from deepad.core.scoring import contamination_threshold
-from deepad.core.validation import check_array
+from deepad.core.validation import InputSpec, check_array
 from deepad.data.windows import REDUCTIONS, window_labels, window_scores_to_points, window_starts
 
 __all__ = ["SeriesDetector"]
@@ -453,6 +453,32 @@ class SeriesDetector(BaseEstimator):
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
         return path
 
+    def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   fitted: Any) -> None:
+        """Restore the fitted attributes written by :meth:`save`, every field checked against
+        the others and against the wrapped detector ``fitted`` (``ValueError`` naming it)."""
+        self.detector_ = fitted
+        self.n_channels_ = read_field(state, "n_channels", "int", low=1)
+        self.n_train_windows_ = read_field(state, "n_train_windows", "int", low=1)
+        expected = InputSpec("sequence", n_features=self.n_channels_, window=self.window)
+        if fitted.spec_ != expected or len(fitted.decision_scores_) != self.n_train_windows_:
+            msg = (f"{DETECTOR_DIR}/ holds a detector fitted on {len(fitted.decision_scores_)} "
+                   f"windows of {fitted.spec_}; {CONFIG_FILE} state['n_channels'] and "
+                   f"state['n_train_windows'] and params['window'] say "
+                   f"{self.n_train_windows_} windows of {expected}.")
+            raise ValueError(msg)
+        if "feature_names_in" in state:
+            self.feature_names_in_ = read_strings(state, "feature_names_in",
+                                                  length=self.n_channels_)
+        scores = read_tensor(tensors, "decision_scores", ndim=1, floating=True)
+        if len(scores) < self.window:
+            msg = (f"{WEIGHTS_FILE}: tensor 'decision_scores' must score at least one window of "
+                   f"{self.window} timestamps; got {len(scores)} scores.")
+            raise ValueError(msg)
+        self.decision_scores_ = scores.numpy().astype(np.float64)
+        self.threshold_ = read_field(state, "threshold", "float")
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> SeriesDetector:
         """Load a ``SeriesDetector`` written by :meth:`save`; scores equal those before saving.
@@ -462,14 +488,7 @@ class SeriesDetector(BaseEstimator):
         """
         path = Path(path)
         config_path = path / CONFIG_FILE
-        if not config_path.is_file():
-            msg = f"{path} is not a deepad model directory: {CONFIG_FILE} is missing."
-            raise FileNotFoundError(msg)
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            msg = f"{config_path} is not valid JSON ({error}); refusing to load it."
-            raise ValueError(msg) from error
+        config = read_json(config_path)
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             found = config.get("format") if isinstance(config, dict) else None
             hint = " (a detector: load it with deepad.load)" if found == "deepad-detector" else ""
@@ -479,37 +498,37 @@ class SeriesDetector(BaseEstimator):
             msg = (f"{config_path} has format version {config.get('format_version')!r}; this "
                    f"deepad reads version {FORMAT_VERSION}.")
             raise ValueError(msg)
-        saved = config.get("versions", {}).get("deepad")
+        for key in ("params", "state"):
+            if not isinstance(config.get(key), dict):
+                msg = (f"{config_path}: field {key!r} must be an object; got "
+                       f"{type(config.get(key)).__name__}.")
+                raise ValueError(msg)
+        versions = config.get("versions", {})
+        saved = versions.get("deepad") if isinstance(versions, dict) else None
         if saved != __version__:
             warnings.warn(f"{path} was saved with deepad {saved}; loading with {__version__}.",
                           UserWarning, stacklevel=2)
         params = config["params"]
-        unknown = set(params) - set(cls._parameter_constraints)
+        unknown = set(params) - set(cls._parameter_constraints) | ({"detector"} & set(params))
         if unknown:
-            msg = f"Saved hyperparameters {sorted(unknown)} are not parameters of {cls.__name__}."
+            msg = (f"{config_path}: field 'params': saved hyperparameters {sorted(unknown)} are "
+                   f"not parameters of {cls.__name__}.")
             raise ValueError(msg)
-        weights_path = path / WEIGHTS_FILE
-        if not weights_path.is_file():
-            msg = f"{path} is not a deepad model directory: {WEIGHTS_FILE} is missing."
-            raise FileNotFoundError(msg)
-        try:
-            tensors = load_file(str(weights_path))
-        except (SafetensorError, OSError, ValueError) as error:
-            msg = f"{weights_path} is not a valid safetensors file ({error}); refusing to load it."
-            raise ValueError(msg) from error
+        tensors = read_weights(path / WEIGHTS_FILE)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # version drift: warned above
             fitted = load_detector(path / DETECTOR_DIR, device=device)
         wrapper = cls(detector=clone(fitted), **params)
-        state = config["state"]
-        wrapper.detector_ = fitted
-        wrapper.n_channels_ = int(state["n_channels"])
-        wrapper.n_train_windows_ = int(state["n_train_windows"])
-        if "feature_names_in" in state:
-            wrapper.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
-        wrapper.decision_scores_ = tensors["decision_scores"].numpy().astype(np.float64)
-        wrapper.threshold_ = float(state["threshold"])
-        wrapper.labels_ = (wrapper.decision_scores_ > wrapper.threshold_).astype(np.int64)
+        try:
+            wrapper._check_params()
+            wrapper._set_state(config["state"], tensors, fitted)
+        except (ValueError, TypeError) as error:
+            msg = f"Cannot load {path}: {error}"
+            raise ValueError(msg) from error
+        unused = sorted(tensors.unused())
+        if unused:
+            msg = f"Cannot load {path}: {WEIGHTS_FILE} holds unexpected tensors {unused[:5]}."
+            raise ValueError(msg)
         return wrapper
 
 

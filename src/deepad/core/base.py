@@ -28,6 +28,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from deepad.core.params import Interval, validate_parameters
+from deepad.core.saved_state import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    read_field,
+    read_strings,
+    read_tensor,
+)
 from deepad.core.scoring import PROBABILITY_METHODS, contamination_threshold
 from deepad.core.validation import (
     InputSpec,
@@ -281,12 +288,36 @@ class BaseDetector(BaseEstimator):
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
-        self.spec_ = InputSpec.from_dict(state["spec"])
+        """Restore what ``_get_state`` wrote, every field checked (``deepad.core.saved_state``):
+        a bounded spec of a modality this class supports, finite 1-D training scores, a finite
+        threshold; ``labels_`` are recomputed. Raises ``ValueError`` naming the field."""
+        try:
+            self.spec_ = InputSpec.from_dict(read_field(state, "spec", "dict"))
+        except ValueError as error:
+            msg = f"{CONFIG_FILE}: state['spec'] is invalid: {error}"
+            raise ValueError(msg) from error
+        if self.spec_.modality not in self.modalities:
+            msg = (f"{CONFIG_FILE}: state['spec']['modality'] is {self.spec_.modality!r}; "
+                   f"{type(self).__name__} supports {list(self.modalities)}.")
+            raise ValueError(msg)
         self.n_features_in_ = self.spec_.n_features
         if "feature_names_in" in state:
-            self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
-        self.decision_scores_ = tensors["decision_scores"].numpy().astype(np.float64)
-        self.threshold_ = float(state["threshold"])
+            self.feature_names_in_ = read_strings(state, "feature_names_in",
+                                                  length=self.n_features_in_)
+        scores = read_tensor(tensors, "decision_scores", ndim=1, floating=True)
+        if len(scores) == 0 or not bool(torch.isfinite(scores).all()):
+            msg = (f"{WEIGHTS_FILE}: tensor 'decision_scores' must hold at least one score, all "
+                   f"finite; got {len(scores)} with {int((~torch.isfinite(scores)).sum())} "
+                   "non-finite.")
+            raise ValueError(msg)
+        n_samples = read_field(state, "n_samples", "int", default=len(scores))  # older saves
+        if len(scores) != n_samples:
+            msg = (f"{WEIGHTS_FILE}: tensor 'decision_scores' holds {len(scores)} scores; "
+                   f"{CONFIG_FILE} state['n_samples'] says the detector was fitted on "
+                   f"{n_samples} samples.")
+            raise ValueError(msg)
+        self.decision_scores_ = scores.numpy().astype(np.float64)
+        self.threshold_ = read_field(state, "threshold", "float")
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def save(self, path: str | Path) -> Path:

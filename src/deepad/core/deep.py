@@ -31,6 +31,13 @@ from deepad.core.base import BaseDetector
 from deepad.core.chunks import chunk_rows
 from deepad.core.params import NONE, Interval, Options, PositiveInts
 from deepad.core.runtime import resolve_device, resolve_seed, seeded
+from deepad.core.saved_state import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    read_field,
+    read_history,
+    take_tensors,
+)
 from deepad.core.trainer import Batch, Trainer
 from deepad.core.validation import InputSpec
 from deepad.nets.factory import BACKBONES
@@ -201,13 +208,31 @@ class DeepDetector(BaseDetector):
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
+        """Restore the fitted state; the networks are allocated only once the saved tensors
+        are known to fit them.
+
+        The networks are first built on torch's ``meta`` device (shapes only, no memory) from
+        the saved spec and hyperparameters; their tensors' names, shapes and dtypes must be
+        exactly those saved. Only then are they built for real and loaded, so a configuration
+        that implies a huge network (``n_features = 10**9``) fails before any allocation:
+        what is built is no larger than the weights file.
+        """
         super()._set_state(state, tensors)
-        self.history_ = state.get("history", [])
-        self.seed_ = state.get("seed")
+        self.history_ = read_history(state, "history")
+        self.seed_ = read_field(state, "seed", "int", default=None, nullable=True, low=0)
         self.device_ = resolve_device(device if device is not None else self.device)
+        weights = take_tensors(tensors, "model.")
+        saved_values = sum(t.numel() for t in weights.values())
+        if self.spec_.n_features > saved_values:
+            msg = (f"{CONFIG_FILE}: state['spec']['n_features'] = {self.spec_.n_features} "
+                   f"cannot be right: the network's saved tensors hold only {saved_values} "
+                   "values, fewer than one per feature.")
+            raise ValueError(msg)
+        with torch.device("meta"):
+            expected = self.build(self.spec_).state_dict()
+        _check_saved_weights(expected, weights, type(self).__name__, self.spec_)
         with seeded(self.seed_ or 0, self.device_):
             model = self.build(self.spec_)
-        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
             model.load_state_dict(weights, strict=True)
         except RuntimeError as error:
@@ -215,3 +240,22 @@ class DeepDetector(BaseDetector):
                    f"{self.spec_}: {error}")
             raise ValueError(msg) from error
         self.model_ = model.to(self.device_).eval()
+
+
+def _check_saved_weights(expected: dict[str, torch.Tensor], saved: dict[str, torch.Tensor],
+                         detector: str, spec: InputSpec) -> None:
+    """Saved tensors ``model.*`` against those of the network the configuration implies
+    (built on the meta device): the same names, shapes and dtypes, or ``ValueError``."""
+    problems = [f"missing tensor 'model.{k}' {tuple(v.shape)}"
+                for k, v in expected.items() if k not in saved]
+    problems += [f"unexpected tensor 'model.{k}'" for k in saved if k not in expected]
+    for name in expected.keys() & saved.keys():
+        want, got = expected[name], saved[name]
+        if tuple(want.shape) != tuple(got.shape) or want.dtype != got.dtype:
+            problems.append(f"tensor 'model.{name}' is {got.dtype} {tuple(got.shape)}, the "
+                            f"network needs {want.dtype} {tuple(want.shape)}")
+    if problems:
+        shown = "; ".join(sorted(problems)[:5]) + ("; ..." if len(problems) > 5 else "")
+        msg = (f"{WEIGHTS_FILE}: the saved weights do not fit {detector}'s network for input "
+               f"{spec} and the saved hyperparameters ({len(problems)} problem(s)): {shown}.")
+        raise ValueError(msg)

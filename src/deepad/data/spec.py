@@ -16,6 +16,7 @@ shape:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,6 +50,26 @@ class Sessions:
     def session_index(self) -> np.ndarray:
         """The session of each event, int64 of shape (n_events,)."""
         return np.repeat(np.arange(len(self.lengths), dtype=np.int64), self.lengths)
+
+
+MODALITY_SIZES: dict[str, tuple[str, ...]] = {
+    "tabular": ("n_features",), "sequence": ("n_features", "window"),
+    "image": ("n_features", "height", "width"), "categorical": ("n_features",),
+    "event": ("n_features",),
+}
+"""The sizes each modality's spec holds."""
+
+SPEC_BOUNDS: dict[str, int] = {"n_features": 2**24, "window": 2**20, "height": 2**12,
+                               "width": 2**12}
+"""Largest sizes a saved spec may declare (:meth:`InputSpec.from_dict`): far beyond any data
+deepad fits in memory, and small enough that a network built for them is bounded."""
+
+MAX_SAMPLE_VALUES = 2**24
+"""Largest number of values of one sample (a window of 4096 steps x 4096 channels)."""
+
+MAX_IMAGE_PIXELS = 2**20
+"""Largest image a saved spec may declare (1024 x 1024 pixels): tables built per pixel, such
+as GEOM's transformation sources (72 x pixels int64), stay below 1 GB."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +111,51 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        def optional(key: str) -> int | None:
-            return None if data.get(key) is None else int(data[key])
+        """The spec written by :meth:`to_dict`, checked strictly (it is read from a saved
+        model, which may have been tampered with): a known modality, and positive integer
+        sizes within :data:`SPEC_BOUNDS`, present exactly for the modality that has them.
 
-        return cls(modality=str(data["modality"]), n_features=int(data["n_features"]),
-                   window=optional("window"), height=optional("height"),
-                   width=optional("width"))
+        Raises
+        ------
+        ValueError
+            Naming the field (``spec['n_features']``) and what it must be.
+        """
+        if not isinstance(data, dict):
+            msg = f"spec must be an object; got {type(data).__name__}."
+            raise ValueError(msg)
+        modality = data.get("modality")
+        if modality not in MODALITY_SIZES:
+            msg = f"spec['modality'] must be one of {list(MODALITY_SIZES)}; got {modality!r}."
+            raise ValueError(msg)
+        sizes: dict[str, int | None] = {}
+        for key in ("n_features", "window", "height", "width"):
+            value = data.get(key)
+            if key not in MODALITY_SIZES[modality]:
+                if value is not None:
+                    msg = f"spec[{key!r}] must be absent for {modality} input; got {value!r}."
+                    raise ValueError(msg)
+                sizes[key] = None
+                continue
+            bound = SPEC_BOUNDS[key]
+            if (isinstance(value, bool) or not isinstance(value, int | np.integer)
+                    or not 1 <= value <= bound):
+                msg = f"spec[{key!r}] must be an integer in [1, {bound}]; got {value!r}."
+                raise ValueError(msg)
+            sizes[key] = int(value)
+        if modality == "event" and sizes["n_features"] != 1:
+            msg = f"spec['n_features'] must be 1 for event sessions; got {sizes['n_features']}."
+            raise ValueError(msg)
+        if modality == "image" and sizes["height"] * sizes["width"] > MAX_IMAGE_PIXELS:
+            msg = (f"spec['height'] x spec['width'] must be at most {MAX_IMAGE_PIXELS} pixels; "
+                   f"got {sizes['height']} x {sizes['width']}.")
+            raise ValueError(msg)
+        spec = cls(modality=modality, **sizes)
+        values = math.prod(spec.sample_shape)
+        if values > MAX_SAMPLE_VALUES:
+            msg = (f"spec describes samples of {values} values ({spec.sample_shape}); at most "
+                   f"{MAX_SAMPLE_VALUES} are supported.")
+            raise ValueError(msg)
+        return spec
 
     @classmethod
     def of(cls, X: np.ndarray | Sessions) -> InputSpec:

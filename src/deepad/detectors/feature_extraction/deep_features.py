@@ -31,6 +31,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import get_detector, register
 from deepad.core.runtime import resolve_seed
+from deepad.core.saved_state import read_field, read_tensor, take_tensors
 from deepad.core.validation import check_matches_spec
 
 SHALLOW_DETECTORS = ("iforest", "ocsvm", "lof", "knn")
@@ -496,17 +497,64 @@ class DeepFeatureDetector(BaseDetector):
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors)
-        self.seed_ = int(state["seed"])
-        self.embedding_dim_ = int(state["embedding_dim"])
+        self.seed_ = read_field(state, "seed", "int", low=0)
+        self.embedding_dim_ = read_field(state, "embedding_dim", "int", low=1)
         self.encoder_ = None
         if self.encoder != PASSTHROUGH:
             encoder = self._named_encoder()
-            prefix = "encoder."
-            encoder._set_state(state["encoder"],
-                               {k[len(prefix):]: v for k, v in tensors.items()
-                                if k.startswith(prefix)}, device=device)
+            encoder._set_state(read_field(state, "encoder", "dict"),
+                               take_tensors(tensors, "encoder."), device=device)
             self.encoder_ = encoder
         scorer = self._make_scorer()
-        prefix = "scorer."
-        scorer.load({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        scorer_tensors = take_tensors(tensors, "scorer.")
+        _check_scorer_state(scorer, scorer_tensors, self.embedding_dim_)
+        scorer.load(scorer_tensors)
         self.scorer_ = scorer
+
+
+_SCORER_TENSORS = {"_KNNScorer": ("reference",), "_LOFScorer": ("reference",),
+                   "_OCSVMScorer": ("support", "coef", "scalars"),
+                   "_IForestScorer": ("left", "right", "feature", "threshold", "path", "norm")}
+
+
+def _check_scorer_state(scorer: Any, tensors: dict[str, torch.Tensor], dim: int) -> None:
+    """The saved tensors of a shallow scorer, checked against the scorer and the embedding
+    width before they are used (a loaded model never fails later with an index error)."""
+    kind = type(scorer).__name__
+    names = _SCORER_TENSORS[kind]
+    extra = sorted(set(tensors) - set(names))
+    if extra:
+        msg = f"weights.safetensors: unexpected tensors {['scorer.' + k for k in extra]}."
+        raise ValueError(msg)
+    get = {name: read_tensor(tensors, name) for name in names}
+
+    def refuse(rule: str) -> None:
+        msg = f"weights.safetensors: the {kind[1:]} state (tensors 'scorer.*') {rule}."
+        raise ValueError(msg)
+
+    if kind in ("_KNNScorer", "_LOFScorer"):
+        reference = read_tensor(tensors, "reference", ndim=2, floating=True)
+        if reference.shape[1] != dim or len(reference) <= scorer.n_neighbors:
+            refuse(f"needs 'reference' of more than {scorer.n_neighbors} rows x {dim}; got "
+                   f"{tuple(reference.shape)}")
+    elif kind == "_OCSVMScorer":
+        support = read_tensor(tensors, "support", ndim=2, dtype=torch.float64)
+        read_tensor(tensors, "coef", ndim=1, dtype=torch.float64, rows=len(support))
+        read_tensor(tensors, "scalars", ndim=1, dtype=torch.float64, rows=2)
+        if support.shape[1] != dim or len(support) == 0:
+            refuse(f"needs 'support' of at least one row x {dim}; got {tuple(support.shape)}")
+    else:
+        shape = tuple(get["left"].shape)
+        for name in names[:-1]:
+            dtype = torch.int64 if name in ("left", "right", "feature") else torch.float64
+            if tuple(read_tensor(tensors, name, ndim=2, dtype=dtype).shape) != shape:
+                refuse("needs 'left', 'right', 'feature', 'threshold' and 'path' of one shape")
+        norm = read_tensor(tensors, "norm", ndim=1, dtype=torch.float64, rows=1)
+        width = shape[1]
+        children = torch.stack([get["left"], get["right"]])
+        if (shape[0] == 0 or width == 0 or float(norm[0]) <= 0
+                or bool(((children < -1) | (children >= width)).any())
+                or bool(((get["feature"] < 0) | (get["feature"] >= dim)).any())):
+            refuse(f"has node links outside [-1, {width}), split features outside [0, {dim}) "
+                   "or a non-positive norm")
+

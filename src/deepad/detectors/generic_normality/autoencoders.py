@@ -28,6 +28,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.registry import register
 from deepad.core.runtime import resolve_device, resolve_seed, seeded
+from deepad.core.saved_state import read_field, read_tensor
 from deepad.core.trainer import Batch, Trainer
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder, resolve_backbone
@@ -762,12 +763,18 @@ class RobustAutoEncoder(AutoEncoder):
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.convergence_ = state.get("convergence", [])
-        self.n_outer_ = state.get("n_outer", 0)
-        self.converged_ = bool(state.get("converged", False))
-        self.lam_ = float(state["lam"])
-        self.clean_ = tensors["clean"].numpy()
-        self.sparse_ = tensors["sparse"].numpy()
+        self.convergence_ = read_field(state, "convergence", "list", default=[])
+        self.n_outer_ = read_field(state, "n_outer", "int", default=0, low=0)
+        self.converged_ = read_field(state, "converged", "bool", default=False)
+        self.lam_ = read_field(state, "lam", "float", low=0.0)
+        shape = (len(self.decision_scores_), *self.spec_.sample_shape)
+        for name in ("clean", "sparse"):
+            tensor = read_tensor(tensors, name, floating=True)
+            if tuple(tensor.shape) != shape:
+                msg = (f"weights.safetensors: tensor {name!r} must have shape {shape} (the "
+                       f"training samples); got {tuple(tensor.shape)}.")
+                raise ValueError(msg)
+            setattr(self, f"{name}_", tensor.numpy())
 
 
 # ============================================================================ VAE

@@ -15,6 +15,7 @@ from torch import nn
 from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, NONE, Interval
 from deepad.core.registry import register
+from deepad.core.saved_state import read_tensor
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec, Sessions
 
@@ -274,5 +275,10 @@ class DeepLog(DeepDetector):
     # ------------------------------------------------------------------ persistence
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
-        self.keys_ = tensors["model.keys"].numpy().astype(np.int64)
+        keys = read_tensor(tensors, "model.keys", ndim=1, dtype=torch.int64).numpy()
+        if len(keys) == 0 or keys[0] < 0 or not (np.diff(keys) > 0).all():
+            msg = ("weights.safetensors: tensor 'model.keys' must hold the event keys seen in "
+                   "fit: at least one, non-negative, sorted and distinct.")
+            raise ValueError(msg)
+        self.keys_ = keys.astype(np.int64)
         super()._set_state(state, tensors, device=device)

@@ -508,9 +508,10 @@ def window_indices(n_features: int, kernel_size: int) -> tuple[torch.Tensor, tor
     complements (``(d−k+1, d−k)``)."""
     starts = torch.arange(n_features - kernel_size + 1)
     windows = starts[:, None] + torch.arange(kernel_size)
-    columns = torch.arange(n_features).expand(len(starts), n_features)
-    inside = (columns >= starts[:, None]) & (columns < starts[:, None] + kernel_size)
-    complements = columns[~inside].view(len(starts), n_features - kernel_size)
+    # the i-th column outside window [s, s + k) is i below s, i + k from s on (no boolean
+    # indexing: the network also builds on torch's meta device, where shapes are all it has)
+    outside = torch.arange(n_features - kernel_size)
+    complements = outside + kernel_size * (outside >= starts[:, None])
     return windows, complements
 
 

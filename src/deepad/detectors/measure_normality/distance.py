@@ -21,6 +21,7 @@ from deepad.core.chunks import element_rows, in_chunks
 from deepad.core.deep import OPTIMIZERS, DeepDetector
 from deepad.core.params import Interval, Options
 from deepad.core.registry import register
+from deepad.core.saved_state import read_field, read_tensor
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder
@@ -341,8 +342,10 @@ class REPEN(DeepDetector):
     def _set_state(self, state: dict, tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.n_candidates_ = int(state["n_candidates"])
-        self.initial_scores_ = tensors["initial_scores"].numpy().astype(np.float64)
+        self.n_candidates_ = read_field(state, "n_candidates", "int", low=1)
+        initial = read_tensor(tensors, "initial_scores", ndim=1, floating=True,
+                              rows=len(self.decision_scores_))
+        self.initial_scores_ = initial.numpy().astype(np.float64)
 
 
 # ============================================================================ RDP

@@ -14,6 +14,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.params import Interval, Options
 from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
+from deepad.core.saved_state import read_field, read_history
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder
@@ -315,6 +316,6 @@ class OCNN(DeepDetector):
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.pretrain_history_ = state.get("pretrain_history", [])
+        self.pretrain_history_ = read_history(state, "pretrain_history")
         if "bandwidth" in state:
-            self.bandwidth_ = state["bandwidth"]
+            self.bandwidth_ = read_field(state, "bandwidth", "float", low=0.0)

@@ -23,6 +23,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
+from deepad.core.saved_state import read_history
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone, build_decoder
@@ -201,7 +202,7 @@ class _Hypersphere(DeepDetector):
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.pretrain_history_ = state.get("pretrain_history", [])
+        self.pretrain_history_ = read_history(state, "pretrain_history")
 
 
 # ---------------------------------------------------------------------------- Deep SVDD

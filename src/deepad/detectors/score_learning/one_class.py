@@ -39,6 +39,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.params import BOOLEAN, NONE, Interval, Options, PositiveInts
 from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
+from deepad.core.saved_state import read_field, read_history
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import StepConv, build_backbone, build_decoder
@@ -803,6 +804,8 @@ class OCAN(_AdversarialOneClass):
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.pretrain_history_ = state.get("pretrain_history", [])
-        self.bandwidth_ = state.get("bandwidth")
-        self.log_density_threshold_ = state.get("log_density_threshold")
+        self.pretrain_history_ = read_history(state, "pretrain_history")
+        self.bandwidth_ = read_field(state, "bandwidth", "float", default=None, nullable=True,
+                                     low=0.0)
+        self.log_density_threshold_ = read_field(state, "log_density_threshold", "float",
+                                                 default=None, nullable=True)

@@ -22,6 +22,7 @@ from deepad.core.deep import DeepDetector
 from deepad.core.optim import keras_rmsprop
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import get_detector, register
+from deepad.core.saved_state import read_field, read_tensor
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
@@ -613,5 +614,12 @@ class SDOR(DeepDetector):
     def _set_state(self, state: dict, tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.pseudo_changes_ = [float(c) for c in state.get("pseudo_changes", [])]
-        self.initial_scores_ = tensors["initial_scores"].numpy().astype(np.float64)
+        changes = read_field(state, "pseudo_changes", "list", default=[])
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in changes):
+            msg = ("config.json: state['pseudo_changes'] must be a list of numbers; got "
+                   f"{changes!r}.")
+            raise ValueError(msg)
+        self.pseudo_changes_ = [float(c) for c in changes]
+        initial = read_tensor(tensors, "initial_scores", ndim=1, floating=True,
+                              rows=len(self.decision_scores_))
+        self.initial_scores_ = initial.numpy().astype(np.float64)

@@ -16,6 +16,7 @@ from torch import nn
 from deepad.core.deep import DeepDetector
 from deepad.core.params import Interval
 from deepad.core.registry import register
+from deepad.core.saved_state import read_field
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 
@@ -57,7 +58,7 @@ class PairwiseInteractionModel(nn.Module):
         super().__init__()
         m = len(cardinalities)
         sizes = torch.tensor(cardinalities, dtype=torch.int64)
-        n_entities = int(sizes.sum())
+        n_entities = sum(cardinalities)  # Python ints: the net also builds on torch's meta device
         self.embedding = nn.Embedding(1 + n_entities, embedding_dim, padding_idx=UNKNOWN)
         # Keras' uniform(-0.05, 0.05), as the authors' release: small dot products at the start
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
@@ -71,7 +72,7 @@ class PairwiseInteractionModel(nn.Module):
         offsets = 1 + torch.cat([torch.zeros(1, dtype=torch.int64), sizes.cumsum(0)[:-1]])
         self.register_buffer("offsets", offsets)
         # per type: sampling probabilities (padded to the largest type), log P_n of each entity
-        self.register_buffer("noise_probs", torch.zeros(m, int(sizes.max())))
+        self.register_buffer("noise_probs", torch.zeros(m, max(cardinalities)))
         self.register_buffer("log_noise", torch.zeros(1 + n_entities))
 
     def pair_matrix(self) -> torch.Tensor:
@@ -301,7 +302,14 @@ class APE(DeepDetector):
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
-        self.categories_ = [np.asarray(c, dtype=object) for c in state["categories"]]
+        categories = read_field(state, "categories", "list")
+        if not categories or not all(
+                isinstance(c, list) and c and all(isinstance(v, str | int | bool) for v in c)
+                for c in categories):
+            msg = ("config.json: state['categories'] must be a non-empty list of non-empty "
+                   "lists of categories (strings, ints or bools).")
+            raise ValueError(msg)
+        self.categories_ = [np.asarray(c, dtype=object) for c in categories]
         first_row = np.array([[c[0] for c in self.categories_]], dtype=object)
         self.encoder_ = self._make_encoder(self.categories_).fit(first_row)
         super()._set_state(state, tensors, device=device)
