@@ -1,4 +1,11 @@
-"""Torch-API compatibility for DeepOD 0.4.1's own Transformer layers.
+"""API compatibility for DeepOD 0.4.1 under current torch and numpy: two signature-level
+fixes that change no computation.
+
+1. Torch: DeepOD's own Transformer layers (:func:`accept_is_causal`).
+2. Numpy: REPEN's triplet sampler (:func:`scalar_single_draws`).
+
+Transformer layers
+------------------
 
 DeepOD's TranAD and its Transformer network (used by DeepSVDDTS, and others through
 ``network="Transformer"``) define encoder and decoder layers whose ``forward(src, src_mask=None,
@@ -11,15 +18,30 @@ unexpected keyword argument 'is_causal'`` before training a single step.
 hints that a mask passed alongside is causal; DeepOD passes no causal mask to these layers
 (they attend over the whole window), so dropping them changes no computation: the peers run
 as published, on the torch they are installed with. This is the one change the adapter makes
-to a peer; it is a signature fix, not a change of method.
+to a peer's Transformer layers; it is a signature fix, not a change of method.
+
+REPEN's sampler
+---------------
+``deepod.models.tabular.repen.REPENLoader.triplet_batch_generation`` draws each triplet index
+with ``np.random.choice(n, 1, ...)``, an array of shape ``(1,)``, and stores it in one element
+of an index array (``examples_ids[i] = inlier_ids[sid]``). Numpy deprecated that assignment in
+1.25 and refuses it from 2.4 on (``ValueError: setting an array element with a sequence``), so
+REPEN failed on every job of the quick suite. :func:`scalar_single_draws` gives that module
+(only it: its global name ``np``) a numpy whose ``random.choice(n, 1, ...)`` returns the one
+draw as a scalar, ``np.random.choice(n, None, ...)``. Both calls consume the global generator
+identically and return the same value (tested), so REPEN trains on the same triplets as under
+an older numpy.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import sys
 from typing import Any
+
+import numpy as np
 
 _PATCHED = "_deepad_accepts_is_causal"
 _FLAGS = ("is_causal", "tgt_is_causal", "memory_is_causal")
@@ -64,3 +86,40 @@ def accept_is_causal(package: str = "deepod") -> list[str]:
                 cls.forward = _dropping_is_causal(cls.__dict__["forward"])
                 patched.append(f"{name}.{cls.__qualname__}")
     return patched
+
+
+REPEN_MODULE = "deepod.models.tabular.repen"
+
+
+class _Delegate:
+    """An object that answers every attribute of ``target``, except ``overrides``."""
+
+    def __init__(self, target: Any, **overrides: Any) -> None:
+        self._target = target
+        self.__dict__.update(overrides)
+        setattr(self, _PATCHED, True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+def _choice(a: Any, size: Any = None, replace: bool = True, p: Any = None) -> Any:
+    """``np.random.choice`` with a single draw (``size=1``) returned as a scalar."""
+    if isinstance(size, int | np.integer) and not isinstance(size, bool) and size == 1:
+        size = None
+    return np.random.choice(a, size, replace, p)
+
+
+def scalar_single_draws(module_name: str = REPEN_MODULE) -> bool:
+    """Give ``module_name`` a numpy whose ``random.choice(n, 1)`` is a scalar draw (see the
+    module doc); returns whether the module was patched now (False when it is not installed
+    or already patched). Only that module's global ``np`` changes."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    current = getattr(module, "np", None)
+    if current is None or getattr(current, _PATCHED, False):
+        return False
+    module.np = _Delegate(current, random=_Delegate(current.random, choice=_choice))
+    return True

@@ -4,9 +4,9 @@ The peers are imported only when a job uses them; a missing one makes that job a
 ("pyod is not installed ...") and nothing else. They run exactly as published: the adapter
 only chooses the constructor arguments a fair comparison needs (the seed, ``device="cpu"``)
 when the constructor takes them, and gives the labels to those that learn from them. Their
-failures, slowness and crashes are recorded, never worked around. The one exception is a
-signature fix for DeepOD's Transformer layers under torch >= 2.0
-(:mod:`deepad.bench.peer_compat`): it changes no computation.
+failures, slowness and crashes are recorded, never worked around. The exceptions are two
+API fixes in :mod:`deepad.bench.peer_compat` that change no computation: DeepOD's Transformer
+layers under torch >= 2.0, and REPEN's triplet sampler under numpy >= 2.4.
 
 How each package takes labels:
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from deepad.bench.environment import package_version
-from deepad.bench.peer_compat import accept_is_causal
+from deepad.bench.peer_compat import accept_is_causal, scalar_single_draws
 
 PACKAGES = ("pyod", "deepod")
 
@@ -101,6 +101,7 @@ def peer_class(package: str, name: str) -> type:
     if package == "deepod":
         models = importlib.import_module("deepod.models")
         accept_is_causal("deepod")  # DeepOD 0.4.1's Transformer layers on torch >= 2.0
+        scalar_single_draws()  # REPEN's triplet sampler on numpy >= 2.4
         cls = getattr(models, name, None)
         if isinstance(cls, type):
             return cls
