@@ -40,9 +40,8 @@ PASSTHROUGH = "passthrough"
 NAMED_ENCODER_PARAMS = {"AutoEncoder": {"epochs": 50, "weight_decay": 1e-5}}
 """Settings of a named encoder that differ from the detector's own defaults. The AutoEncoder's
 defaults (30 epochs, weight decay 3e-4) are chosen for its reconstruction error; weight decay
-shrinks the code a shallow detector measures distances in: kNN on it, quick suite, seed 0,
-fell on 7 of 8 sets (mean AUC-ROC 0.683 over seeds 0-2 against 0.768 with these settings,
-``docs/decisions.md``)."""
+shrinks the code a shallow detector measures distances in: kNN on it fell on most
+quick-suite sets against these settings (measured: ``docs/decisions.md``)."""
 DEFAULT_NEIGHBORS = {"knn": 5, "lof": 20}  # PyOD's KNN and scikit-learn's / PyOD's LOF
 
 
@@ -305,10 +304,10 @@ class DeepFeatureDetector(BaseDetector):
     ----------
     encoder : str or DeepDetector, default "AutoEncoder"
     detector : {"iforest", "ocsvm", "lof", "knn"} or estimator, default "knn"
-        kNN by default: on the default AutoEncoder's features it averaged 0.82 AUC-ROC on
-        6_cardio, 38_thyroid, 29_Pima, 18_Ionosphere (iforest 0.85, ocsvm 0.83, lof 0.75) and
-        0.72 on the four larger quick-suite sets (iforest 0.68), the best overall
-        (``docs/decisions.md``).
+        kNN by default: on the default AutoEncoder's features it ranked best overall on the
+        quick suite, second to iforest on the four small sets and ahead of it on the four
+        larger ones (measured: ``docs/decisions.md``; current results:
+        ``docs/results/quick.md``).
     n_neighbors : int or None, default None
         Neighbours of kNN and LOF; None → 5 for kNN (PyOD's default), 20 for LOF.
     knn_method : {"largest", "mean"}, default "largest"

@@ -60,16 +60,16 @@ class AutoEncoder(DeepDetector):
         Dropout after every hidden layer: with a bottleneck that may be wider than the input,
         dropout is what keeps the network from learning the identity.
     batch_norm : bool, default False
-        Off by default: on the quick-suite datasets (3 seeds) batch normalisation lowered the
-        mean AUC-ROC (0.80 vs 0.84, ``benchmarks/foundation.py``).
+        Off by default: on the quick-suite datasets batch normalisation lowered the mean
+        AUC-ROC (measured: ``benchmarks/foundation.py``, ``docs/results/foundation_quick.md``).
     backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
         "auto": MLP for rows, TCN encoder + GRU decoder for windows.
     epochs : int, default 30
     weight_decay : float, default 3e-4
         Adam's L2 penalty. With dropout it is what keeps the reconstruction from fitting the
-        anomalies in the training data: on the quick suite, seeds 3-5 (held out from the
-        choice), 30 epochs at 3e-4 scored mean AUC-ROC 0.803 against 0.777 for the former 50
-        epochs at 1e-5, in two thirds of the CPU time (``docs/decisions.md``).
+        anomalies in the training data: on the quick suite, on seeds held out from the
+        choice, 30 epochs at 3e-4 ranked better than the former 50 epochs at 1e-5, in less CPU
+        time (measured: ``docs/decisions.md``, ``docs/results/ae_cpu_time_heldout.md``).
     batch_size, lr, validation_size, patience, grad_clip
         Training (see :class:`deepad.core.deep.DeepDetector`); batch 64, lr 1e-3.
     contamination : float, default 0.1
@@ -318,12 +318,11 @@ class RandNet(DeepDetector):
     to a bottleneck, ``n_layers`` layers from ``width`` units (``64 → 32`` by default), and
     the decoder mirrors them back to the ``d`` features; a zero-centred sigmoid (tanh) after
     the first hidden layer, ReLU after the others, a linear output (``output_activation=
-    "sigmoid"`` gives the paper's sigmoid output, for data in [0, 1]). All members are
-    computed together as batched matrix products (one ``baddbmm`` per layer): 1.8-2.5 times
-    faster per training step than a loop over members (10 members, batch 128, 21-100
-    features). Windows: each member is the modality's
-    factory autoencoder (TCN encoder, GRU decoder, widths as for rows) with masks on all its
-    weight matrices, run one after the other (a recurrent decoder cannot be batched over
+    "sigmoid"`` gives the paper's sigmoid output, for data in [0, 1]). All members are computed
+    together as batched matrix products (one ``baddbmm`` per layer), faster per training step
+    than a loop over members (measured: ``docs/decisions.md``). Windows: each member is the
+    modality's factory autoencoder (TCN encoder, GRU decoder, widths as for rows) with masks on
+    all its weight matrices, run one after the other (a recurrent decoder cannot be batched over
     members); the masks are re-imposed after every optimiser step.
 
     Loss of member m on its sample ``B_m`` of a mini-batch:
@@ -346,7 +345,7 @@ class RandNet(DeepDetector):
     starts at ``width`` units rather than at ``d`` (a funnel from ``d`` has 2-3 unit ReLU
     layers on 6-8 features, which died in training: every member predicted the mean);
     tanh instead of sigmoid after the first layer (tanh(x) = 2σ(2x) − 1, the same shape,
-    zero-centred: mean AUC-ROC 0.820 against 0.799 with sigmoid and 10 more epochs); a
+    zero-centred, and it ranked better than sigmoid with 10 more epochs); a
     linear output; Adam; the sample grows inside the shared trainer's mini-batches (fewer
     rows per step early on, rather than fewer steps); all members share one architecture.
 
@@ -586,8 +585,9 @@ class RobustAutoEncoder(AutoEncoder):
     up to ``c1``, and the rows of ``sparse_`` with a non-zero norm are the outliers the
     method set aside.
 
-    Defaults (ADBench quick suite, ``docs/decisions.md``): l1 with 8 iterations of 4 epochs
-    (mean AUC-ROC 0.81 against 0.80 for l2,1 with 5 × 4), :class:`AutoEncoder`'s network.
+    Defaults (chosen on the ADBench quick suite, ``docs/decisions.md``; current results:
+    ``docs/results/quick.md``): l1 with 8 iterations of 4 epochs (ahead of l2,1 with 5 × 4),
+    :class:`AutoEncoder`'s network.
 
     Deviations: the network is :class:`AutoEncoder`'s (ReLU, dropout, Adam) instead of the
     paper's sigmoid layers; the automatic λ; the l2,1 groups are samples (the paper's
@@ -862,7 +862,8 @@ class VAE(DeepDetector):
     ELBO trains). The decoder's variance has a smooth floor, ``σ² = exp(v) + min_variance``
     (a near-constant feature would otherwise drive it to 0 and the likelihood to infinity).
     Dropout 0.2 in both networks by default: on the ADBench quick suite it lifted the mean
-    AUC-ROC of the four small sets from 0.836 to 0.864 (``docs/decisions.md``).
+    AUC-ROC of the four small sets (measured: ``docs/decisions.md``; current results:
+    ``docs/results/quick.md``).
 
     Parameters
     ----------

@@ -100,8 +100,8 @@ class DeepLog(DeepDetector):
     Defaults: ``h = 10``, 2 x 64 LSTM, ``g = 9`` (the paper's HDFS setting); Adam with lr
     1e-3 as the widely used re-implementation (wuyifan18/DeepLog, which trains 300 epochs of
     batches of 2,048 on its 46,000 pairs, 6,900 steps); here 10 epochs of batches of 256, on
-    HDFS 3,120 steps over 80,000 pairs (the AUC is 0.998 after 1-2 epochs already;
-    docs/results/hdfs_deeplog.md).
+    HDFS 3,120 steps over 80,000 pairs (the ranking is near perfect after 1-2 epochs
+    already; measured: ``docs/results/hdfs_deeplog.md``).
 
     Deviations. Each session is left-padded with ``h`` padding keys, so every event is
     predicted, the first ones from a shorter history (the paper predicts only events with a

@@ -23,8 +23,8 @@ can be checked by hand (``tests/test_gans.py``). Networks come from the modality
 (:func:`deepad.nets.build_backbone` / :func:`deepad.nets.build_decoder`): MLPs for rows, a TCN
 encoder, a GRU decoder and TCN discriminators for windows. The window encoders read out their
 steps' mean, maximum and last step (``readout="pool_last"``): pooling alone keeps no phase, so
-GANomaly's decoder could not rebuild the window from the code (planted windows, seed 0: 0.88
-→ 0.97 AUC-ROC, ``docs/decisions.md``). Discriminators and encoders use
+GANomaly's decoder could not rebuild the window from the code (it ranked planted windows
+better with the last step, ``docs/decisions.md``). Discriminators and encoders use
 leaky ReLU with slope 0.2 (Radford et al. 2016), decoders ReLU.
 
 Training length is a number of iterations, ``epochs × n_batches`` mini-batches (each epoch
@@ -301,8 +301,8 @@ class AnoGAN(_GAN):
         Draws of the prior the search may start from: it starts from the one with the lowest
         mapping loss (one forward pass per draw, no gradient). ``1``: the paper's single
         random start. Gradient descent on ``z`` stays in the basin it starts in; on periodic
-        windows a wrong phase is such a basin (planted windows, model seeds 0 / 1: 0.874 /
-        0.861 AUC-ROC from one start, 0.98 / 0.96 from the best of 16, ``docs/decisions.md``).
+        windows a wrong phase is such a basin (on planted windows the best of 16 starts
+        ranked clearly better than one start, ``docs/decisions.md``).
     backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
         "auto": MLPs for rows; for windows a TCN discriminator and a GRU generator.
     epochs : int, default 200

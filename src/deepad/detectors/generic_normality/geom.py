@@ -207,8 +207,8 @@ class GEOM(DeepDetector):
     batch holds ``batch_size`` images with all their T views (every (image, transformation)
     pair once per epoch, as in the release, but the T views of an image share a batch, so
     an epoch takes 72 / 128 · 8 ≈ 4.5 times fewer, larger steps than the release's). Defaults:
-    the release's 3 epochs and Adam at lr 1e-3; 8 images (576 views) per batch. On one-class
-    MNIST this reaches AUC-ROC 0.99 for digit 0 from 300 images (``docs/decisions.md``).
+    the release's 3 epochs and Adam at lr 1e-3; 8 images (576 views) per batch (measured on
+    one-class MNIST: ``docs/results/geom_mnist.md``).
 
     Parameters
     ----------

@@ -77,8 +77,8 @@ class GaussianErrorDetector(DeepDetector):
     mean and standard deviation of the training windows (a ``Standardize`` module on the
     network, so saved models scale their inputs themselves): the recurrent networks and their
     fixed learning rate then see the same input range whatever the user's scaling. Without
-    it, min-max scaled UCR 135 ranked at AUC-ROC 0.586 against 0.998 standardised
-    (Forecaster, seed 0, ``docs/decisions.md``).
+    it, min-max scaled UCR 135 ranked far worse than standardised (Forecaster,
+    ``docs/decisions.md``).
 
     Subclasses implement ``_errors(x) -> (batch, m, d)`` on standardised windows and keep a
     ``scaler`` module and ``error_mean`` (d,) and ``error_precision`` (d, d) buffers on their
@@ -191,7 +191,7 @@ class Forecaster(GaussianErrorDetector):
 
     Defaults (not given in the paper; measured on SMAP / MSL channels and UCR series,
     ``docs/decisions.md``): context 16, one LSTM of 64 units, 20 epochs of batches of 128 at
-    lr 1e-3 (a few seconds for a few thousand windows on one CPU core), 20 % held out.
+    lr 1e-3, 20 % held out (fit times: ``docs/results/series_main.md``).
 
     Parameters
     ----------
@@ -411,9 +411,9 @@ class LSTMAutoEncoder(GaussianErrorDetector):
     Options that are not the paper's (``teacher_forcing``): ``"always"`` feeds the decoder the
     true values when its Gaussian is fitted and at scoring time, so each step is a reverse
     next-step prediction conditioned on the code, no longer a reconstruction from the code
-    alone; it scored better and more stably than the paper's ``"train"`` (mean AUC-ROC, seeds
-    0-2: four UCR series 1.000 against 0.886, six SMAP / MSL channels 0.600 against 0.529;
-    ``docs/decisions.md``). ``"never"`` trains on the decoder's own predictions as well.
+    alone; it scored better and more stably than the paper's ``"train"`` on UCR series and
+    SMAP / MSL channels (measured: ``docs/decisions.md``; current results:
+    ``docs/results/series_main.md``). ``"never"`` trains on the decoder's own predictions as well.
     The mode is fixed at ``fit``: the Gaussian is fitted on the errors of the scoring mode.
 
     Defaults (the paper tunes its sizes per dataset): an LSTM encoder of 64 units, code 32,

@@ -126,7 +126,7 @@ class GOAD(DeepDetector):
 
     Input is used as given (ADBench's min-max scaling). The release z-scores with the mean
     and deviation of clean normal training rows; with contaminated training data that
-    centring inverted the ranking on 6_cardio (AUC 0.37) and 38_thyroid (0.54): GOAD's
+    centring inverted the ranking on 6_cardio and 38_thyroid: GOAD's
     confidence grows with the norm of the views, and centring makes far-out anomalies the
     most confidently classified (``docs/decisions.md``).
 
@@ -140,8 +140,8 @@ class GOAD(DeepDetector):
     final weights (the release averages the batch features of the last epoch while the
     weights still change); Adam's default β₁. Defaults (32 maps to 4 dimensions for rows,
     f 32-32 → 32, 10 epochs) were chosen on the ADBench quick suite: compressing maps beat
-    the release's 32-dimensional ones on all eight sets (mean AUC-ROC on cardio, thyroid, Pima,
-    Ionosphere 0.812 vs 0.725), in seconds per fit.
+    the release's 32-dimensional ones on all eight sets (measured: ``docs/decisions.md``;
+    current results: ``docs/results/quick.md``).
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ class GOAD(DeepDetector):
         Number M of random maps (classes of the pretext task).
     transform_dim : int or "auto", default "auto"
         Output dimension of each map (channels per step for windows); "auto" → 4 for rows,
-        32 for windows (on planted windows 4 channels gave AUC-ROC 0.88, 32 gave 0.998).
+        32 for windows (on planted windows 32 channels ranked clearly better than 4).
     hidden_dims : tuple of int, default (32, 32)
         Hidden widths of f (first = GRU/TCN width for windows).
     rep_dim : int, default 32
@@ -367,9 +367,9 @@ class NeuTraL(DeepDetector):
     Transformations (``transform_type``): ``"residual"`` (default), ``T_k(x) = M_k(x) + x``,
     or ``"mul"``, the multiplicative masks ``T_k(x) = sigmoid(M_k(x)) ⊙ x`` the paper uses for
     its tabular experiments; each ``M_k`` is a bias-free MLP with ``transform_hidden`` hidden
-    units. Residual is the default by evidence (as in DeepOD's port): mean AUC-ROC on 6_cardio,
-    38_thyroid, 29_Pima, 18_Ionosphere 0.835 vs 0.790 for masks (Pima 0.58 vs 0.43), on the
-    four larger quick-suite sets 0.757 vs 0.746, on planted windows 0.998 vs 0.967. For
+    units. Residual is the default by evidence (as in DeepOD's port): it ranked better than
+    masks on the four small and the four larger quick-suite sets and on planted windows
+    (measured: ``docs/decisions.md``; current results: ``docs/results/quick.md``). For
     windows ``M_k`` acts on every time step (the same MLP per step), so a view is again a
     window; f is the modality's backbone (an MLP for rows, a TCN for windows), bias-free as
     in the release. All K transformations run as one batched ``einsum`` over a stack of
@@ -378,8 +378,8 @@ class NeuTraL(DeepDetector):
     Deviations: the release multiplies the loss by the constant ``1 / |K log(1/K)|``, which
     changes neither the ranking nor Adam's steps, and is left out; instead of DeepOD's
     defaults (100 epochs, encoder 100-50 → 128, transformations with 50 hidden units) the
-    smaller, faster settings below, which matched its AUC-ROC on the quick suite at a fifth
-    of the fit time or less (``docs/decisions.md``).
+    smaller, faster settings below, which matched its AUC-ROC on the quick suite in a
+    fraction of the fit time (measured: ``docs/decisions.md``).
 
     Parameters
     ----------
@@ -586,8 +586,8 @@ class ICL(DeepDetector):
     scores are deterministic; the tanh first activation of the release's g is leaky ReLU here;
     batch normalisation normalises over all (row, window) pairs, not per window position.
     Defaults: DeepOD's port trains 100 epochs at lr 1e-3 with 128-dimensional embeddings;
-    longer training memorises the contaminated training rows (18_Ionosphere: AUC-ROC 0.74
-    after 5 epochs, 0.52 after 20 at lr 1e-3), so 10 epochs at lr 1e-4 with 64 dimensions,
+    longer training memorises the contaminated training rows (on 18_Ionosphere the ranking
+    fell to chance from 5 to 20 epochs at lr 1e-3), so 10 epochs at lr 1e-4 with 64 dimensions,
     the most seed-stable setting we tried (``docs/decisions.md``).
 
     Parameters
@@ -600,7 +600,7 @@ class ICL(DeepDetector):
         Hidden widths of the complement network g (h uses half of each).
     rep_dim : int, default 64
     batch_norm : bool, default True
-        Without it, 18_Ionosphere fell from 0.74 to 0.52.
+        Without it, 18_Ionosphere ranked at about chance (``docs/decisions.md``).
     activation : str, default "leaky_relu"
     backbone, epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
     contamination, device, random_state, verbose

@@ -194,8 +194,8 @@ class REPEN(DeepDetector):
     restores the best one). Margin 1 instead of 1000: the paper's margin suits its raw
     ultrahigh-dimensional data; on scaled features (ADBench's min-max protocol) squared
     distances are of order 1, a margin of 1000 is never met and the loss only inflates φ's
-    weights. Mean AUC-ROC over six ADBench sets and three seeds went from 0.853 (c = 1000)
-    to 0.893 (c = 1), against 0.887 for LeSiNN on the input (``docs/decisions.md``).
+    weights. Over six ADBench sets c = 1 ranked better than c = 1000, and than LeSiNN on the
+    input (measured: ``docs/decisions.md``; current results: ``docs/results/quick.md``).
     Triplets are drawn from all fit rows, so ``validation_size`` must be 0.
 
     Parameters

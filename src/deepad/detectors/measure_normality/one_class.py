@@ -242,22 +242,21 @@ class DeepSVDD(_Hypersphere):
     maps the origin to the origin, so zero-centred data is its degenerate case; min-max scale
     such data (or pre-train, below) (``docs/decisions.md``).
 
-    Defaults, chosen on ADBench's quick suite (8 datasets, seeds 0-2, ADBench protocol; mean
-    AUC-ROC 0.774 against 0.651 for the previous defaults and 0.719 for PyOD 3.6.7's
-    DeepSVDD, ``docs/decisions.md``): the scaling and the output ReLU above, one hidden layer
-    of 64 and a 32-dimensional representation, Adam at lr 1e-4 with batches of 64 for 50
-    epochs, weight decay 1e-6. Each of these mattered on the four small sets (cardio,
-    thyroid, Pima, Ionosphere); standardising (centring) the input instead of dividing
-    lowered thyroid (0.85 against 0.95).
+    Defaults, chosen on ADBench's quick suite (8 datasets, seeds 0-2, ADBench protocol; ahead of
+    the previous defaults and of PyOD 3.6.7's DeepSVDD; measured: ``docs/decisions.md``, current
+    results: ``docs/results/quick.md``): the scaling and the output ReLU above, one hidden layer
+    of 64 and a 32-dimensional representation, Adam at lr 1e-4 with batches of 64 for 50 epochs,
+    weight decay 1e-6. Each of these mattered on the four small sets (cardio, thyroid, Pima,
+    Ionosphere); standardising (centring) the input instead of dividing lowered thyroid.
 
     Pre-training (``pretrain_epochs > 0``, Sec. 4 of the paper): φ is first trained as the
     encoder of an autoencoder with a mirrored bias-free decoder (a GRU decoder for windows)
     on the reconstruction error of the (unscaled) input, with the same optimiser, learning
     rate, batch size and weight decay; φ keeps the encoder's weights and ``c`` is computed
     from it. Off by default: with the earlier defaults, 10 epochs of it left the mean AUC-ROC
-    of 6_cardio and 38_thyroid unchanged (0.814 vs 0.813) and longer pre-training lowered it;
-    on zero-centred sequence windows it helped (planted windows 0.979 vs 0.912 with
-    ``pretrain_epochs=10``) (``docs/decisions.md``).
+    of 6_cardio and 38_thyroid unchanged and longer pre-training lowered it; on zero-centred
+    sequence windows it helped (planted windows, ``pretrain_epochs=10``)
+    (``docs/decisions.md``).
 
     Deviations from Ruff et al. 2018: the input scaling inside the detector and the ReLU on
     the representation (the paper's networks end in a linear layer; PyOD's DeepSVDD also
@@ -455,15 +454,16 @@ class DeepSAD(_Hypersphere):
 
     Batches are drawn uniformly (each row once per epoch) as in the authors' release, not
     class-balanced as DevNet's: balanced batches were within seed noise of uniform ones on
-    6_cardio and 38_thyroid (mean AUC-ROC 0.958 vs 0.955), and the trainer's balanced
+    6_cardio and 38_thyroid (``docs/decisions.md``), and the trainer's balanced
     sampler draws only from y = 1 and y = 0, so labelled normals would never be seen.
 
     Defaults (chosen on 6_cardio and 38_thyroid, ADBench protocol with 10% labelled
     anomalies, seeds 0-2, ``docs/decisions.md``): Adam, lr 1e-3, weight decay 1e-6, batch
-    128 as the release; 25 epochs of autoencoder pre-training (mean AUC-ROC 0.969 against
-    0.943 without) and 50 epochs of the Deep SAD objective. The paper's tabular setting
-    (32-16-8 units with batch normalisation, lr 1e-4, 150 + 150 epochs) took 3-5 times
-    longer on a CPU and scored lower (0.937).
+    128 as the release; 25 epochs of autoencoder pre-training (which ranked better than none)
+    and 50 epochs of the Deep SAD objective. The paper's tabular setting (32-16-8 units with
+    batch normalisation, lr 1e-4, 150 + 150 epochs) took several times longer on a CPU and
+    scored lower (measured: ``docs/decisions.md``; current results:
+    ``docs/results/quick.md``).
 
     Deviations: Adam with a constant learning rate instead of the release's milestones;
     labelled anomalies do not enter the centre (the release averages over all rows); fewer

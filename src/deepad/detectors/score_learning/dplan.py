@@ -130,9 +130,10 @@ class DPLAN(DeepDetector):
     (paper 2,000), 5,000 warm-up transitions (10,000), ε annealed and the target network
     copied every 2,500 steps (10,000): a quarter of the paper's 20,000 learning steps, with
     lr 1e-3 instead of 2.5e-4 (at 2.5e-4 the short schedule left the Q-network near its
-    initialisation on Pima and Ionosphere, AUC-ROC 0.49; ``docs/decisions.md``). A step is
-    about 1-2 ms of Python and small tensor operations whatever the data size, so a fit
-    takes seconds plus the iForest refits; ``steps_per_episode=2000, warmup_steps=10000,
+    initialisation on Pima and Ionosphere, ranking at chance; ``docs/decisions.md``). A step
+    is Python and small tensor operations whatever the data size, so the fit time grows with
+    the number of steps and the iForest refits, not the rows (measured:
+    ``docs/results/quick.md``); ``steps_per_episode=2000, warmup_steps=10000,
     epsilon_steps=10000, target_update=10000, lr=2.5e-4`` is the paper's schedule.
 
     Mapping onto the one training loop: an epoch of the :class:`~deepad.core.trainer.Trainer`

@@ -182,8 +182,8 @@ class IRLAD(DeepDetector):
     input_scaling : {"standard", "none"}, default "standard"
         The reward network reads each channel standardised with the training windows' mean
         and standard deviation (kept on the network), so rewards do not depend on the user's
-        units (not in the paper; min-max scaled UCR 135 ranked at AUC-PR 0.04 without it,
-        docs/decisions.md), or the inputs as given.
+        units (not in the paper; without it min-max scaled UCR 135 ranked its anomaly at
+        about chance, ``docs/decisions.md``), or the inputs as given.
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
     contamination, device, random_state, verbose
         See :class:`deepad.core.deep.DeepDetector`.

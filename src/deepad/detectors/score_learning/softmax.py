@@ -130,8 +130,8 @@ class APE(DeepDetector):
     the zero embedding. ``c`` starts at the mean ``log P_n(e)`` of the training events (the
     model that equals the noise), not at 0: from 0, every noise event starts far too likely,
     and the first hundreds of steps push down the pairs an event shares with its noise
-    events, ranking rows backwards (binned ADBench cardio: AUC-ROC 0.34 after the release's
-    10 epochs, 0.90 with this start; docs/decisions.md).
+    events, ranking rows backwards (binned ADBench cardio after the release's 10 epochs;
+    measured: ``docs/decisions.md``, current results: ``docs/results/ape_categorical.md``).
 
     Parameters
     ----------
