@@ -43,8 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepad.core.deep import DeepDetector
-from deepad.core.params import BOOLEAN, NONE, Interval, Options, PositiveInts
+from deepad.core.adversarial import AdversarialDetector
+from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
@@ -184,20 +184,10 @@ class GANomalyNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------- shared base
-class _GAN(DeepDetector):
-    """Unregistered base: networks from the modality's backbones, one Adam per player with
-    ``lr`` and betas ``(beta1, 0.999)``, prior noise ``z ~ N(0, I)`` from the fit's local
-    generator."""
-
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **DeepDetector._parameter_constraints,
-        "latent_dim": [Interval(numbers.Integral, 1, None)],
-        "disc_hidden_dims": [PositiveInts()],
-        "disc_dropout": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
-        "spectral_norm": [BOOLEAN],
-        "beta1": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
-        "n_batches": [NONE, Interval(numbers.Integral, 1, None)],
-    }
+class _GAN(AdversarialDetector):
+    """Unregistered base: networks from the modality's backbones, prior noise
+    ``z ~ N(0, I)`` from the fit's local generator; one Adam per player with ``lr`` and betas
+    ``(beta1, 0.999)`` (:class:`~deepad.core.adversarial.AdversarialDetector`)."""
 
     # -------------------------------------------------------------- networks
     def _encoder(self, spec: InputSpec) -> nn.Module:
@@ -226,29 +216,9 @@ class _GAN(DeepDetector):
                              spectral=self.spectral_norm)
 
     # -------------------------------------------------------------- training
-    def steps_per_epoch(self, n_samples: int) -> int | None:
-        """``n_batches`` mini-batches per epoch (each epoch from a fresh permutation); None →
-        one pass over the data."""
-        return self.n_batches
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        """``[discriminator side's Adam, generator side's Adam]``, both with ``lr``, betas
-        ``(beta1, 0.999)`` and ``weight_decay``."""
-        self._players = self.model_.players()  # made once: training steps reuse them
-        return [torch.optim.Adam(player.parameters(), lr=self.lr, betas=(self.beta1, 0.999),
-                                 weight_decay=self.weight_decay, foreach=True)
-                for player in self._players]
-
     def _noise(self, n: int) -> torch.Tensor:
         """``n`` draws of the prior ``N(0, I)`` from the fit's local generator."""
         return torch.randn(n, self.latent_dim, generator=self._generator).to(self.device_)
-
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-              player: nn.Module) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.clip_gradients(player.parameters())
-        optimizer.step()
 
 
 # ---------------------------------------------------------------------------- AnoGAN

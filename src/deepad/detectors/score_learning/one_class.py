@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepad.core.adversarial import AdversarialDetector
 from deepad.core.chunks import forward_in_chunks
-from deepad.core.deep import DeepDetector
-from deepad.core.params import BOOLEAN, NONE, Interval, Options, PositiveInts
+from deepad.core.params import Interval, Options, PositiveInts
 from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
 from deepad.core.saved_state import read_field, read_history
@@ -178,45 +178,10 @@ class OCANNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------- shared base
-class _AdversarialOneClass(DeepDetector):
-    """Unregistered base: one Adam per player with ``lr`` and betas ``(beta1, 0.999)``,
-    ``n_batches`` mini-batches per epoch, scores ``σ(−logit)`` in float64."""
-
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **DeepDetector._parameter_constraints,
-        "latent_dim": [Interval(numbers.Integral, 1, None)],
-        "disc_hidden_dims": [PositiveInts()],
-        "disc_dropout": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
-        "spectral_norm": [BOOLEAN],
-        "beta1": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
-        "n_batches": [NONE, Interval(numbers.Integral, 1, None)],
-    }
-
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        try:
-            super()._fit(X, y)
-        finally:
-            self.__dict__.pop("_players", None)
-
-    def steps_per_epoch(self, n_samples: int) -> int | None:
-        """``n_batches`` mini-batches per epoch (each epoch from a fresh permutation); None →
-        one pass over the data."""
-        return self.n_batches
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        """``[discriminator's Adam, other player's Adam]``, both with ``lr``, betas
-        ``(beta1, 0.999)`` and ``weight_decay``."""
-        self._players = self.model_.players()
-        return [torch.optim.Adam(player.parameters(), lr=self.lr, betas=(self.beta1, 0.999),
-                                 weight_decay=self.weight_decay, foreach=True)
-                for player in self._players]
-
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-              player: nn.Module) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.clip_gradients(player.parameters())
-        optimizer.step()
+class _AdversarialOneClass(AdversarialDetector):
+    """Unregistered base: the two-player training of
+    :class:`~deepad.core.adversarial.AdversarialDetector` (one Adam per player, ``n_batches``
+    mini-batches per epoch), scores ``σ(−logit)`` in float64."""
 
     def _discriminator(self, features: nn.Module) -> Discriminator:
         return Discriminator(set_leak(features, LEAK), dropout=self.disc_dropout,
