@@ -334,9 +334,12 @@ def test_supervision(case, fitted_case, planted):
 
 
 DEGENERATE_LABELS = ("all_anomalies", "one_unlabelled", "one_anomaly", "fewer_rows_than_batch")
+WEAK_CASES = [(deepad.get_detector(info["name"]), modality)
+              for info in deepad.list_detectors(supervision="weakly-supervised")
+              for modality in info["modalities"]]
 
 
-def degenerate_fit_data(case, X, y, kind):
+def degenerate_fit_data(cls, X, y, kind):
     """``(X, y)`` for one kind of degenerate weak supervision on the planted data."""
     n = len(y)
     if kind == "all_anomalies":
@@ -350,8 +353,8 @@ def degenerate_fit_data(case, X, y, kind):
         labels[np.flatnonzero(y == 1)[0]] = 1
         return X, labels
     # fewer rows than one batch: two labelled anomalies among a handful of unlabelled rows
-    batch_size = case.cls(**case.cls.test_params).get_params()["batch_size"]
-    n_rows = max(case.cls.min_samples, min(batch_size - 1, 12))
+    batch_size = cls(**cls.test_params).get_params()["batch_size"]
+    n_rows = max(cls.min_samples, min(batch_size - 1, 12))
     if n_rows >= batch_size:
         pytest.skip(f"batch_size={batch_size} leaves no room below min_samples")
     rows = np.r_[np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)[:n_rows - 2]]
@@ -359,14 +362,14 @@ def degenerate_fit_data(case, X, y, kind):
 
 
 @pytest.mark.parametrize("kind", DEGENERATE_LABELS)
-def test_degenerate_weak_labels(case, planted, kind):
+@pytest.mark.parametrize(("cls", "modality"), WEAK_CASES,
+                         ids=[f"{cls.name}-{modality}" for cls, modality in WEAK_CASES])
+def test_degenerate_weak_labels(cls, modality, planted, kind):
     """Every weakly supervised detector, given degenerate labels, either fits and gives finite
     scores or raises a ValueError saying what the labels lack; never a raw torch error."""
-    if "weakly-supervised" not in case.cls.supervision:
-        pytest.skip("not weakly supervised")
-    X, y = data_of(case, planted)
-    X_fit, y_fit = degenerate_fit_data(case, X, y, kind)
-    detector = case.cls(**case.cls.test_params, random_state=0)
+    X, y = planted[modality]
+    X_fit, y_fit = degenerate_fit_data(cls, X, y, kind)
+    detector = cls(**cls.test_params, random_state=0)
     if kind == "all_anomalies":
         # nothing unlabelled, nothing to learn normality from: refused by the base class
         with pytest.raises(ValueError, match=r"all \d+ samples as anomalies.*needs unlabelled"):
@@ -376,7 +379,7 @@ def test_degenerate_weak_labels(case, planted, kind):
         detector.fit(X_fit, y_fit)
     except ValueError as error:
         # allowed only where the method itself needs more unlabelled rows than one
-        assert kind == "one_unlabelled", f"{case.id} refused {kind}: {error}"
+        assert kind == "one_unlabelled", f"{cls.name}-{modality} refused {kind}: {error}"
         assert re.search(r"needs .*unlabelled rows", str(error)), str(error)
         return
     scores = detector.decision_function(X_fit)
