@@ -6,7 +6,8 @@
 #       bash benchmarks/quick.sh
 #
 # Peers are optional: without pyod / deepod their jobs are recorded as errors ("not installed").
-# Re-running resumes: finished jobs are skipped; --retry-failed (passed through) reruns failures.
+# Re-running resumes: finished jobs are skipped; --retry-failed (passed through) reruns failures,
+# --rerun-stale the rows made by other detector code than the checkout's (marked in the report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for config in benchmarks/configs/quick_*.toml; do

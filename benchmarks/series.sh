@@ -11,7 +11,8 @@
 #   ... bash benchmarks/series.sh nab        # NAB per category (benchmarks/configs/series_nab.toml)
 #   ... bash benchmarks/series.sh smoke      # the smoke run (benchmarks/configs/series_smoke.toml)
 #
-# Extra arguments go to deepad bench (e.g. --retry-failed, --jobs 4). Re-running resumes:
+# Extra arguments go to deepad bench (e.g. --retry-failed, --rerun-stale, --jobs 4).
+# Re-running resumes:
 # finished jobs are not run again. Without deepod on PYTHONPATH its jobs are recorded as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,11 +15,12 @@ AUC = {"d1": {"A": 0.9, "B": 0.6, "C": None}, "d2": {"A": 0.7, "B": 0.8, "C": 0.
        "d3": {"A": 0.6, "B": 0.9, "C": 0.8}}
 
 
-def rows(setting: str = "unsupervised", names: dict[str, str] | None = None) -> pd.DataFrame:
+def rows(setting: str = "unsupervised", names: dict[str, str] | None = None,
+         always_failing: bool = False) -> pd.DataFrame:
     names = names or {}
     out = []
     for dataset, scores in AUC.items():
-        for detector, auc in scores.items():
+        for detector, auc in {**scores, **({"D": None} if always_failing else {})}.items():
             ok = auc is not None
             out.append({"detector": detector, "params": json.dumps({}),
                         "dataset": names.get(dataset, dataset), "seed": 0,
@@ -57,6 +58,17 @@ def test_tabular_mean_over_all_datasets_counts_failures(tabular):
     assert row(tabular, "average rank, all 3", after)[:3] == ["2.33", "1.33", "2.33"]
     assert row(tabular, "fails (of 3)", after)[:3] == ["0", "0", "1"]
     assert "failed, timed out, not run) gets the worst rank" in tabular
+
+
+def test_a_detector_that_always_failed_ranks_last_everywhere(tmp_path):
+    text = write_report(rows(always_failing=True), tmp_path)["report.md"].read_text(
+        encoding="utf-8")
+    after = "AUC-ROC: mean"
+    assert row(text, "mean", after) == ["0.650", "0.850", "0.775", "—"]  # complete cases
+    # D takes the lowest AUC of each dataset (0.6, 0.7, 0.6) and ties C for last on d1
+    assert row(text, "mean, all 3", after) == ["0.733", "0.767", "0.717", "0.633"]
+    assert row(text, "average rank, all 3", after) == ["2.33", "1.33", "2.50", "3.83"]
+    assert row(text, "fails (of 3)", after) == ["0", "0", "1", "3"]
 
 
 def test_stale_cells_and_counts_are_marked(tabular):

@@ -25,7 +25,7 @@ ALL_MEAN_LEGEND = (
     "\"mean, all\" and \"average rank, all\" use every dataset on which any detector has a "
     "result: a detector without a result there (failed, timed out, not run) gets the worst "
     "rank on it, and, in the mean, the lowest score any detector reached on it; \"fails\" "
-    "counts those datasets.")
+    "counts those datasets. A detector whose jobs all failed is ranked last on every dataset.")
 
 
 def number(value: float | None, fmt: str = f".{DIGITS}f") -> str:
@@ -142,12 +142,19 @@ def status_rows(counts: pd.DataFrame, frame: pd.DataFrame) -> tuple[tuple, tuple
     return header, rows
 
 
-def all_rows(means: pd.DataFrame, methods: list[str], first_row: int
+def ran_methods(cells: pd.DataFrame) -> set[str]:
+    """Methods of :func:`deepad.bench.summary.metric_cells` with a job that was not skipped."""
+    return set(cells.loc[cells["n_skipped"] < cells["n_jobs"], "method"])
+
+
+def all_rows(means: pd.DataFrame, methods: list[str], first_row: int,
+             ran: set[str] | None = None
              ) -> tuple[list[tuple], set[tuple[int, int]], AllDatasets]:
     """The rows ``mean, all``, ``average rank, all`` and ``fails`` of a score table
-    (:func:`deepad.bench.stats.all_datasets_summary`), their bold cells (``first_row`` is the
-    index of the first of them) and the summary."""
-    found = all_datasets_summary(means)
+    (:func:`deepad.bench.stats.all_datasets_summary`; ``ran``: methods compared even without
+    a result), their bold cells (``first_row`` is the index of the first of them) and the
+    summary."""
+    found = all_datasets_summary(means, ran)
     n = found.n_datasets
     mean = {i + 1: float(found.mean.get(m, math.nan)) for i, m in enumerate(methods)}
     rank = {i + 1: float(found.ranks.get(m, math.nan)) for i, m in enumerate(methods)}

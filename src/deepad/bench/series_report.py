@@ -42,6 +42,7 @@ from deepad.bench.report_parts import (
     cell_text,
     has_stale,
     number,
+    ran_methods,
     seed_text,
     seeds_text,
     stale_blocks,
@@ -221,7 +222,7 @@ def _overview_blocks(frame: pd.DataFrame, out: Path, images: list[Path]) -> list
             scores = {i + 1: float(np.nanmean(means[m])) if means[m].notna().any()
                       else math.nan for i, m in enumerate(methods)}
             bold |= {(r, c) for c in best_positions(scores)}
-        extra, extra_bold, _ = all_rows(means, methods, len(rows))
+        extra, extra_bold, _ = all_rows(means, methods, len(rows), set(measured["method"]))
         rows += extra
         bold |= extra_bold
         blocks += [Heading(f"{label} by group", 3),
@@ -288,7 +289,7 @@ def _score_table(cells: pd.DataFrame, means: pd.DataFrame, methods: list[str]) -
     rows.append((f"mean ({len(complete)} series with every result)",
                  *(number(v) for v in scores.values())))
     bold |= {(r, c) for c in best_positions(scores)}
-    extra, extra_bold, _ = all_rows(means, methods, r + 1)
+    extra, extra_bold, _ = all_rows(means, methods, r + 1, ran_methods(cells))
     rows += extra
     bold |= extra_bold
     return Table(("series", *methods), tuple(rows), frozenset(bold))

@@ -354,12 +354,14 @@ class AllDatasets:
     n_failures: pd.Series
 
 
-def all_datasets_summary(means: pd.DataFrame) -> AllDatasets:
+def all_datasets_summary(means: pd.DataFrame, ran: set[str] | None = None) -> AllDatasets:
     """Mean and average rank of each method over every dataset, a missing result counted as
     a failure.
 
     The datasets are those on which at least one method has a result, the methods those with
-    at least one result. On each dataset a method without a result (it failed, timed out or
+    at least one result and those in ``ran`` (methods whose jobs ran and all failed: they
+    rank last everywhere; a method whose every job was skipped is not compared). On each
+    dataset a method without a result (it failed, timed out or
     was not run) gets the worst rank (failed methods tie among themselves below every
     method with a result) and, for the mean, the lowest score any method reached on that
     dataset. Beside the complete-case mean (:func:`complete_block`), which leaves such
@@ -369,6 +371,8 @@ def all_datasets_summary(means: pd.DataFrame) -> AllDatasets:
     ----------
     means : DataFrame
         Scores (higher is better), rows = datasets, columns = methods, NaN = no result.
+    ran : set of str, optional
+        Methods to compare even without any result.
 
     Returns
     -------
@@ -381,7 +385,8 @@ def all_datasets_summary(means: pd.DataFrame) -> AllDatasets:
     >>> found.mean.round(2).to_dict(), found.ranks.to_dict(), found.n_failures.to_dict()
     ({'a': 0.75, 'b': 0.7}, {'a': 1.0, 'b': 2.0}, {'a': 0, 'b': 1})
     """
-    compared = means.loc[:, means.notna().any(axis=0)]
+    keep = means.notna().any(axis=0) | means.columns.isin(list(ran or ()))
+    compared = means.loc[:, keep]
     block = compared.loc[compared.notna().any(axis=1)]
     if block.empty:
         empty = pd.Series(dtype=np.float64)

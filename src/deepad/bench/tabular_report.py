@@ -40,6 +40,7 @@ from deepad.bench.report_parts import (
     cell_text,
     has_stale,
     number,
+    ran_methods,
     seed_text,
     seeds_text,
     stale_blocks,
@@ -206,7 +207,7 @@ def _score_table(cells: pd.DataFrame, means: pd.DataFrame, stats: RankStatistics
     rows.append(("average rank", *(number(v, ".2f") for v in rank_values.values())))
     bold |= {(r, c) for c in best_positions(mean_values)}
     bold |= {(r + 1, c) for c in best_positions(rank_values, lowest=True)}
-    extra, extra_bold, _ = all_rows(means, methods, r + 2)
+    extra, extra_bold, _ = all_rows(means, methods, r + 2, ran_methods(cells))
     rows += extra
     bold |= extra_bold
     return Table(("dataset", *methods), tuple(rows), frozenset(bold))
