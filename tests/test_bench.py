@@ -159,6 +159,19 @@ def test_each_failure_is_recorded_and_the_other_jobs_finish(failure_run):
     assert f"1 ok, {n_errors} error, 1 timeout, 1 nan, 1 memory" in result.output
 
 
+def test_failed_rows_record_the_code_that_made_them(failure_run):
+    """A time-out, a memory kill or a crash leaves no worker to say which code ran: the
+    supervisor records it, so such rows are not stale (only rows of other code are)."""
+    from deepad.bench.identity import mark_stale
+
+    db, _ = failure_run
+    rows = load_results(db).set_index("detector")
+    for spec in ("Sleeps", "Hog", "Segfaults", "Raises"):
+        assert rows.loc[f"{FAKE}{spec}", "detector_code"].startswith("sha256:"), spec
+    assert rows.code_version.notna().all()
+    assert not mark_stale(rows.reset_index()).stale.any()
+
+
 # ---------------------------------------------------------------------------- resume
 def test_rerun_skips_finished_jobs_and_retry_failed_reruns_failures(bench_env, tmp_path):
     db = tmp_path / "bench.db"

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import IO
 
 from deepad.bench.config import BenchConfig
+from deepad.bench.detectors import parse_detector
 from deepad.bench.environment import host_name, library_versions, threads_per_job, usable_cores
-from deepad.bench.identity import code_version, stale_mask
+from deepad.bench.identity import code_version, job_identity, stale_mask
 from deepad.bench.jobs import FAILED, Job, Outcome, utc_now
 from deepad.bench.plan import Plan, make_plan
 from deepad.bench.pool import WorkerPool
 from deepad.bench.progress import Progress, status_counts
+from deepad.bench.protocols import protocol_of_setting
 from deepad.bench.store import ResultStore, StoredRow
 
 GB_IN_MB = 1024.0
@@ -114,6 +116,27 @@ def _skipped(job: Job, reason: str) -> Outcome:
                    finished_at=now)
 
 
+class Identities:
+    """The code identity of each (detector, setting) as the supervisor sees it, for outcomes
+    whose worker could not record it (a time-out, a memory kill, a crash, a skip)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], dict[str, str]] = {}
+
+    def complete(self, job: Job, outcome: Outcome) -> Outcome:
+        """``outcome`` with ``code`` filled in where the worker left it empty."""
+        if outcome.code.get("detector"):
+            return outcome
+        key = (job.detector, job.setting)
+        if key not in self._found:
+            try:
+                self._found[key] = job_identity(parse_detector(job.detector),
+                                                protocol_of_setting(job.setting))
+            except (ImportError, KeyError, ValueError, TypeError, OSError):
+                self._found[key] = {"version": code_version()}
+        return outcome.replace(code={**self._found[key], **outcome.code})
+
+
 def run_benchmark(config: BenchConfig, *, progress: bool = False,
                   stream: IO[str] | None = None) -> RunSummary:
     """Run the benchmark ``config`` describes and store every outcome in ``config.db``.
@@ -142,15 +165,16 @@ def run_benchmark(config: BenchConfig, *, progress: bool = False,
                              already_done=len(plan.all_jobs) - len(to_run) - len(to_skip),
                              db=config.db)
         bar = Progress(len(to_run), enabled=progress, stream=stream)
+        identities = Identities()
         try:
             for note in dict.fromkeys(f"SKIPPED {job.detector} ({job.setting}): {reason}"
                                       for job, reason in to_skip):
                 bar.note(note)
             for job, reason in to_skip:
-                store.write(job, _skipped(job, reason))
+                store.write(job, identities.complete(job, _skipped(job, reason)))
                 summary.counts["skipped"] += 1
             for job, outcome in outcomes(config, to_run):
-                store.write(job, outcome)
+                store.write(job, identities.complete(job, outcome))
                 summary.counts[outcome.status] += 1
                 bar.update(job, outcome)
         finally:
