@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from deepad.bench import Job, Outcome, ResultStore, load_results, make_config
 from deepad.bench.detectors import parse_detector
+from deepad.bench.environment import package_version
 from deepad.bench.identity import (
     UNRECORDED,
     code_version,
@@ -170,10 +171,12 @@ def test_deepad_detector_hash_covers_its_base_classes_and_the_series_wrapper():
 
 def test_stale_mask_rules(fake_module):
     current = detector_code(parse_detector("python:idfake:Scaled"), get_protocol("adbench"))
-    flags = stale_mask(["python:idfake:Scaled"] * 4 + ["python:gone:X"],
-                       ["unsupervised"] * 5, ["ok", "ok", "error", "skipped", "ok"],
-                       [current, "sha256:0000", UNRECORDED, UNRECORDED, "sha256:1"])
-    assert flags == [False, True, True, False, False]
+    flags = stale_mask(["python:idfake:Scaled"] * 4 + ["python:gone:X", "pyod:NoSuch"],
+                       ["unsupervised"] * 6, ["ok", "ok", "error", "skipped", "ok", "ok"],
+                       [current, "sha256:0000", UNRECORDED, UNRECORDED, "sha256:1",
+                        "pyod 0.0.1"])
+    pyod_here = package_version("pyod") is not None  # else its version cannot be compared
+    assert flags == [False, True, True, False, False, pyod_here]
 
 
 # ---------------------------------------------------------------------------- end to end

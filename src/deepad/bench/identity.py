@@ -13,9 +13,11 @@ Every row records two things (:func:`job_identity`):
 
 A row is **stale** when its ``detector_code`` differs from the current one: its detector's
 source (or its peer's version) changed since, or it was written before identities were
-recorded (``unrecorded``). Code a detector reaches through other modules (``deepad.nets``,
-the trainer) is not in the hash: a change there shows only in ``code_version``. Rows
-recorded as ``skipped`` are decisions of the planner, never stale. ``deepad report`` marks
+recorded (``unrecorded``). Where a detector cannot be loaded (a peer not installed in the
+process that writes the report), only ``unrecorded`` rows count as stale. Code a detector
+reaches through other modules (``deepad.nets``, the trainer) is not in the hash: a change
+there shows only in ``code_version``. Rows recorded as ``skipped`` are decisions of the
+planner, never stale. ``deepad report`` marks
 stale rows; ``deepad bench --rerun-stale`` runs them again.
 """
 
@@ -114,7 +116,10 @@ def job_identity(ref: detectors.DetectorRef, protocol: Protocol,
 
 def _current(detector: str, setting: str) -> str | None:
     try:
-        return detector_code(detectors.parse_detector(detector), protocol_of_setting(setting))
+        ref = detectors.parse_detector(detector)
+        if ref.kind in peers.PACKAGES and package_version(ref.kind) is None:
+            return None  # the peer is not installed here: its version cannot be compared
+        return detector_code(ref, protocol_of_setting(setting))
     except (ImportError, KeyError, ValueError, TypeError, OSError):
         return None  # cannot be judged here: the detector or its protocol is unknown
 
