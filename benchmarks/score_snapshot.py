@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 DETECTORS = ("AutoEncoder", "RandNet", "RobustAutoEncoder", "VAE", "DeepSVDD", "DeepSAD", "OCNN",
-             "ALOCC", "OCAN", "DevNet", "PReNet", "SDOR", "DPLAN", "IRLAD",
+             "ALOCC", "OCAN", "DevNet", "PReNet", "SDOR", "DPLAN", "IRLAD", "MILRanking",
              "DeepFeatureDetector", "GOAD", "NeuTraL", "ICL", "DAGMM", "RDP", "REPEN",
              "Forecaster", "LSTMAutoEncoder", "AnoGAN", "ALAD", "GANomaly")
 # phases the test parameters leave off: pre-training and the soft-boundary radius

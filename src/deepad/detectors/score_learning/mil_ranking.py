@@ -16,6 +16,7 @@ from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
+from deepad.nets.heads import LinearScoreNet
 from deepad.nets.mlp import ACTIVATIONS
 
 
@@ -55,17 +56,8 @@ def mil_ranking_loss(anomalous: torch.Tensor, normal: torch.Tensor, *,
     return hinge + smoothness * smooth + sparsity * sparse
 
 
-class InstanceScorer(nn.Module):
+class InstanceScorer(LinearScoreNet):
     """Backbone → [dropout] → one logit per instance; f(x) = sigmoid(logit)."""
-
-    def __init__(self, backbone: nn.Module, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.output = nn.Linear(backbone.out_dim, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.dropout(self.backbone(x))).squeeze(1)
 
 
 @register

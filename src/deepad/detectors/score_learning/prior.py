@@ -15,6 +15,7 @@ from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
+from deepad.nets.heads import LinearScoreNet
 from deepad.nets.mlp import ACTIVATIONS
 
 
@@ -29,18 +30,13 @@ def deviation_loss(scores: torch.Tensor, y: torch.Tensor, reference: torch.Tenso
     return (1 - y) * dev.abs() + y * torch.clamp(margin - dev, min=0.0)
 
 
-class DeviationScoreNet(nn.Module):
+class DeviationScoreNet(LinearScoreNet):
     """DevNet's network: backbone → one linear anomaly score; holds the prior reference
     scores as a buffer."""
 
     def __init__(self, backbone: nn.Module, n_reference: int) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.output = nn.Linear(backbone.out_dim, 1)
+        super().__init__(backbone)
         self.register_buffer("reference", torch.zeros(n_reference))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.backbone(x)).squeeze(1)
 
 
 @register

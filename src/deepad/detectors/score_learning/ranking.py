@@ -26,6 +26,7 @@ from deepad.core.saved_state import read_field, read_tensor
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
+from deepad.nets.heads import LinearScoreNet
 from deepad.nets.mlp import ACTIVATIONS, MLP
 
 logger = logging.getLogger(__name__)
@@ -327,16 +328,8 @@ class PReNet(DeepDetector):
 
 
 # ============================================================================ SDOR
-class OrdinalScoreNet(nn.Module):
+class OrdinalScoreNet(LinearScoreNet):
     """SDOR's network: backbone → one linear anomaly score, regressed on ordinal targets."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.output = nn.Linear(backbone.out_dim, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.backbone(x)).squeeze(1)
 
 
 def pseudo_labels(scores: torch.Tensor, anomaly_fraction: float,
