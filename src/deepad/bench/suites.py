@@ -4,6 +4,9 @@
   marketing and a large donation set);
 - ``adbench``: every ADBench ``.npz`` file found in the data folders
   (:func:`deepad.data.adbench.data_dirs`);
+- ``adbench-shared``: the 25 ADBench classical sets in ``shared/datasets/adbench/classical``
+  that are not in ``quick``. Defaults are chosen on ``quick`` only; this suite is for checking
+  them on data nobody tuned on (``docs/decisions.md``, "Choosing and checking defaults").
 The ``series`` suite belongs to the time-series protocol (:mod:`deepad.bench.series`); every
 suite of every protocol is listed in :data:`deepad.bench.protocols.SUITES`.
 """
@@ -17,7 +20,13 @@ from deepad.data.adbench import data_dirs, find_adbench
 
 QUICK = ("6_cardio", "38_thyroid", "29_Pima", "18_Ionosphere", "24_mnist", "5_campaign",
          "11_donors", "8_celeba")
-SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench": None}
+ADBENCH_SHARED = (
+    "1_ALOI", "4_breastw", "7_Cardiotocography", "10_cover", "14_glass", "15_Hepatitis",
+    "16_http", "20_letter", "21_Lymphography", "22_magic.gamma", "25_musk", "26_optdigits",
+    "27_PageBlocks", "28_pendigits", "30_satellite", "32_shuttle", "33_skin", "34_smtp",
+    "37_Stamps", "39_vertebral", "41_Waveform", "42_WBC", "43_WDBC", "45_wine", "46_WPBC")
+SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench-shared": ADBENCH_SHARED,
+                                             "adbench": None}
 """Tabular suite name → dataset names; None: every ADBench ``.npz`` file found locally."""
 
 
