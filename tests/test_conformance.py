@@ -26,13 +26,11 @@ from deepad.data.synthetic import make_planted_rows, make_planted_windows
 # chance: constant, random or inverted scores fail, a detector that learned anything passes.
 MIN_PLANTED_AUC = 0.75
 
-# GANs on windows rank planted anomalies only after about a thousand iterations; with the tiny
-# test_params (20-100 iterations) their AUC is a lottery between 0.4 and 0.85 over settings
-# (docs/decisions.md). Their ranking on windows is checked at a real budget, AUC >= 0.9, by
-# `pytest -m heavy tests/test_gans.py` (minutes each); here they still go through every other
-# check (shapes, persistence, finite scores, errors).
-RANKS_ONLY_AFTER_LONG_TRAINING = {("AnoGAN", "sequence"), ("ALAD", "sequence"),
-                                  ("GANomaly", "sequence")}
+# Known failures of the planted ranking, run and reported (XFAIL / XPASS), never skipped: ALAD
+# and GANomaly on windows rank them by chance at their test_params, and no budget that fits
+# the suite passes on model seeds 0-2 (docs/results/gan_windows.md, `python
+# benchmarks/gan_windows.py`; docs/decisions.md, issue 16: GAN window ranking). Open defect.
+RANKING_KNOWN_TO_FAIL = {("ALAD", "sequence"), ("GANomaly", "sequence")}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -302,9 +300,10 @@ def test_save_load_round_trip(fitted_case, case, planted, tmp_path):
 
 
 # ---------------------------------------------------------------------------- planted anomalies
-def test_planted_anomalies_rank_high(fitted_case, case, planted, record_property):
-    if (case.cls.name, case.modality) in RANKS_ONLY_AFTER_LONG_TRAINING:
-        pytest.skip("ranks only after ~1,000 iterations: tests/test_gans.py (heavy)")
+def test_planted_anomalies_rank_high(fitted_case, case, planted, record_property, request):
+    if (case.cls.name, case.modality) in RANKING_KNOWN_TO_FAIL:
+        request.applymarker(pytest.mark.xfail(
+            reason="ranks by chance at test budgets: docs/results/gan_windows.md", strict=False))
     _, y = data_of(case, planted)
     auc = roc_auc_score(y, fitted_case.decision_scores_)
     record_property("planted_auc", round(float(auc), 4))

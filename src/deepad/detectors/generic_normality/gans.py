@@ -322,9 +322,11 @@ class AnoGAN(_GAN):
     modalities = ("tabular", "sequence")
     reference = ("Schlegl et al., Unsupervised anomaly detection with generative adversarial "
                  "networks to guide marker discovery, IPMI 2017")
+    # one start: the best of 32 draws of a barely trained generator fits the planted windows
+    # too (docs/decisions.md, issue 16: GAN window ranking)
     test_params: ClassVar[dict] = {"epochs": 3, "n_batches": None, "hidden_dims": (16,),
                                    "latent_dim": 4, "disc_hidden_dims": (16,), "batch_size": 32,
-                                   "n_search_steps": 20, "lr": 2e-4}
+                                   "n_search_steps": 20, "n_starts": 1, "lr": 2e-4}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_GAN._parameter_constraints,
