@@ -27,9 +27,9 @@ from deepad.data.synthetic import make_planted_rows, make_planted_windows
 MIN_PLANTED_AUC = 0.75
 
 # Known failures of the planted ranking, run and reported (XFAIL / XPASS), never skipped: ALAD
-# and GANomaly on windows rank them by chance at their test_params, and no budget that fits
-# the suite passes on model seeds 0-2 (docs/results/gan_windows.md, `python
-# benchmarks/gan_windows.py`; docs/decisions.md, issue 16: GAN window ranking). Open defect.
+# and GANomaly on windows rank them by chance at their test_params (docs/results/gan_windows.md,
+# `python benchmarks/gan_windows.py`; docs/decisions.md, issue 16: GAN window ranking).
+# tests/test_gans.py checks GANomaly on seeds 0-2 at a longer CI budget; ALAD is an open defect.
 RANKING_KNOWN_TO_FAIL = {("ALAD", "sequence"), ("GANomaly", "sequence")}
 
 

@@ -197,22 +197,26 @@ def test_planted_rows_rank_on_top(cls, params, planted_rows):
     assert auc >= 0.9, f"{cls.name}: planted-row AUC {auc:.3f}"
 
 
-# The conformance suite's planted-window ranking check on model seeds 0-2 (seed 0 is the
-# suite's own fit). ALAD and GANomaly rank planted windows by chance at their test_params and,
-# on some seed, still below the floor at the 600-1,000 iterations of widths 32 (minutes each):
-# run and reported as expected failures, measured by `python benchmarks/gan_windows.py`
-# (docs/results/gan_windows.md). AnoGAN's test_params search from one start (n_starts=1).
+# The conformance suite's planted-window ranking check on model seeds 0-2. AnoGAN at its
+# test_params (one search start); GANomaly at 300 iterations with the adversarial term at
+# w_adv=0.1: with the paper's 1 the final iterate on windows swings between chance and 0.9 for
+# hundreds of iterations, with 0.1 all three seeds stay near 0.75-0.95 from about 220 to 440
+# iterations (docs/decisions.md). ALAD ranks by chance at its test_params and each seed
+# learns windows at another length (300 to over 600 iterations): run and reported as an
+# expected failure. `python benchmarks/gan_windows.py` measures these and the long budgets
+# (docs/results/gan_windows.md).
+CI_WINDOWS = {"GANomaly": {"epochs": 30, "w_adv": 0.1}}
 KNOWN_TO_FAIL = pytest.mark.xfail(reason="ranks by chance at test budgets: "
                                   "docs/results/gan_windows.md", strict=False)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("cls", [AnoGAN, pytest.param(ALAD, marks=KNOWN_TO_FAIL),
-                                 pytest.param(GANomaly, marks=KNOWN_TO_FAIL)],
+@pytest.mark.parametrize("cls", [AnoGAN, pytest.param(ALAD, marks=KNOWN_TO_FAIL), GANomaly],
                          ids=["AnoGAN", "ALAD", "GANomaly"])
 def test_planted_windows_rank_high(cls, seed, planted_windows):
     X, y = planted_windows
-    auc = roc_auc_score(y, cls(**cls.test_params, random_state=seed).fit(X).decision_scores_)
+    params = {**cls.test_params, **CI_WINDOWS.get(cls.name, {}), "random_state": seed}
+    auc = roc_auc_score(y, cls(**params).fit(X).decision_scores_)
     assert auc >= 0.75, f"{cls.name}, model seed {seed}: planted-window AUC {auc:.3f}"
 
 
