@@ -371,9 +371,13 @@ def test_committed_quick_store_keeps_its_run_keys(tmp_path):
     rows = load_results(db)
     for row in rows.itertuples(index=False):
         ratio = None if pd.isna(row.labeled_ratio) else float(row.labeled_ratio)
+        # rows written since schema 2 are keyed by their resolved hyperparameters; migrated
+        # rows (no resolved hyperparameters recorded) keep the key they were stored under
+        resolved = None if pd.isna(row.resolved_params) else json.loads(row.resolved_params)
         job = Job(row.detector, json.loads(row.params), row.dataset, int(row.seed),
-                  row.setting, ratio)
+                  row.setting, ratio, resolved=resolved)
         assert job.key == row.run_key, row
+        assert job.slot == row.slot, row
     with ResultStore(db) as store:  # migrates the copy
         assert store.statuses() == dict(zip(rows.run_key, rows.status, strict=True))
     assert len(load_results(db)) == len(rows)
