@@ -14,14 +14,9 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.svm import OneClassSVM
 
 import deepad
+from deepad.core.shallow import IForestScorer, KNNScorer, OCSVMScorer, average_path_length
 from deepad.detectors import AutoEncoder, DeepFeatureDetector, DeepSVDD, DevNet
-from deepad.detectors.feature_extraction.deep_features import (
-    NAMED_ENCODER_PARAMS,
-    _IForestScorer,
-    _KNNScorer,
-    _OCSVMScorer,
-    average_path_length,
-)
+from deepad.detectors.feature_extraction.deep_features import NAMED_ENCODER_PARAMS
 
 MIN_AUC = 0.9
 ENCODER = {"hidden_dims": (32, 8), "epochs": 20}
@@ -36,7 +31,7 @@ def embeddings():
 # ---------------------------------------------------------------------------- shallow scorers
 def test_iforest_scorer_equals_scikit_learn(embeddings):
     Z, Q = embeddings
-    scorer = _IForestScorer(random_state=3)
+    scorer = IForestScorer(random_state=3)
     scorer.fit(Z)
     expected = -IsolationForest(random_state=3).fit(Z).score_samples(Q)
     np.testing.assert_allclose(scorer.score(Q), expected, rtol=1e-12)
@@ -44,7 +39,7 @@ def test_iforest_scorer_equals_scikit_learn(embeddings):
 
 def test_ocsvm_scorer_equals_scikit_learn(embeddings):
     Z, Q = embeddings
-    scorer = _OCSVMScorer()
+    scorer = OCSVMScorer()
     scorer.fit(Z)
     assert scorer.gamma == pytest.approx(1.0 / (Z.shape[1] * Z.var()))  # gamma="scale"
     svm = OneClassSVM(gamma="scale").fit(Z)
@@ -53,7 +48,7 @@ def test_ocsvm_scorer_equals_scikit_learn(embeddings):
 
 def test_knn_scores_by_hand():
     Z = np.array([[0.0], [1.0], [3.0], [7.0]])
-    largest, mean = _KNNScorer(2, "largest"), _KNNScorer(2, "mean")
+    largest, mean = KNNScorer(2, "largest"), KNNScorer(2, "mean")
     largest.fit(Z)
     mean.fit(Z)
     # the query 2.0: neighbours 1.0 and 3.0 (both at 1); 6.0: 7.0 (1) and 3.0 (3)

@@ -5,10 +5,11 @@ The deep part is a deepad detector whose network has an encoder (``model_.encode
 :class:`~deepad.detectors.AutoEncoder` and :class:`~deepad.detectors.DeepSVDD`), fitted on
 the data first or given already fitted; scikit-learn does the shallow part.
 
-Saving keeps state, never objects: the shallow models are stored as arrays that safetensors
-can hold (kNN and LOF: the reference embeddings; one-class SVM: support vectors, dual
-coefficients, offset and γ; isolation forest: every tree's node arrays), and scoring always
-goes through those arrays, so a loaded model scores exactly as the fitted one.
+Saving keeps state, never objects: the shallow models (:mod:`deepad.core.shallow`, shared
+with the shallow baselines) are stored as arrays that safetensors can hold (kNN and LOF: the
+reference embeddings; one-class SVM: support vectors, dual coefficients, offset and γ;
+isolation forest: every tree's node arrays), and scoring always goes through those arrays, so
+a loaded model scores exactly as the fitted one.
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
-from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted
 
 from deepad.core.base import BaseDetector
-from deepad.core.chunks import element_rows, forward_in_chunks, in_chunks
+from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import get_detector, register
 from deepad.core.runtime import resolve_seed
-from deepad.core.saved_state import read_field, read_tensor, take_tensors
+from deepad.core.saved_state import read_field, take_tensors
+from deepad.core.shallow import (
+    IForestScorer,
+    KNNScorer,
+    LOFScorer,
+    OCSVMScorer,
+    check_scorer_state,
+)
 from deepad.core.validation import check_matches_spec
 
 SHALLOW_DETECTORS = ("iforest", "ocsvm", "lof", "knn")
@@ -46,164 +51,6 @@ DEFAULT_NEIGHBORS = {"knn": 5, "lof": 20}  # PyOD's KNN and scikit-learn's / PyO
 
 
 # ============================================================================ shallow scorers
-def average_path_length(n: np.ndarray) -> np.ndarray:
-    """c(n) of Liu, Ting & Zhou (ICDM 2008): the average path length of an unsuccessful
-    search in a binary search tree of n points; 0 for n ≤ 1, 1 for n = 2."""
-    n = np.asarray(n, dtype=np.float64)
-    out = np.zeros_like(n)
-    out[n == 2] = 1.0
-    big = n > 2
-    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
-    return out
-
-
-def _node_depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Depth of every node of a binary tree (root 0), one level at a time."""
-    depth = np.zeros(len(left), dtype=np.int64)
-    frontier, level = np.array([0]), 0
-    while frontier.size:
-        depth[frontier] = level
-        children = np.concatenate([left[frontier], right[frontier]])
-        frontier, level = children[children >= 0], level + 1
-    return depth
-
-
-class _KNNScorer:
-    """Distance to the k-th nearest (``"largest"``) or mean distance to the k nearest
-    (``"mean"``) training embeddings (Ramaswamy et al. 2000; Angiulli & Pizzuti 2002).
-    State: the reference embeddings; the neighbour index is rebuilt from them on load."""
-
-    def __init__(self, n_neighbors: int, method: str) -> None:
-        self.n_neighbors = n_neighbors
-        self.method = method
-
-    def fit(self, Z: np.ndarray) -> None:
-        self.reference = Z
-        self.index = NearestNeighbors(n_neighbors=self.n_neighbors).fit(Z)
-
-    def score(self, Z: np.ndarray) -> np.ndarray:
-        distances, _ = self.index.kneighbors(Z)
-        return distances[:, -1] if self.method == "largest" else distances.mean(axis=1)
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {"reference": torch.from_numpy(np.ascontiguousarray(self.reference))}
-
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.fit(tensors["reference"].numpy())
-
-
-class _LOFScorer(_KNNScorer):
-    """Local outlier factor (Breunig et al., SIGMOD 2000), scikit-learn's with
-    ``novelty=True``; score = LOF (higher = more anomalous). State: the reference embeddings;
-    LOF's fit on them is deterministic and is repeated on load."""
-
-    def fit(self, Z: np.ndarray) -> None:
-        self.reference = Z
-        self.index = LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True).fit(Z)
-
-    def score(self, Z: np.ndarray) -> np.ndarray:
-        return -self.index.score_samples(Z)
-
-
-class _OCSVMScorer:
-    """One-class SVM (Schölkopf et al. 2001), scikit-learn's with its defaults (RBF kernel,
-    ν = 0.5, γ = 1 / (D · Var(Z))). Scores ``−f(z) = −(Σ_i α_i exp(−γ ||z − s_i||²) − ρ)``
-    from the support vectors ``s_i``, dual coefficients ``α_i`` and offset, which are the
-    saved state (no refit on load)."""
-
-    def fit(self, Z: np.ndarray) -> None:
-        variance = Z.var()
-        self.gamma = 1.0 / (Z.shape[1] * variance) if variance > 0 else 1.0
-        svm = OneClassSVM(kernel="rbf", gamma=self.gamma).fit(Z)
-        self.support = np.ascontiguousarray(svm.support_vectors_, dtype=np.float64)
-        self.coef = np.ascontiguousarray(svm.dual_coef_[0], dtype=np.float64)
-        self.intercept = float(svm.intercept_[0])
-
-    def score(self, Z: np.ndarray) -> np.ndarray:
-        sv_norms = (self.support ** 2).sum(axis=1)
-
-        def score(z: np.ndarray) -> np.ndarray:
-            sq = (z ** 2).sum(axis=1)[:, None] + sv_norms[None, :] - 2.0 * z @ self.support.T
-            kernel = np.exp(-self.gamma * np.maximum(sq, 0.0))
-            return -(kernel @ self.coef + self.intercept)
-
-        return in_chunks(score, Z, rows=element_rows(len(self.support)))
-
-    def state(self) -> dict[str, torch.Tensor]:
-        scalars = torch.tensor([self.gamma, self.intercept], dtype=torch.float64)
-        return {"support": torch.from_numpy(self.support), "coef": torch.from_numpy(self.coef),
-                "scalars": scalars}
-
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.support = tensors["support"].numpy()
-        self.coef = tensors["coef"].numpy()
-        self.gamma, self.intercept = (float(v) for v in tensors["scalars"])
-
-
-class _IForestScorer:
-    """Isolation forest (Liu, Ting & Zhou, ICDM 2008), scikit-learn's with its defaults
-    (100 trees of 256 rows). Scores ``2^(−E[h(z)] / c(ψ))`` (the negated
-    ``score_samples``) by walking every tree's node arrays (children, split feature,
-    threshold, leaf path length), which are the saved state (no refit on load); all trees
-    and rows advance one level per step."""
-
-    def __init__(self, random_state: int) -> None:
-        self.random_state = random_state
-
-    def fit(self, Z: np.ndarray) -> None:
-        forest = IsolationForest(random_state=self.random_state).fit(Z)
-        trees = [estimator.tree_ for estimator in forest.estimators_]
-        width = max(tree.node_count for tree in trees)
-        shape = (len(trees), width)
-        self.left = np.full(shape, -1, dtype=np.int64)
-        self.right = np.full(shape, -1, dtype=np.int64)
-        self.feature = np.zeros(shape, dtype=np.int64)
-        self.threshold = np.zeros(shape, dtype=np.float64)
-        self.path = np.zeros(shape, dtype=np.float64)  # edges to the node + c(leaf size)
-        for i, tree in enumerate(trees):
-            nodes = tree.node_count
-            self.left[i, :nodes] = tree.children_left
-            self.right[i, :nodes] = tree.children_right
-            self.feature[i, :nodes] = np.maximum(tree.feature, 0)  # leaves hold -2
-            self.threshold[i, :nodes] = tree.threshold
-            depth = _node_depths(tree.children_left, tree.children_right)
-            self.path[i, :nodes] = depth + average_path_length(tree.n_node_samples)
-        self.norm = float(average_path_length(np.array([forest.max_samples_]))[0])
-
-    def score(self, Z: np.ndarray) -> np.ndarray:
-        # scikit-learn's trees compare float32 inputs against float64 thresholds
-        Z = Z.astype(np.float32).astype(np.float64)
-        return in_chunks(self._score, Z, rows=element_rows(len(self.left)))
-
-    def _score(self, Z: np.ndarray) -> np.ndarray:
-        node = np.zeros((len(self.left), len(Z)), dtype=np.int64)
-        row = np.arange(len(Z))[None, :]
-        while True:
-            left = np.take_along_axis(self.left, node, axis=1)
-            inner = left >= 0
-            if not inner.any():
-                break
-            feature = np.take_along_axis(self.feature, node, axis=1)
-            threshold = np.take_along_axis(self.threshold, node, axis=1)
-            right = np.take_along_axis(self.right, node, axis=1)
-            child = np.where(Z[row, feature] <= threshold, left, right)
-            node = np.where(inner, child, node)
-        depth = np.take_along_axis(self.path, node, axis=1).sum(axis=0)
-        return 2.0 ** (-depth / (len(self.left) * self.norm))
-
-    def state(self) -> dict[str, torch.Tensor]:
-        arrays = {name: getattr(self, name) for name in
-                  ("left", "right", "feature", "threshold", "path")}
-        tensors = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
-        tensors["norm"] = torch.tensor([self.norm], dtype=torch.float64)
-        return tensors
-
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        for name in ("left", "right", "feature", "threshold", "path"):
-            setattr(self, name, tensors[name].numpy())
-        self.norm = float(tensors["norm"][0])
-
-
 class _EstimatorScorer:
     """Any estimator with ``fit`` and ``score_samples`` / ``decision_function``, cloned and
     fitted on the embeddings. scikit-learn's convention (higher = more normal) is negated;
@@ -432,13 +279,13 @@ class DeepFeatureDetector(BaseDetector):
         if not isinstance(self.detector, str):
             return _EstimatorScorer(self.detector)
         if self.detector == "iforest":
-            return _IForestScorer(self.seed_)
+            return IForestScorer(self.seed_)
         if self.detector == "ocsvm":
-            return _OCSVMScorer()
+            return OCSVMScorer()
         k = self.n_neighbors or DEFAULT_NEIGHBORS[self.detector]
         if self.detector == "lof":
-            return _LOFScorer(k, "largest")
-        return _KNNScorer(k, self.knn_method)
+            return LOFScorer(k, "largest")
+        return KNNScorer(k, self.knn_method)
 
     # ------------------------------------------------------------------ template
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
@@ -506,54 +353,6 @@ class DeepFeatureDetector(BaseDetector):
             self.encoder_ = encoder
         scorer = self._make_scorer()
         scorer_tensors = take_tensors(tensors, "scorer.")
-        _check_scorer_state(scorer, scorer_tensors, self.embedding_dim_)
+        check_scorer_state(scorer, scorer_tensors, self.embedding_dim_)
         scorer.load(scorer_tensors)
         self.scorer_ = scorer
-
-
-_SCORER_TENSORS = {"_KNNScorer": ("reference",), "_LOFScorer": ("reference",),
-                   "_OCSVMScorer": ("support", "coef", "scalars"),
-                   "_IForestScorer": ("left", "right", "feature", "threshold", "path", "norm")}
-
-
-def _check_scorer_state(scorer: Any, tensors: dict[str, torch.Tensor], dim: int) -> None:
-    """The saved tensors of a shallow scorer, checked against the scorer and the embedding
-    width before they are used (a loaded model never fails later with an index error)."""
-    kind = type(scorer).__name__
-    names = _SCORER_TENSORS[kind]
-    extra = sorted(set(tensors) - set(names))
-    if extra:
-        msg = f"weights.safetensors: unexpected tensors {['scorer.' + k for k in extra]}."
-        raise ValueError(msg)
-    get = {name: read_tensor(tensors, name) for name in names}
-
-    def refuse(rule: str) -> None:
-        msg = f"weights.safetensors: the {kind[1:]} state (tensors 'scorer.*') {rule}."
-        raise ValueError(msg)
-
-    if kind in ("_KNNScorer", "_LOFScorer"):
-        reference = read_tensor(tensors, "reference", ndim=2, floating=True)
-        if reference.shape[1] != dim or len(reference) <= scorer.n_neighbors:
-            refuse(f"needs 'reference' of more than {scorer.n_neighbors} rows x {dim}; got "
-                   f"{tuple(reference.shape)}")
-    elif kind == "_OCSVMScorer":
-        support = read_tensor(tensors, "support", ndim=2, dtype=torch.float64)
-        read_tensor(tensors, "coef", ndim=1, dtype=torch.float64, rows=len(support))
-        read_tensor(tensors, "scalars", ndim=1, dtype=torch.float64, rows=2)
-        if support.shape[1] != dim or len(support) == 0:
-            refuse(f"needs 'support' of at least one row x {dim}; got {tuple(support.shape)}")
-    else:
-        shape = tuple(get["left"].shape)
-        for name in names[:-1]:
-            dtype = torch.int64 if name in ("left", "right", "feature") else torch.float64
-            if tuple(read_tensor(tensors, name, ndim=2, dtype=dtype).shape) != shape:
-                refuse("needs 'left', 'right', 'feature', 'threshold' and 'path' of one shape")
-        norm = read_tensor(tensors, "norm", ndim=1, dtype=torch.float64, rows=1)
-        width = shape[1]
-        children = torch.stack([get["left"], get["right"]])
-        if (shape[0] == 0 or width == 0 or float(norm[0]) <= 0
-                or bool(((children < -1) | (children >= width)).any())
-                or bool(((get["feature"] < 0) | (get["feature"] >= dim)).any())):
-            refuse(f"has node links outside [-1, {width}), split features outside [0, {dim}) "
-                   "or a non-positive norm")
-
