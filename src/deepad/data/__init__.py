@@ -4,7 +4,9 @@ Tabular: :func:`load_adbench` (by name or path, verified download), :func:`load_
 :func:`load_table`; protocol :func:`adbench_split` with ADBench's robustness settings;
 synthetic anomalies :func:`make_adbench_synthetic`. Series: :func:`load_nab`,
 :func:`load_smap_msl`, :func:`load_ucr`, :func:`load_smd`, :func:`sliding_windows`,
-:func:`window_scores_to_points`. Images: :func:`load_mnist`, :func:`one_class_split`. Event
+:func:`window_scores_to_points`. Images: :func:`load_fashion_mnist`, :func:`load_mnist`,
+:func:`load_image_folder` (PNG / JPEG folders, the MVTec-AD layout; an :class:`ImageDataset`),
+:func:`one_class_split`. Event
 sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`.
 """
 
@@ -12,7 +14,8 @@ from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
 from deepad.data.catalog import local_datasets
 from deepad.data.categorical_anomalies import make_rare_combinations
 from deepad.data.encoding import encode_categorical
-from deepad.data.images import load_mnist, one_class_split
+from deepad.data.image_folder import load_image_folder
+from deepad.data.images import ImageDataset, load_fashion_mnist, load_mnist, one_class_split
 from deepad.data.logs import hdfs_deeplog_split, load_hdfs_deeplog
 from deepad.data.odds import load_odds
 from deepad.data.synthetic_anomalies import make_adbench_synthetic
@@ -27,8 +30,9 @@ from deepad.data.timeseries import (
 from deepad.data.windows import sliding_windows, window_labels, window_scores_to_points
 
 __all__ = [
-    "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
-    "hdfs_deeplog_split", "load_adbench", "load_hdfs_deeplog", "load_mnist", "load_nab",
+    "ImageDataset", "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
+    "hdfs_deeplog_split", "load_adbench", "load_fashion_mnist", "load_hdfs_deeplog",
+    "load_image_folder", "load_mnist", "load_nab",
     "load_odds", "load_smap_msl", "load_smd",
     "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "make_rare_combinations",
     "one_class_split",
