@@ -117,8 +117,8 @@ def render(rows: list[dict], args: argparse.Namespace, params: dict, command: st
         "all normal training images of a class (about 6,000 for MNIST digits) and tests on the "
         "10,000 official test images; this run trains a small CNN (widths 16-32-64) on a few "
         "hundred images of the test set, so the numbers are not comparable cell by cell. "
-        "The published per-class numbers are not quoted here: see `docs/decisions.md` "
-        "(Issue 5) for why.",
+        "The published per-class numbers are not quoted here: see the design log "
+        "(`docs/decisions.md`, GEOM) for why.",
         "",
     ]
     return "\n".join(lines)
