@@ -224,6 +224,16 @@ def is_weakly_supervised_only(cls: type) -> bool:
     return "unsupervised" not in cls.supervision
 
 
+def is_deterministic(cls: type) -> bool:
+    """A detector without ``random_state`` (kNN, LOF, ECOD): nothing in it is random."""
+    return "random_state" not in cls().get_params(deep=False)
+
+
+def seeded_params(cls: type, seed: int | None) -> dict[str, Any]:
+    """``cls.test_params`` with ``random_state=seed``, for the classes that take one."""
+    return {**cls.test_params, **({} if is_deterministic(cls) else {"random_state": seed})}
+
+
 @pytest.fixture(scope="session")
 def fit_labels(planted) -> Callable[[type, str], np.ndarray | None]:
     """``fit_labels(cls, modality)``: the ``y`` to pass to ``cls.fit`` on the planted data
@@ -238,11 +248,12 @@ def fit_labels(planted) -> Callable[[type, str], np.ndarray | None]:
 @pytest.fixture(scope="session")
 def fit_detector(planted, fit_labels) -> Callable[..., Any]:
     """``fit_detector(cls, modality, **params)``: a new detector with ``test_params``
-    (+ ``random_state=0``) and ``params``, fitted on that modality's planted data; weakly
-    supervised detectors get ``N_LABELLED`` labelled anomalies."""
+    (+ ``random_state=0`` where the class takes one) and ``params``, fitted on that
+    modality's planted data; weakly supervised detectors get ``N_LABELLED`` labelled
+    anomalies."""
 
     def fit(cls: type, modality: str, **params: Any) -> Any:
-        detector = cls(**{**cls.test_params, "random_state": SEED, **params})
+        detector = cls(**{**seeded_params(cls, SEED), **params})
         return detector.fit(planted[modality][0], fit_labels(cls, modality))
 
     return fit

@@ -65,6 +65,13 @@ def test_list_text_shows_every_leaf_and_detector():
     for name in ("AutoEncoder", "DeepSVDD", "DevNet"):
         assert name in result.stdout
     assert "weakly-supervised" in result.stdout
+    # the shallow baselines come after the taxonomy, apart, and not in its counts
+    taxonomy, _, baselines = result.stdout.partition("Outside the taxonomy")
+    assert baselines and "baselines: Shallow baselines" in baselines
+    for name in ("IsolationForest", "LOF", "KNN", "ECOD"):
+        assert f"    {name} " in baselines and name not in taxonomy
+    n_deep = sum(1 for d in deepad.list_detectors() if d["category"] in CATEGORIES)
+    assert f"{n_deep} detector(s) in {N_LEAVES} leaves" in taxonomy
 
 
 def test_list_json_is_the_registry():
@@ -85,7 +92,9 @@ def test_list_markdown_has_one_row_per_leaf():
     devnet = next(line for line in lines if "DevNet" in line)
     assert "`score_learning`" in devnet and "weakly-supervised" in devnet and "KDD 2019" in devnet
     assert sum(1 for line in lines if "| — |" in line) == N_LEAVES - len(
-        {(d["category"], d["subcategory"]) for d in deepad.list_detectors()})
+        {(d["category"], d["subcategory"]) for d in deepad.list_detectors()
+         if d["category"] in CATEGORIES})
+    assert "IsolationForest" not in result.stdout  # the baselines are not in the taxonomy
 
 
 def test_list_json_and_markdown_conflict():
@@ -187,10 +196,14 @@ def test_run_csv_with_label_column_and_saved_model(labelled_csv, tmp_path):
     scores = pd.read_csv(csv)
     assert len(scores) == 168 and scores["label"].sum() == 8
     loaded = deepad.load(model_dir)
-    assert loaded.get_params()["hidden_dims"] == (8, 2)
+    assert loaded.detector_.get_params()["hidden_dims"] == (8, 2)
     np.testing.assert_allclose(loaded.decision_scores_, scores["score"].to_numpy(), rtol=1e-6)
-    scaling = json.loads((model_dir / "scaling.json").read_text())
-    assert scaling["scale"] == "standard" and scaling["columns"] == ["a", "b", "c", "d"]
+    # the scaling is part of the model (no side file): the raw table scores as the CLI did
+    assert loaded.preprocessor_.scale == "standard"
+    assert loaded.preprocessor_.columns_ == ["a", "b", "c", "d"]
+    assert not (model_dir / "scaling.json").exists()
+    np.testing.assert_allclose(loaded.decision_function(pd.read_csv(labelled_csv)),
+                               scores["score"].to_numpy(), rtol=1e-6)
     assert not (tmp_path / "none").exists()
 
 

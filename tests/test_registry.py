@@ -10,7 +10,13 @@ import deepad
 from deepad.core import registry
 from deepad.core.deep import DeepDetector
 from deepad.core.registry import register
-from deepad.core.taxonomy import CATEGORIES, MODALITIES, SUBCATEGORIES, SUPERVISIONS
+from deepad.core.taxonomy import (
+    CATEGORIES,
+    MODALITIES,
+    REGISTERED_CATEGORIES,
+    REGISTERED_SUBCATEGORIES,
+    SUPERVISIONS,
+)
 
 BUILT_IN = {"AutoEncoder", "DeepSVDD", "DevNet"}
 FIELDS = {"name", "category", "subcategory", "supervision", "modalities", "reference",
@@ -56,11 +62,18 @@ def test_list_is_sorted_by_taxonomy_then_name():
 
 
 def test_every_registered_detector_has_valid_metadata(detector_cls):
-    assert detector_cls.category in CATEGORIES
-    assert detector_cls.subcategory in SUBCATEGORIES[detector_cls.category]
+    assert detector_cls.category in REGISTERED_CATEGORIES
+    assert detector_cls.subcategory in REGISTERED_SUBCATEGORIES[detector_cls.category]
     assert detector_cls.supervision and set(detector_cls.supervision) <= set(SUPERVISIONS)
     assert detector_cls.modalities and set(detector_cls.modalities) <= set(MODALITIES)
     assert deepad.get_detector(detector_cls.name) is detector_cls
+
+
+def test_baselines_are_registered_outside_the_taxonomy():
+    rows = deepad.list_detectors(category="baselines")
+    assert [r["name"] for r in rows] == ["ECOD", "IsolationForest", "KNN", "LOF"]
+    assert all(r["subcategory"] == "shallow" and r["category"] not in CATEGORIES for r in rows)
+    assert deepad.get_detector("isolationforest") is deepad.IsolationForest
 
 
 def test_filter_by_modality():
@@ -109,7 +122,7 @@ def test_get_detector_suggests_close_matches():
 
 def test_get_detector_lists_the_registered_names_without_a_close_match():
     with pytest.raises(KeyError) as info:
-        deepad.get_detector("IsolationForest")
+        deepad.get_detector("HBOS")
     message = str(info.value)
     assert "Did you mean" not in message
     assert all(name in message for name in BUILT_IN)

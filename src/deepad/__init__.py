@@ -38,9 +38,10 @@ _CONTRACT = {
 # every built-in detector class, from ``deepad.detectors`` (its ``__all__``; a test keeps the
 # two lists equal)
 _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-              "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "Forecaster", "GANomaly",
-              "GEOM", "GOAD", "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN",
-              "OCNN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE")
+              "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Forecaster",
+              "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN", "LOF",
+              "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet",
+              "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE")
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly

@@ -6,7 +6,8 @@ imported. The built-in detectors are imported on the registry's first query
 rather than an import statement: the core never depends on the detectors, and
 ``import deepad`` stays light (no torch until a detector is used). The metadata lives on the
 class (``name``, ``category``, ``subcategory``, ``supervision``, ``modalities``,
-``reference``) and is checked here against the taxonomy, so a typo fails at import time.
+``reference``) and is checked here against the taxonomy (or the baselines' category, outside
+it: :data:`deepad.core.taxonomy.BASELINES`), so a typo fails at import time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ import difflib
 import importlib
 from typing import Any, TypeVar
 
-from deepad.core.taxonomy import CATEGORIES, MODALITIES, SUBCATEGORIES, SUPERVISIONS
+from deepad.core.taxonomy import (
+    MODALITIES,
+    REGISTERED_CATEGORIES,
+    REGISTERED_SUBCATEGORIES,
+    SUPERVISIONS,
+)
 
 _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
@@ -30,12 +36,13 @@ def _check_metadata(cls: type) -> None:
     if missing:
         msg = f"{cls.__name__} cannot be registered: missing metadata {missing}."
         raise TypeError(msg)
-    if cls.category not in CATEGORIES:
-        msg = f"{cls.__name__}.category {cls.category!r} is not one of {list(CATEGORIES)}."
+    if cls.category not in REGISTERED_CATEGORIES:
+        msg = (f"{cls.__name__}.category {cls.category!r} is not one of "
+               f"{list(REGISTERED_CATEGORIES)}.")
         raise TypeError(msg)
-    if cls.subcategory not in SUBCATEGORIES[cls.category]:
+    if cls.subcategory not in REGISTERED_SUBCATEGORIES[cls.category]:
         msg = (f"{cls.__name__}.subcategory {cls.subcategory!r} is not a leaf of "
-               f"{cls.category!r}: {list(SUBCATEGORIES[cls.category])}.")
+               f"{cls.category!r}: {list(REGISTERED_SUBCATEGORIES[cls.category])}.")
         raise TypeError(msg)
     for field, allowed in (("supervision", SUPERVISIONS), ("modalities", MODALITIES)):
         values = getattr(cls, field)

@@ -1,9 +1,10 @@
 """The taxonomy of deep anomaly detection (Pang, Cao & Aggarwal, WSDM 2021 tutorial;
 Pang et al., "Deep learning for anomaly detection: A review", ACM CSUR 2021).
 
-Every registered detector names one ``(category, subcategory)`` leaf of this tree. The
+Every registered deep detector names one ``(category, subcategory)`` leaf of this tree. The
 CLI listing, the README table and the registry's checks are all generated from it, so a
-leaf without an implementation shows up as such instead of being hidden.
+leaf without an implementation shows up as such instead of being hidden. The shallow
+baselines name a category outside the tree (``BASELINES``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,21 @@ SUBCATEGORIES: dict[str, dict[str, str]] = {
         "curiosity": "curiosity learning",
     },
 }
+
+BASELINES: dict[str, str] = {
+    "baselines": "Shallow baselines, outside the taxonomy: classical detectors to compare with",
+}
+"""Categories a detector may name that are not branches of the taxonomy: the shallow baselines
+(isolation forest, LOF, kNN, ECOD), registered so deep detectors can be compared with them in
+the same API. Listings show them apart, and counts of the taxonomy's leaves exclude them."""
+
+BASELINE_SUBCATEGORIES: dict[str, dict[str, str]] = {
+    "baselines": {"shallow": "classical (not deep) anomaly detectors"},
+}
+
+REGISTERED_CATEGORIES: dict[str, str] = {**CATEGORIES, **BASELINES}
+"""Every category a registered detector may name: the taxonomy's branches and the baselines."""
+REGISTERED_SUBCATEGORIES: dict[str, dict[str, str]] = {**SUBCATEGORIES, **BASELINE_SUBCATEGORIES}
 
 SUPERVISIONS: tuple[str, ...] = ("unsupervised", "weakly-supervised")
 """``unsupervised``: ``fit(X)``; ``weakly-supervised``: ``fit(X, y)`` with y = 1 for the few

@@ -1,6 +1,8 @@
 """The methods, one sub-package per branch of the taxonomy. Importing this package registers
-every built-in detector with :mod:`deepad.core.registry`."""
+every built-in detector with :mod:`deepad.core.registry`, and the shallow baselines (outside
+the taxonomy)."""
 
+from deepad.detectors.baselines.shallow import ECOD, KNN, LOF, IsolationForest
 from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
 from deepad.detectors.generic_normality.autoencoders import (
     VAE,
@@ -26,6 +28,7 @@ from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
 __all__ = ["ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "Forecaster", "GANomaly", "GEOM",
-           "GOAD", "ICL", "IRLAD", "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN",
-           "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]
+           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Forecaster", "GANomaly",
+           "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN", "LOF", "LSTMAutoEncoder",
+           "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet", "RDP", "REPEN",
+           "RobustAutoEncoder", "SDOR", "VAE"]
