@@ -26,7 +26,14 @@ import typer
 
 from deepad._version import __version__
 from deepad.core.registry import detector_info, get_detector, list_detectors
-from deepad.core.taxonomy import CATEGORIES, SUBCATEGORIES
+from deepad.core.taxonomy import (
+    BASELINE_SUBCATEGORIES,
+    BASELINES,
+    CATEGORIES,
+    REGISTERED_CATEGORIES,
+    REGISTERED_SUBCATEGORIES,
+    SUBCATEGORIES,
+)
 from deepad.core.validation import check_array
 
 logger = logging.getLogger(__name__)
@@ -109,12 +116,31 @@ def _by_leaf() -> dict[tuple[str, str], list[dict[str, Any]]]:
     leaves: dict[tuple[str, str], list[dict[str, Any]]] = {
         (category, leaf): [] for category in CATEGORIES for leaf in SUBCATEGORIES[category]}
     for info in list_detectors():
-        leaves[(info["category"], info["subcategory"])].append(info)
+        if info["category"] in CATEGORIES:  # the baselines are listed apart
+            leaves[(info["category"], info["subcategory"])].append(info)
     return leaves
 
 
+def _detector_lines(detectors: list[dict[str, Any]]) -> list[str]:
+    width = max((len(d["name"]) for d in detectors), default=0)
+    return [f"    {info['name']:<{width}}  [{', '.join(info['supervision'])}]"
+            f"  modalities: {', '.join(info['modalities'])}" for info in detectors]
+
+
+def baselines_text() -> str:
+    """The shallow baselines (outside the taxonomy), as plain text."""
+    lines = []
+    for category, title in BASELINES.items():
+        lines.append(f"{category}: {title}")
+        for leaf, leaf_title in BASELINE_SUBCATEGORIES[category].items():
+            lines.append(f"  {leaf}: {leaf_title}")
+            lines += _detector_lines(list_detectors(category=category, subcategory=leaf))
+    return "\n".join(lines)
+
+
 def taxonomy_text() -> str:
-    """The taxonomy tree with the registered detectors under each leaf, as plain text."""
+    """The taxonomy tree with the registered detectors under each leaf, then the shallow
+    baselines apart (they are not in the taxonomy, nor in its counts), as plain text."""
     leaves = _by_leaf()
     n_detectors = sum(len(d) for d in leaves.values())
     n_empty = sum(1 for d in leaves.values() if not d)
@@ -126,10 +152,8 @@ def taxonomy_text() -> str:
         for leaf, leaf_title in SUBCATEGORIES[category].items():
             detectors = leaves[(category, leaf)]
             lines.append(f"  {leaf}: {leaf_title}" + ("" if detectors else f"  {NONE_YET}"))
-            width = max((len(d["name"]) for d in detectors), default=0)
-            for info in detectors:
-                lines.append(f"    {info['name']:<{width}}  [{', '.join(info['supervision'])}]"
-                             f"  modalities: {', '.join(info['modalities'])}")
+            lines += _detector_lines(detectors)
+    lines += ["", "Outside the taxonomy, to compare with:", "", baselines_text()]
     return "\n".join(lines)
 
 
@@ -240,8 +264,8 @@ def info(
     width = max((len(k) for k in params), default=0)
     lines = [
         f"{meta['name']}: {meta['summary']}",
-        f"  taxonomy     {category} / {leaf}  "
-        f"({CATEGORIES[category]} / {SUBCATEGORIES[category][leaf]})",
+        f"  {'taxonomy' if category in CATEGORIES else 'outside   '}   {category} / {leaf}  "
+        f"({REGISTERED_CATEGORIES[category]} / {REGISTERED_SUBCATEGORIES[category][leaf]})",
         f"  supervision  {', '.join(meta['supervision'])}",
         f"  modalities   {', '.join(meta['modalities'])}",
         f"  reference    {meta['reference']}",
