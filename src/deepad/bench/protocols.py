@@ -1,8 +1,9 @@
 """The registry of evaluation protocols (:class:`deepad.bench.protocol.Protocol`), by name.
 
 ``adbench`` (:class:`~deepad.bench.tabular.TabularProtocol`, settings ``unsupervised`` and
-``weak``) and ``series`` (:class:`~deepad.bench.series_protocol.SeriesProtocol`, setting
-``series``) are built in; :func:`register` adds another (an image, video or graph suite)
+``weak``), ``series`` (:class:`~deepad.bench.series_protocol.SeriesProtocol`, setting
+``series``) and ``images`` (:class:`~deepad.bench.image_protocol.ImageProtocol`, setting
+``oneclass``) are built in; :func:`register` adds another (an image, video or graph suite)
 without touching the planner, the worker, the store or the report.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from deepad.bench.image_protocol import ImageProtocol
 from deepad.bench.protocol import Protocol, unknown_choice
 from deepad.bench.series_protocol import SeriesProtocol
 from deepad.bench.tabular import TabularProtocol
@@ -42,6 +44,7 @@ def register(protocol: Protocol) -> Protocol:
 
 register(TabularProtocol())
 register(SeriesProtocol())
+register(ImageProtocol())
 
 
 def get_protocol(name: str) -> Protocol:

@@ -6,9 +6,14 @@
   (:func:`deepad.data.adbench.data_dirs`);
 - ``adbench-shared``: the 25 ADBench classical sets in ``shared/datasets/adbench/classical``
   that are not in ``quick``. Defaults are chosen on ``quick`` only; this suite is for checking
-  them on data nobody tuned on (``docs/decisions.md``, "Choosing and checking defaults").
-The ``series`` suite belongs to the time-series protocol (:mod:`deepad.bench.series`); every
-suite of every protocol is listed in :data:`deepad.bench.protocols.SUITES`.
+  them on data nobody tuned on (``docs/decisions.md``, "Choosing and checking defaults");
+- ``mvtec-embeddings``: ADBench's ResNet-18 embeddings of the 15 MVTec-AD categories
+  (``shared/datasets/adbench/cv_resnet18``), run as tables; its report quotes ADBench's best
+  unsupervised average (:data:`SUITE_NOTES`).
+The ``series`` suite belongs to the time-series protocol (:mod:`deepad.bench.series`),
+``fashion-oneclass`` and ``mnist-oneclass`` to the image protocol
+(:mod:`deepad.bench.image_protocol`); :func:`deepad.bench.protocols.suite_names` lists every
+suite of every protocol.
 """
 
 from __future__ import annotations
@@ -25,9 +30,31 @@ ADBENCH_SHARED = (
     "16_http", "20_letter", "21_Lymphography", "22_magic.gamma", "25_musk", "26_optdigits",
     "27_PageBlocks", "28_pendigits", "30_satellite", "32_shuttle", "33_skin", "34_smtp",
     "37_Stamps", "39_vertebral", "41_Waveform", "42_WBC", "43_WDBC", "45_wine", "46_WPBC")
+MVTEC_CATEGORIES = ("bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather",
+                    "metal_nut", "pill", "screw", "tile", "toothbrush", "transistor", "wood",
+                    "zipper")
+MVTEC_EMBEDDINGS = tuple(f"MVTec-AD_{name}" for name in MVTEC_CATEGORIES)
 SUITES: dict[str, tuple[str, ...] | None] = {"quick": QUICK, "adbench-shared": ADBENCH_SHARED,
+                                             "mvtec-embeddings": MVTEC_EMBEDDINGS,
                                              "adbench": None}
 """Tabular suite name → dataset names; None: every ADBench ``.npz`` file found locally."""
+
+SUITE_NOTES: dict[str, str] = {
+    "mvtec-embeddings": (
+        "Reference: ADBench (Han et al., \"ADBench: Anomaly Detection Benchmark\", NeurIPS "
+        "2022) reports CBLOF as the best unsupervised detector on these 15 MVTec-AD ResNet-18 "
+        "embedding sets, with an average AUC-ROC of 75.98 (its own splits and seeds; quoted, "
+        "not re-run here)."),
+}
+"""Suite → a note its report prints (a published reference to compare with)."""
+
+
+def suite_notes(datasets) -> list[str]:
+    """The notes of the suites whose every dataset is among ``datasets`` (a report of a
+    suite's run quotes its reference)."""
+    present = set(datasets)
+    return [note for name, note in SUITE_NOTES.items()
+            if SUITES.get(name) and set(SUITES[name]) <= present]
 
 
 def local_datasets() -> dict[str, Path]:

@@ -49,6 +49,7 @@ from deepad.bench.report_parts import (
     values,
 )
 from deepad.bench.stats import RankStatistics, rank_statistics
+from deepad.bench.suites import suite_notes
 from deepad.bench.summary import (
     OK,
     check_results,
@@ -145,6 +146,7 @@ def _summary_blocks(frame: pd.DataFrame) -> list[Block]:
                  f"Datasets ({len(datasets)}): {values(datasets)}",
                  f"Seeds: {seeds_text(frame)}",
                  f"Settings: {values(settings)}")),
+        *(Paragraph(note) for note in suite_notes(datasets)),
         Paragraph("Jobs by detector and status:"),
         Table(header, rows),
     ]
