@@ -102,8 +102,8 @@ def test_fitted_attributes(svdd_series, planted_series):
 @pytest.mark.parametrize(("window", "stride"), [(8, 1), (8, 3), (5, 5)])
 def test_streamed_scores_equal_all_windows_at_once(reduce, window, stride):
     series = np.random.default_rng(0).normal(size=(203, 3))
-    det = SeriesDetector(WindowMean(), window=window, stride=stride, reduce=reduce,
-                         batch_windows=7).fit(series)
+    det = SeriesDetector(WindowMean(), window=window, stride=stride, score_stride=stride,
+                         reduce=reduce, batch_windows=7).fit(series)
     all_windows = sliding_windows(series.astype(np.float32), window, stride)
     window_scores = np.abs(all_windows).astype(np.float64).mean(axis=(1, 2))
     np.testing.assert_allclose(det.score_windows(series), window_scores, rtol=1e-12)
@@ -316,3 +316,64 @@ def test_same_seed_same_scores(planted_series):
         return det.fit(series[:train_end]).decision_function(series[:400])
 
     np.testing.assert_array_equal(scores(), scores())
+
+
+# ---------------------------------------------------------------------------- strides
+def spike_series(n=400, at=203):
+    series = np.sin(np.arange(n) / 4.0)[:, None] * 0.1
+    series[at] = 5.0  # one anomalous timestamp
+    return series, at
+
+
+def test_default_scoring_stride_catches_a_one_step_spike_a_coarse_one_blurs():
+    # trained on a coarse grid for speed (stride=8, the README's former example): scoring
+    # still uses every window by default, so the spike alone gets the top score. Scored at
+    # stride 8 (what stride=8 meant before), the windows starting between two grid points are
+    # skipped and the spike shares its score with up to 7 neighbours.
+    series, at = spike_series()
+    det = SeriesDetector(WindowMean(), window=16, stride=8).fit(series)
+    assert (det.train_stride_, det.score_stride_) == (8, 1)
+    assert det.n_train_windows_ == len(window_starts(400, 16, 8))
+    scores = det.decision_function(series)
+    assert np.argmax(scores) == at and (np.delete(scores, at) < scores[at]).all()
+    coarse = det.set_params(score_stride=8)
+    coarse._resolve_strides()
+    blurred = coarse.decision_function(series)
+    assert (blurred == blurred[at]).sum() > 1
+
+
+def test_streaming_reduction_with_coarse_scoring_misses_a_spike():
+    # reduce="last": a timestamp gets the latest window ended at or before it. At scoring
+    # stride 1 that window ends on the spike; at stride 8 it ends before it and misses it.
+    series, at = spike_series()
+    det = SeriesDetector(WindowMean(), window=16, stride=8, reduce="last").fit(series)
+    scores = det.decision_function(series)
+    assert scores[at] > 4 * np.median(scores) and scores[at - 1] < 2 * np.median(scores)
+    late = SeriesDetector(WindowMean(), window=16, stride=8, score_stride=8,
+                          reduce="last").fit(series).decision_function(series)
+    assert late[at] < 2 * np.median(late)  # flagged only when the next grid window ends
+
+
+def test_train_stride_wins_over_stride_and_threshold_uses_score_stride():
+    series, _ = spike_series()
+    det = SeriesDetector(WindowMean(), window=16, stride=2, train_stride=4,
+                         score_stride=1).fit(series)
+    assert det.train_stride_ == 4
+    assert det.n_train_windows_ == len(window_starts(400, 16, 4))
+    np.testing.assert_allclose(det.decision_scores_, det.decision_function(series))
+    assert SeriesDetector(WindowMean(), window=16).fit(series).train_stride_ == 1
+
+
+@pytest.mark.parametrize("name", ["train_stride", "score_stride", "stride"])
+def test_strides_above_the_window_are_refused(name):
+    with pytest.raises(ValueError, match=f"{name}=9 is larger than window=8"):
+        SeriesDetector(WindowMean(), window=8, **{name: 9}).fit(ramp(40))
+
+
+def test_strides_survive_save_and_load(tmp_path):
+    series, _ = spike_series()
+    det = SeriesDetector(DeepSVDD(**{**SVDD, "epochs": 1}), window=16, train_stride=8,
+                         score_stride=2).fit(series)
+    loaded = SeriesDetector.load(det.save(tmp_path / "strides"))
+    assert (loaded.train_stride_, loaded.score_stride_) == (8, 2)
+    np.testing.assert_array_equal(loaded.decision_function(series), det.decision_function(series))

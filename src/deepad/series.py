@@ -74,10 +74,11 @@ def _is_series_list(series: Any) -> bool:
 class SeriesDetector(BaseEstimator):
     """Score every timestamp of a time series with a detector of sequence windows.
 
-    The series is cut into windows of ``window`` timestamps starting every ``stride`` steps
-    (plus a last window ending at the last timestamp, :func:`deepad.data.windows.window_starts`);
-    the wrapped detector is fitted on the training windows and scores windows; each
-    timestamp's score is the ``reduce`` of the scores of the windows covering it.
+    The series is cut into windows of ``window`` timestamps (plus a last window ending at the
+    last timestamp, :func:`deepad.data.windows.window_starts`); the wrapped detector is fitted
+    on training windows starting every ``train_stride`` steps and scores windows starting
+    every ``score_stride`` steps (1: every window); each timestamp's score is the ``reduce``
+    of the scores of the windows covering it.
 
     Parameters
     ----------
@@ -87,9 +88,21 @@ class SeriesDetector(BaseEstimator):
         ``contamination`` sets ``threshold_``.
     window : int, default 64
         Timestamps per window.
-    stride : int, default 1
-        Steps between window starts, ``1 <= stride <= window`` so that every timestamp lies in
-        a window; the same stride cuts the training and the scored series.
+    train_stride : int or None, default None
+        Steps between the starts of the training windows, ``1 <= train_stride <= window``;
+        None → ``stride`` when given, else 1 (resolved in ``fit`` as ``train_stride_``). A
+        larger training stride fits on fewer windows: faster, and it can cost accuracy
+        (Notes).
+    score_stride : int, default 1
+        Steps between the starts of the scored windows, ``1 <= score_stride <= window``. 1
+        scores every window, so every timestamp gets a score of its own; a coarser stride
+        gives the timestamps between two grid starts one shared score (Notes). Scoring is one
+        forward pass per window, far cheaper than fitting.
+    stride : int or None, default None
+        The training stride under its former name: ``stride=s`` is ``train_stride=s``
+        (``train_stride`` wins when both are given). It used to set the scoring stride too;
+        it no longer does (models saved then now score at ``score_stride=1``): pass
+        ``score_stride`` for a coarser scoring grid.
     reduce : {"mean", "max", "last"}, default "mean"
         Window scores → timestamp score: the mean / maximum over the windows covering the
         timestamp, or the score of the latest window ended at or before it (streaming).
@@ -109,6 +122,10 @@ class SeriesDetector(BaseEstimator):
     ----------
     detector_ : deepad detector
         The fitted clone of ``detector``.
+    train_stride_ : int
+        The training stride used (``train_stride``, else ``stride``, else 1).
+    score_stride_ : int
+        The scoring stride (``score_stride``).
     n_channels_ : int
         Channels of the training series.
     n_train_windows_ : int
@@ -135,10 +152,21 @@ class SeriesDetector(BaseEstimator):
     labelled 1 are kept first (they are few and the detector needs them) and the rest of the
     ``max_train_windows`` are drawn from the unlabelled windows.
 
-    *Threshold.* ``decision_scores_`` scores every training timestamp (all training windows
-    are scored, streamed as in ``decision_function``, even when fewer were used for fitting),
-    so ``threshold_`` is a quantile of the same per-timestamp scores that ``predict``
+    *Threshold.* ``decision_scores_`` scores every training timestamp at ``score_stride``
+    (streamed as in ``decision_function``, whatever windows were used for fitting), so
+    ``threshold_`` is a quantile of the same per-timestamp scores that ``predict``
     thresholds.
+
+    *Strides.* Training and scoring strides are separate because they trade different
+    things (measured: ``docs/results/series_stride.md``). The scoring stride sets the time
+    resolution of the scores: at stride s, the timestamps between two grid starts are covered
+    by the same windows and share one score, so a one-step anomaly shares its score with up
+    to s − 1 neighbours, and with ``reduce="last"`` it is seen only when the next grid window
+    ends. Scoring is one forward pass per window, so stride 1 is the default. The training
+    stride thins the overlapping training windows: fewer of them, so a faster fit, but the
+    detector sees each phase of the series less often, and on the measured series that, not
+    the scoring stride, is what lowered AUC; 1 stays the default and a larger training
+    stride is a choice for speed on long series.
 
     Examples
     --------
@@ -146,7 +174,7 @@ class SeriesDetector(BaseEstimator):
     >>> from deepad.data.synthetic import make_planted_series
     >>> series, y, train_end = make_planted_series(1000, n_features=2, n_anomalies=2)
     >>> det = SeriesDetector(DeepSVDD(epochs=2, hidden_dims=(8,), rep_dim=4, random_state=0),
-    ...                      window=16, stride=4)
+    ...                      window=16, train_stride=4)
     >>> scores = det.fit(series[:train_end]).decision_function(series)
     >>> scores.shape, scores.dtype
     ((1000,), dtype('float64'))
@@ -154,18 +182,23 @@ class SeriesDetector(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "window": [Interval(numbers.Integral, 1, None)],
-        "stride": [Interval(numbers.Integral, 1, None)],
+        "train_stride": [NONE, Interval(numbers.Integral, 1, None)],
+        "score_stride": [Interval(numbers.Integral, 1, None)],
+        "stride": [NONE, Interval(numbers.Integral, 1, None)],
         "reduce": [Options(REDUCTIONS)],
         "batch_windows": [Interval(numbers.Integral, 1, None)],
         "max_train_windows": [NONE, Interval(numbers.Integral, 1, None)],
         "random_state": [_RandomState()],
     }
 
-    def __init__(self, detector: Any, window: int = 64, stride: int = 1, reduce: str = "mean",
+    def __init__(self, detector: Any, window: int = 64, train_stride: int | None = None,
+                 score_stride: int = 1, stride: int | None = None, reduce: str = "mean",
                  batch_windows: int = 4096, max_train_windows: int | None = 50_000,
                  random_state: int | np.random.Generator | None = None) -> None:
         self.detector = detector
         self.window = window
+        self.train_stride = train_stride
+        self.score_stride = score_stride
         self.stride = stride
         self.reduce = reduce
         self.batch_windows = batch_windows
@@ -175,10 +208,18 @@ class SeriesDetector(BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
         validate_parameters(self)
-        if self.stride > self.window:
-            msg = (f"stride={self.stride} is larger than window={self.window}: the timestamps "
-                   "between windows would get no score; use stride <= window.")
-            raise ValueError(msg)
+        for name in ("train_stride", "score_stride", "stride"):
+            value = getattr(self, name)
+            if value is not None and value > self.window:
+                msg = (f"{name}={value} is larger than window={self.window}: the timestamps "
+                       f"between windows would be in no window; use {name} <= window.")
+                raise ValueError(msg)
+        self._resolve_strides()
+
+    def _resolve_strides(self) -> None:
+        train = self.train_stride if self.train_stride is not None else self.stride
+        self.train_stride_ = 1 if train is None else int(train)
+        self.score_stride_ = int(self.score_stride)
         detector = self.detector
         if not (hasattr(detector, "fit") and hasattr(detector, "decision_function")
                 and hasattr(detector, "modalities")):
@@ -312,9 +353,9 @@ class SeriesDetector(BaseEstimator):
                    "with y = 1 at the labelled anomalous timestamps and 0 elsewhere.")
             raise ValueError(msg)
         self.n_channels_ = arrays[0].shape[1]
-        starts = [window_starts(len(a), self.window, self.stride) for a in arrays]
+        starts = [window_starts(len(a), self.window, self.train_stride_) for a in arrays]
         window_y = None if labels is None else np.concatenate(
-            [window_labels(lab, self.window, self.stride) for lab in labels])
+            [window_labels(lab, self.window, self.train_stride_) for lab in labels])
         chosen = self._training_windows(sum(len(s) for s in starts), window_y)
         X = self._gather(arrays, starts, chosen)
         y_windows = None if window_y is None else window_y[chosen]
@@ -322,16 +363,17 @@ class SeriesDetector(BaseEstimator):
         if len(X) < min_samples:
             msg = (f"The training series give {len(X)} window(s) of {self.window} timestamps; "
                    f"{type(self.detector).__name__} needs at least {min_samples}. Use a shorter "
-                   "window or stride, or a longer series.")
+                   "window or train_stride, or a longer series.")
             raise ValueError(msg)
         self.detector_ = clone(self.detector).fit(X, y_windows)
         self.n_train_windows_ = len(X)
         del X
-        if len(chosen) == sum(len(s) for s in starts):
-            # every window was fitted on: the detector already scored them all, in order
+        if (len(chosen) == sum(len(s) for s in starts)
+                and self.train_stride_ == self.score_stride_):
+            # every scored window was fitted on: the detector already scored them, in order
             window_scores = np.split(np.asarray(self.detector_.decision_scores_, np.float64),
                                      np.cumsum([len(s) for s in starts])[:-1])
-            point_scores = [window_scores_to_points(w, len(a), self.window, self.stride,
+            point_scores = [window_scores_to_points(w, len(a), self.window, self.score_stride_,
                                                     self.reduce)
                             for w, a in zip(window_scores, arrays, strict=True)]
         else:
@@ -387,7 +429,7 @@ class SeriesDetector(BaseEstimator):
 
     # ------------------------------------------------------------------ scoring
     def _window_scores(self, array: np.ndarray) -> np.ndarray:
-        starts = window_starts(len(array), self.window, self.stride)
+        starts = window_starts(len(array), self.window, self.score_stride_)
         view = self._window_view(array)
         scores = np.empty(len(starts), dtype=np.float64)
         for low in range(0, len(starts), self.batch_windows):
@@ -397,13 +439,13 @@ class SeriesDetector(BaseEstimator):
 
     def _point_scores(self, array: np.ndarray) -> np.ndarray:
         return window_scores_to_points(self._window_scores(array), len(array), self.window,
-                                       self.stride, self.reduce)
+                                       self.score_stride_, self.reduce)
 
     def score_windows(self, series: Any) -> np.ndarray:
         """Anomaly score of every window of ``series``, float64 of shape (n_windows,).
 
         Window ``i`` covers timestamps ``starts[i] .. starts[i] + window - 1`` with
-        ``starts = deepad.data.windows.window_starts(len(series), window, stride)``.
+        ``starts = deepad.data.windows.window_starts(len(series), window, score_stride)``.
         """
         return self._window_scores(self._check_series(series))
 

@@ -25,7 +25,8 @@ Detectors
   :class:`deepad.series.SeriesDetector` (window → timestamp scores). Its parameters
   (``window``, ``stride``, ``reduce``, ...) are given like the detector's own,
   ``--params AutoEncoder.window=32``; the suite sets ``window=64`` and ``stride=1``
-  (:data:`DEFAULT_WINDOW`, :data:`DEFAULT_STRIDE`).
+  (:data:`DEFAULT_WINDOW`, :data:`DEFAULT_STRIDE`; ``stride`` is the training stride,
+  scoring uses ``score_stride``, 1 by default).
 - DeepOD time-series detectors (``deepod:USAD``, ``deepod:TimesNet`` ...; classes of
   ``deepod.models.time_series``) run as published on the series, with their defaults, the
   seed, ``device="cpu"`` and ``seq_len`` = the protocol's ``window`` (give ``window``, not
@@ -315,10 +316,12 @@ def check_series_detector(ref: detectors.DetectorRef, cls: type,
         except (ValueError, TypeError) as error:
             msg = f"{ref.spec}: {error}"
             raise ValueError(msg) from error
-        if wrapper.stride > wrapper.window:
-            msg = (f"{ref.spec}: stride={wrapper.stride} is larger than "
-                   f"window={wrapper.window}; use stride <= window.")
-            raise ValueError(msg)
+        for name in ("stride", "train_stride", "score_stride"):
+            value = getattr(wrapper, name)
+            if value is not None and value > wrapper.window:
+                msg = (f"{ref.spec}: {name}={value} is larger than "
+                       f"window={wrapper.window}; use {name} <= window.")
+                raise ValueError(msg)
         return
     if ref.kind == "deepod":
         detectors.check_params(ref, cls, peer_params(ref, params))
