@@ -358,7 +358,7 @@ def test_load_table_parquet_without_pyarrow(tmp_path, monkeypatch):
     path = tmp_path / "data.parquet"
     path.write_bytes(b"PAR1")
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    with pytest.raises(ImportError, match=r'pip install "deepad\[parquet\]"'):
+    with pytest.raises(ImportError, match="needs pyarrow, a dependency of deepad"):
         load_table(path)
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from deepad.core import BaseDetector, DeepDetector, get_detector, list_detectors, load
     from deepad.detectors import *  # noqa: F403
     from deepad.series import SeriesDetector
+    from deepad.tabular import TableDetector
 
 # name -> module that defines it (imported on first access)
 _CONTRACT = {
@@ -34,6 +35,7 @@ _CONTRACT = {
     "list_detectors": "deepad.core.registry",
     "load": "deepad.core.persistence",
     "SeriesDetector": "deepad.series",
+    "TableDetector": "deepad.tabular",
 }
 # every built-in detector class, from ``deepad.detectors`` (its ``__all__``; a test keeps the
 # two lists equal)
@@ -45,10 +47,11 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly
-_SUBPACKAGES = ("bench", "cli", "core", "data", "detectors", "metrics", "nets", "series")
+_SUBPACKAGES = ("bench", "cli", "core", "data", "detectors", "metrics", "nets", "series",
+                "tabular")
 
 __all__ = ["BaseDetector", "DeepDetector", "__version__", "get_detector", "list_detectors",
-           "load", "SeriesDetector", *_DETECTORS]
+           "load", "SeriesDetector", "TableDetector", *_DETECTORS]
 
 
 def __getattr__(name: str) -> Any:

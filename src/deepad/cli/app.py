@@ -34,7 +34,6 @@ from deepad.core.taxonomy import (
     REGISTERED_SUBCATEGORIES,
     SUBCATEGORIES,
 )
-from deepad.core.validation import check_array
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +57,7 @@ app = typer.Typer(
 class Categorical(str, Enum):
     """How ``deepad run`` treats non-numeric columns."""
 
+    auto = "auto"
     error = "error"
     onehot = "onehot"
     ordinal = "ordinal"
@@ -66,6 +66,7 @@ class Categorical(str, Enum):
 class Scale(str, Enum):
     """Feature scaling applied before fitting."""
 
+    auto = "auto"
     minmax = "minmax"
     standard = "standard"
     none = "none"
@@ -302,29 +303,6 @@ def parse_params(items: list[str], valid: dict[str, Any], detector: str) -> dict
     return params
 
 
-def scale_features(X: pd.DataFrame, kind: Scale) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """Scale the columns of ``X`` (already validated as numeric and finite).
-
-    Returns the scaled frame (same columns and index) and the affine map as JSON-ready
-    ``{"scale", "columns", "multiply", "add"}`` (``x * multiply + add``), or None for "none".
-    """
-    if kind is Scale.none:
-        return X, None
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
-    values = X.to_numpy(dtype=np.float64)
-    if kind is Scale.minmax:
-        scaler = MinMaxScaler().fit(values)
-        multiply, add = scaler.scale_, scaler.min_
-    else:
-        scaler = StandardScaler().fit(values)
-        multiply, add = 1.0 / scaler.scale_, -scaler.mean_ / scaler.scale_
-    scaled = pd.DataFrame(scaler.transform(values), columns=X.columns, index=X.index)
-    mapping = {"scale": kind.value, "columns": [str(c) for c in X.columns],
-               "multiply": multiply.tolist(), "add": add.tolist()}
-    return scaled, mapping
-
-
 def reveal_labels(y: np.ndarray, ratio: float, seed: int) -> np.ndarray:
     """Mask of the anomalies shown to a weakly-supervised detector: ``ratio`` of them, at
     least one, drawn with ``numpy.random.default_rng(seed)``."""
@@ -358,23 +336,36 @@ def _configure_logging(verbose: bool) -> None:
 def run(
     data: Annotated[Path | None, typer.Argument(
         metavar="[DATA]",
-        help="A .csv, .parquet or .npz table (npz: arrays X and optional y). Default: the "
-             "built-in breast-cancer data (benign tumours + 10 malignant ones).",
+        help="A .csv (comma-separated), .parquet or .npz table (npz: arrays X and optional "
+             "y), or the name of a table that deepad datasets lists (e.g. cardio). Default: "
+             "the built-in breast-cancer data (benign tumours + 10 malignant ones). Images: "
+             "a folder of PNG / JPEG files (or the MVTec-AD layout), or an .npy / .npz array "
+             "(n, H, W) or (n, C, H, W); the default detector AutoEncoder accepts them, and "
+             "--plot writes a grid of the most anomalous and most normal images with their "
+             "anomaly maps.",
         show_default=False)] = None,
     detector: Annotated[str, typer.Option(
         "--detector", "-d", help="Registered detector name (see deepad list).")] = "AutoEncoder",
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", metavar="COL",
         help="Column with labels, 1 = anomaly, 0 = normal; removed from the features.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id-column", metavar="COL",
+        help="Column identifying the rows: not a feature, written to the scores CSV.")] = None,
+    ignore_columns: Annotated[list[str] | None, typer.Option(
+        "--ignore-columns", metavar="COL[,COL...]",
+        help="Columns that are not features (repeatable or comma-separated).")] = None,
     categorical: Annotated[Categorical, typer.Option(
         help="Non-numeric columns: 'error' stops with their names, 'onehot' / 'ordinal' "
-             "encode them (scikit-learn encoders).")] = Categorical.error,
+             "encode them (never scaled). 'auto': ordinal codes for detectors of categories "
+             "(APE), else 'error'.")] = Categorical.auto,
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", metavar="KEY=VALUE",
         help="Detector hyperparameter, repeatable: --param epochs=20 "
              "--param hidden_dims=(32,8). Values are Python literals, else strings.")] = None,
     scale: Annotated[Scale, typer.Option(
-        help="Feature scaling fitted on the data before the detector.")] = Scale.minmax,
+        help="Scaling of the numeric columns, fitted on the data before the detector. "
+             "'auto': minmax, none for detectors of categories (APE).")] = Scale.auto,
     labeled_ratio: Annotated[float, typer.Option(
         min=0.0, max=1.0,
         help="Weakly-supervised detectors: fraction of the known anomalies revealed to the "
@@ -390,28 +381,64 @@ def run(
                             "it.")] = "deepad-scores.png",
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", metavar="DIR",
-        help="Save the fitted detector (safetensors + JSON; load with deepad.load) and the "
-             "feature scaling (scaling.json) to DIR.")] = None,
+        help="Save the fitted model with its preprocessing (columns, encoding, scaling) to DIR "
+             "(safetensors + JSON): deepad.load(DIR).decision_function(raw_table) gives "
+             "these scores.")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Progress bar, per-epoch losses, tracebacks.")] = False,
+    image_size: Annotated[str | None, typer.Option(
+        "--image-size", metavar="HxW",
+        help="Images: resize every file to HEIGHTxWIDTH (needed when their sizes "
+             "differ).")] = None,
 ) -> None:
-    """Fit a detector on a table and report its scores (and metrics when labels are known).
+    """Fit a detector on a table or on images and report its scores (and metrics when labels
+    are known).
 
     Scores are those of the rows the detector was fitted on (higher = more anomalous); the
     row number is the 0-based position in the table.
     """
     _configure_logging(verbose)
+    from deepad.cli.image_run import is_image_input
+
+    if data is not None and is_image_input(data):
+        with _clean_errors(verbose):
+            _run_images(data, detector, param or [], seed, top, output, plot, save_model,
+                        verbose, image_size)
+        return
+    if image_size is not None:
+        _fail("--image-size applies to images (a folder, or an .npy / .npz of images).")
     with _clean_errors(verbose):
-        _run(data, detector=detector, label_column=label_column, categorical=categorical,
-             param=param or [],
+        _run(data, detector=detector, label_column=label_column, id_column=id_column,
+             ignore_columns=ignore_columns or [], categorical=categorical, param=param or [],
              scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
              plot=plot, save_model=save_model, verbose=verbose)
 
 
+def _run_images(data: Path, detector: str, param: list[str], seed: int, top: int, output: str,
+                plot: str, save_model: Path | None, verbose: bool,
+                image_size: str | None) -> None:
+    """``deepad run`` on images (:mod:`deepad.cli.image_run`)."""
+    from deepad.cli.image_run import image_detector, parse_size, run_images
+
+    cls = image_detector(detector)
+    for option, value in (("--output", output), ("--plot", plot)):
+        if not _skip(value) and not Path(value).parent.is_dir():
+            msg = f"{option} {value}: the folder {Path(value).parent} does not exist."
+            raise FileNotFoundError(msg)
+    valid = cls().get_params(deep=False)
+    params = {k: v for k, v in (("random_state", seed), ("verbose", verbose)) if k in valid}
+    params.update(parse_params(param, valid, cls.name))
+    run_images(data, detector=cls.name, params=params, top=top, output=output, plot=plot,
+               save_model=save_model, size=parse_size(image_size), skip=_skip)
+
+
 def _run(data: Path | None, *, detector: str, label_column: str | None,
-         categorical: Categorical, param: list[str],
-         scale: Scale, labeled_ratio: float, seed: int, top: int, output: str, plot: str,
-         save_model: Path | None, verbose: bool) -> None:
+         id_column: str | None, ignore_columns: list[str], categorical: Categorical,
+         param: list[str], scale: Scale, labeled_ratio: float, seed: int, top: int, output: str,
+         plot: str, save_model: Path | None, verbose: bool) -> None:
+    from deepad.cli.tabular_input import categorical_problem, read_input, split_names
+    from deepad.tabular import TableDetector, reads_categories
+
     cls = get_detector(detector)
     for option, value in (("--output", output), ("--plot", plot)):
         folder = Path(value).parent
@@ -422,28 +449,37 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
     given = parse_params(param, valid, cls.name)
     params = {k: v for k, v in (("random_state", seed), ("verbose", verbose)) if k in valid}
     params.update(given)
+    categories = reads_categories(cls)
+    if categories and scale not in (Scale.auto, Scale.none):
+        msg = (f"--scale {scale.value} does not apply to {cls.name}: it reads categories "
+               "(integer codes), which are never scaled. Leave --scale out.")
+        raise ValueError(msg)
+    if categories and categorical not in (Categorical.auto, Categorical.ordinal):
+        msg = (f"--categorical {categorical.value} does not apply to {cls.name}: it reads "
+               "categories, given as ordinal codes. Leave --categorical out.")
+        raise ValueError(msg)
 
     # ---- data
-    if data is None:
-        if label_column is not None:
-            msg = "--label-column needs a DATA file; the built-in dataset has its own labels."
-            raise ValueError(msg)
-        from deepad.data.builtin import DEFAULT_DATASET, load_default_dataset
-
-        X, y, description = load_default_dataset()
-        dataset = DEFAULT_DATASET
-        typer.echo(f"data: {description}")
-    else:
-        from deepad.data.tables import load_table
-
-        X, y = load_table(data, label_column, categorical=categorical.value)
-        dataset = data.name
-        typer.echo(f"data: {data}")
-    typer.echo(f"shape: {X.shape[0]} rows x {X.shape[1]} features; labels: "
+    table = read_input(data, label_column=label_column, id_column=id_column,
+                       ignore_columns=split_names(ignore_columns),
+                       warn=lambda line: typer.echo(f"Warning: {line}", err=True))
+    X, y, dataset = table.features, table.y, table.name
+    typer.echo(f"data: {table.description}")
+    model = TableDetector(cls(**params), scale=scale.value, categorical=categorical.value,
+                          drop=table.not_features)
+    preprocessor = model.make_preprocessor()
+    problem = categorical_problem(X, detector=cls.name, reads_categories=categories,
+                                  categorical=preprocessor.categorical)
+    if problem:
+        raise ValueError(problem)
+    n_features = preprocessor.fit_transform(X).shape[1]  # errors before a long fit
+    encoded = preprocessor.encoding_.columns
+    typer.echo(f"shape: {X.shape[0]} rows x {n_features} features"
+               + (f" ({X.shape[1]} columns; {len(encoded)} categorical, "
+                  f"{preprocessor.categorical} encoded, not scaled)" if encoded else "")
+               + "; labels: "
                + ("none" if y is None else f"{int(y.sum())} anomalies "
                   f"({100 * y.mean():.1f} %)"))
-    check_array(X, name=f"the data ({dataset})")  # NaN / non-numeric: clear error before scaling
-    X_fit, scaling = scale_features(X, scale)
 
     # ---- supervision
     weak = "weakly-supervised" in cls.supervision
@@ -466,14 +502,13 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
     # ---- fit
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "verbose")
     typer.echo(f"detector: {cls.name} ({cls.category} / {cls.subcategory}); {shown}; "
-               f"scale: {scale.value}")
-    model = cls(**params)
+               f"scale: {preprocessor.scale}")
     start = time.perf_counter()
-    model.fit(X_fit, None if revealed is None else revealed.astype(np.int64))
+    model.fit(X, None if revealed is None else revealed.astype(np.int64))
     seconds = time.perf_counter() - start
     scores = np.asarray(model.decision_scores_, dtype=np.float64)
     flagged = np.asarray(model.labels_, dtype=np.int64)
-    contamination = getattr(model, "contamination", None)
+    contamination = getattr(model.detector_, "contamination", None)
     typer.echo(f"fit: {seconds:.2f} s")
     typer.echo(f"threshold_: {model.threshold_:.6g}"
                + (f" (contamination {contamination:g})" if contamination is not None else "")
@@ -483,10 +518,14 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
     if top > 0:
         order = np.argsort(-scores, kind="stable")[:top]
         typer.echo(f"top {len(order)} rows by score:")
-        header = f"  {'rank':>4}  {'row':>7}  {'score':>12}"
-        typer.echo(header + ("" if y is None else "  label"))
+        ids = None if table.ids is None else table.ids.astype(str).to_numpy()
+        width = 0 if ids is None else max(len(id_column or ""), *(len(ids[r]) for r in order))
+        header = f"  {'rank':>4}  {'row':>7}" + ("" if ids is None else
+                                                  f"  {id_column:>{width}}")
+        typer.echo(header + f"  {'score':>12}" + ("" if y is None else "  label"))
         for rank, row in enumerate(order, start=1):
-            line = f"  {rank:>4}  {row:>7}  {scores[row]:>12.6g}"
+            line = (f"  {rank:>4}  {row:>7}" + ("" if ids is None else f"  {ids[row]:>{width}}")
+                    + f"  {scores[row]:>12.6g}")
             if y is not None:
                 line += f"  {y[row]:>5}" + ("  (revealed)" if revealed is not None
                                              and revealed[row] else "")
@@ -498,27 +537,28 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
 
     # ---- files
     if not _skip(output):
-        table = pd.DataFrame({"row": np.arange(len(scores)), "score": scores,
-                              "is_anomaly": flagged})
+        written = pd.DataFrame({"row": np.arange(len(scores))})
+        if table.ids is not None:
+            written[id_column] = table.ids.to_numpy()
+        written["score"] = scores
+        written["is_anomaly"] = flagged
         if y is not None:
-            table["label"] = y
+            written["label"] = y
         if revealed is not None:
-            table["revealed"] = revealed.astype(np.int64)
-        table.to_csv(output, index=False)
+            written["revealed"] = revealed.astype(np.int64)
+        written.to_csv(output, index=False)
         typer.echo(f"scores written to {output}")
     if not _skip(plot):
         from deepad.cli.plot import plot_scores
 
-        plot_scores(plot, scores, float(model.threshold_), y,
+        plot_scores(plot, scores, float(model.threshold_), y, revealed=revealed,
                     title=f"{cls.name} on {dataset}")
         typer.echo(f"histogram written to {plot}")
     if save_model is not None:
         model.save(save_model)
-        if scaling is not None:
-            (Path(save_model) / "scaling.json").write_text(json.dumps(scaling, indent=2))
-        typer.echo(f"model saved to {save_model} (load with deepad.load)"
-                   + ("" if scaling is None else f"; it expects features scaled by "
-                      f"{scaling['scale']} as in {Path(save_model) / 'scaling.json'}"))
+        typer.echo(f"model saved to {save_model} with its preprocessing: "
+                   f"deepad.load({str(save_model)!r}).decision_function(table) scores a raw "
+                   "table with these columns")
 
 
 def _report_metrics(y: np.ndarray, scores: np.ndarray, revealed: np.ndarray | None) -> None:

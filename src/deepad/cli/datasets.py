@@ -27,9 +27,13 @@ def datasets_command(
     Rows are samples (tabular) or timestamps, train and test together (series); anomalies
     are labelled rows or timestamps.
     """
-    from deepad.data.adbench import data_dirs
+    from deepad.data.adbench import data_dirs, missing_data_dirs
     from deepad.data.catalog import local_datasets
 
+    for folder in missing_data_dirs():
+        typer.echo(f"Warning: DEEPAD_DATA_DIR names {folder}, which does not exist; check the "
+                   "path (folders are separated by ':' on Linux and macOS, ';' on Windows).",
+                   err=True)
     with _clean_errors():
         entries = local_datasets(tuple(source) if source else None)
     if as_json:

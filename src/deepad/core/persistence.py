@@ -22,6 +22,7 @@ device, is found to have exactly the saved tensors' names, shapes and dtypes.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from deepad._version import __version__
 from deepad.core.params import validate_parameters
@@ -85,12 +86,26 @@ def save_detector(detector: Any, path: str | Path) -> Path:
         "state": state,
     }
     path.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
+    write_weights(tensors, path / WEIGHTS_FILE, FORMAT)
     (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
     return path
 
 
+def write_weights(tensors: dict[str, torch.Tensor], path: Path, kind: str) -> None:
+    """Write ``tensors`` as the safetensors file ``path``, created as ``config.json`` is
+    (an ordinary file honouring the umask: ``safetensors.torch.save_file`` creates it
+    owner-only, 0600, so a model shared by a group could not be read)."""
+    path.write_bytes(safetensors_bytes(tensors, metadata={"format": kind}))
+
+
 _FORMAT_LOADERS: dict[str, Callable[..., Any]] = {}
+_BUILTIN_FORMATS = {"deepad-series-detector": "deepad.series",
+                    "deepad-table-detector": "deepad.tabular"}
+"""Formats of deepad's own wrappers and the module that registers each: imported by
+:func:`load` on first need, so a fresh interpreter opens them too."""
+LEGACY_SCALING_FILE = "scaling.json"
+"""The side file of the feature scaling that ``deepad run --save-model`` wrote before the
+preprocessing was part of the saved model (:class:`deepad.tabular.TableDetector`)."""
 
 
 def register_format(name: str, loader: Callable[..., Any]) -> None:
@@ -238,10 +253,21 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Any:
         nothing reads.
     """
     path = Path(path)
-    loader = _FORMAT_LOADERS.get(_declared_format(path))
+    declared = _declared_format(path)
+    if isinstance(declared, str) and declared in _BUILTIN_FORMATS:
+        importlib.import_module(_BUILTIN_FORMATS[declared])  # registers its loader
+    loader = _FORMAT_LOADERS.get(declared)
     if loader is not None:
         return loader(path, device=device)
     config = _read_config(path)
+    if (path / LEGACY_SCALING_FILE).is_file():
+        warnings.warn(
+            f"{path} was saved by an older `deepad run --save-model`: the detector expects "
+            f"features scaled as {path / LEGACY_SCALING_FILE} says (x * multiply + add per "
+            "column), which deepad.load does not apply; scores of raw data would be wrong. "
+            "Scale the data that way first, or rerun `deepad run --save-model`: the models it "
+            "saves now carry their preprocessing and score raw tables.", UserWarning,
+            stacklevel=2)
     config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
     saved = config.get("versions", {}).get("deepad")
     if saved != __version__:

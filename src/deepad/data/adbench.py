@@ -30,6 +30,13 @@ def data_dirs() -> list[Path]:
     return [*dirs, cache_dir()]
 
 
+def missing_data_dirs() -> list[Path]:
+    """The folders ``$DEEPAD_DATA_DIR`` names that do not exist (a typo, an unmounted disk):
+    error messages name them rather than saying only that nothing was found."""
+    return [Path(p) for p in os.environ.get("DEEPAD_DATA_DIR", "").split(os.pathsep)
+            if p and not Path(p).is_dir()]
+
+
 def find_adbench(name: str) -> Path:
     """Path of ADBench dataset ``name`` ("6_cardio" or "cardio", case-insensitive)."""
     wanted = name.lower().removesuffix(".npz")
@@ -39,7 +46,10 @@ def find_adbench(name: str) -> Path:
             if stem == wanted or stem.split("_", 1)[-1] == wanted:
                 return path
     searched = ", ".join(str(d) for d in data_dirs())
-    msg = (f"ADBench dataset {name!r} not found in {searched}. Put its .npz file (e.g. "
+    missing = missing_data_dirs()
+    where = (f" ($DEEPAD_DATA_DIR names {', '.join(map(str, missing))}, which does not exist: "
+             "check the path)" if missing else "")
+    msg = (f"ADBench dataset {name!r} not found in {searched}{where}. Put its .npz file (e.g. "
            f"6_cardio.npz from github.com/Minqi824/ADBench, folder adbench/datasets/Classical) in "
            "one of these folders or set DEEPAD_DATA_DIR.")
     raise FileNotFoundError(msg)

@@ -27,8 +27,8 @@ def load_table(path: str | Path, label_column: str | None = None,
     Parameters
     ----------
     path : str or Path
-        ``.csv`` (read with pandas), ``.parquet`` (pandas with pyarrow: ``pip install
-        "deepad[parquet]"``) or ``.npz`` (array ``X`` of shape (n_samples, n_features) and
+        ``.csv`` (comma-separated, read with pandas), ``.parquet`` (pandas with pyarrow, a
+        dependency) or ``.npz`` (array ``X`` of shape (n_samples, n_features) and
         optional ``y``; read with ``allow_pickle=False``, columns named ``f0`` … ``f{d-1}``).
     label_column : str, optional
         CSV / Parquet: the column holding labels (1 = anomaly, 0 = normal); it is removed
@@ -112,19 +112,58 @@ def _read_table(path: Path,
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """A comma-separated file as a DataFrame; an empty file, a header without rows and a file
+    separated by another character each get their own message."""
+    empty = (f"{path} is empty: a CSV needs a header line with the column names, then one "
+             "line per row.")
+    if path.stat().st_size == 0:
+        raise ValueError(empty)
     try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        msg = f"{path} could not be read as CSV ({error})."
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:  # only blank lines
+        raise ValueError(empty) from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        hint = _separator_hint(path)
+        msg = hint or f"{path} could not be read as CSV ({error})."
         raise ValueError(msg) from error
+    if frame.shape[1] == 1:
+        hint = _separator_hint(path)
+        if hint:
+            raise ValueError(hint)
+    if len(frame) == 0:
+        msg = (f"{path} has a header ({frame.shape[1]} column(s): "
+               f"{', '.join(repr(str(c)) for c in frame.columns[:10])}) but no rows.")
+        raise ValueError(msg)
+    return frame
+
+
+_SEPARATORS = ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"))
+
+
+def _separator_hint(path: Path) -> str | None:
+    """The message for a file whose header is split by ``;``, a tab or ``|``, not commas."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as file:
+            header = file.readline().strip()
+    except OSError:
+        return None
+    for sep, name in _SEPARATORS:
+        if header.count(sep) > header.count(","):
+            shown = header if len(header) <= 60 else header[:57] + "..."
+            decimal = ', decimal=","' if sep == ";" else ""
+            return (f"{path} looks {name}-separated (header {shown!r}); deepad reads "
+                    "comma-separated CSV. Convert it first, e.g. in Python: "
+                    f"pandas.read_csv(path, sep={sep!r}{decimal}).to_csv('data.csv', "
+                    "index=False).")
+    return None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         import pyarrow  # noqa: F401
     except ImportError as error:
-        msg = ('Reading Parquet files needs pyarrow: pip install "deepad[parquet]" '
-               "(or pip install pyarrow).")
+        msg = ("Reading Parquet files needs pyarrow, a dependency of deepad that is missing "
+               "here: pip install pyarrow.")
         raise ImportError(msg) from error
     try:
         return pd.read_parquet(path, engine="pyarrow")
