@@ -35,7 +35,13 @@ from deepad.core.saved_state import (
     read_strings,
     read_tensor,
 )
-from deepad.core.scoring import PROBABILITY_METHODS, contamination_threshold
+from deepad.core.scoring import (
+    PROBABILITY_METHODS,
+    THRESHOLD_RULES,
+    contamination_threshold,
+    exceed_confidence,
+    rule_threshold,
+)
 from deepad.core.validation import (
     InputSpec,
     check_input,
@@ -64,7 +70,9 @@ class BaseDetector(BaseEstimator):
         Anomaly scores of the training data (higher = more anomalous).
     threshold_ : float
         Score above which a sample is labelled an anomaly: the ``1 - contamination``
-        percentile of ``decision_scores_``.
+        percentile of ``decision_scores_``, or another rule's (:meth:`set_threshold`).
+    threshold_rule_ : str
+        The rule that set ``threshold_``: ``"contamination"`` after ``fit``.
     labels_ : ndarray of shape (n_samples,)
         0/1 labels of the training data by ``threshold_``.
     spec_ : InputSpec
@@ -134,6 +142,7 @@ class BaseDetector(BaseEstimator):
         scores = self._score_samples(X)
         self._check_scores(scores)
         self.decision_scores_ = scores
+        self.threshold_rule_ = "contamination"  # a refit forgets set_threshold
         self._set_threshold()
         return self
 
@@ -159,7 +168,43 @@ class BaseDetector(BaseEstimator):
 
     def _set_threshold(self) -> None:
         self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
+        self.threshold_rule_ = "contamination"
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def set_threshold(self, rule: str = "contamination",
+                      factor: float | None = None) -> BaseDetector:
+        """Set ``threshold_`` (and ``labels_``) of a fitted detector by an unsupervised rule
+        on its training scores ``decision_scores_``; ``predict`` then labels by it.
+
+        - ``"contamination"`` (what ``fit`` sets): the ``1 - contamination`` percentile, so
+          the top ``contamination`` fraction of the training data is anomalous.
+        - ``"iqr"``: Tukey's upper fence ``Q3 + factor · IQR``, factor 1.5 by default
+          (Tukey, *Exploratory Data Analysis*, 1977).
+        - ``"mad"``: a modified z-score ``0.6745 (s − median) / MAD`` above ``factor``,
+          3.5 by default (Iglewicz & Hoaglin, *How to Detect and Handle Outliers*, 1993).
+
+        The IQR and MAD rules need no guess of the anomaly fraction: they flag the training
+        scores that lie far above the bulk, so the fraction labelled follows the data. Where
+        more than half the scores are equal (MAD or IQR of 0) they flag every score above that
+        value. The rule and threshold are saved with the model; ``fit`` resets the rule to
+        ``"contamination"``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            An unknown rule, or a factor that is not a positive number (or one given to
+            ``"contamination"``).
+        """
+        check_is_fitted(self, "decision_scores_")
+        threshold = rule_threshold(self.decision_scores_, rule, self.contamination, factor)
+        self.threshold_ = threshold
+        self.threshold_rule_ = rule
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        return self
 
     def _check_scores(self, scores: np.ndarray) -> None:
         if not np.isfinite(scores).all():
@@ -247,10 +292,47 @@ class BaseDetector(BaseEstimator):
         return (f"The input is probably far outside the training range{ranges}: scale it as "
                 "the training data were scaled, or check it for wrong units or corrupt values.")
 
-    def predict(self, X: Any) -> np.ndarray:
-        """1 for anomalies (score above ``threshold_``), 0 for normal samples."""
+    def predict(self, X: Any, return_confidence: bool = False) -> Any:
+        """1 for anomalies (score above ``threshold_``), 0 for normal samples.
+
+        ``return_confidence=True`` returns ``(labels, confidence)`` with the confidence of
+        :meth:`predict_confidence`, as PyOD's ``predict`` does (kept for code written for
+        PyOD; prefer calling ``predict_confidence``).
+        """
         check_is_fitted(self, "threshold_")
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        scores = self.decision_function(X)
+        labels = (scores > self.threshold_).astype(np.int64)
+        if return_confidence:
+            return labels, self._confidence(scores)
+        return labels
+
+    def predict_confidence(self, X: Any) -> np.ndarray:
+        """Confidence in each prediction of ``predict(X)``, in [0, 1]: how consistently the
+        detector would make it if it were trained on other samples of the same size.
+
+        ExCeeD (Perini, Vercruyssen & Davis, ECML-PKDD 2020), as PyOD's
+        ``predict_confidence``: a score's outlier probability from its rank among the
+        training scores, ``p = (1 + #{decision_scores_ ≤ s}) / (2 + n)``, and the
+        probability that a binomial(n, p) rank lands above the ``n · contamination`` top
+        ranks (1 minus that for a predicted normal). The fraction is ``contamination``, or
+        the fraction of ``labels_`` when another rule set the threshold
+        (:meth:`set_threshold`) or ``contamination`` is None. See
+        :func:`deepad.core.scoring.exceed_confidence`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 confidences; near 1 far from the threshold, lowest near it.
+        """
+        check_is_fitted(self, "threshold_")
+        return self._confidence(self.decision_function(X))
+
+    def _confidence(self, scores: np.ndarray) -> np.ndarray:
+        fraction = self.contamination
+        if fraction is None or getattr(self, "threshold_rule_", "contamination") != (
+                "contamination"):
+            fraction = float(self.labels_.mean())
+        return exceed_confidence(scores, self.decision_scores_, self.threshold_, fraction)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit and return ``labels_`` (0/1) of the training data."""
@@ -284,6 +366,7 @@ class BaseDetector(BaseEstimator):
                                  "n_samples": len(self.decision_scores_)}
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in"] = [str(c) for c in self.feature_names_in_]
+        state["threshold_rule"] = getattr(self, "threshold_rule_", "contamination")
         return state, {"decision_scores": torch.from_numpy(self.decision_scores_.copy())}
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -318,6 +401,13 @@ class BaseDetector(BaseEstimator):
             raise ValueError(msg)
         self.decision_scores_ = scores.numpy().astype(np.float64)
         self.threshold_ = read_field(state, "threshold", "float")
+        # models saved before set_threshold existed were thresholded by contamination
+        self.threshold_rule_ = read_field(state, "threshold_rule", "str",
+                                          default="contamination")
+        if self.threshold_rule_ not in THRESHOLD_RULES:
+            msg = (f"{CONFIG_FILE}: state['threshold_rule'] must be one of "
+                   f"{list(THRESHOLD_RULES)}; got {self.threshold_rule_!r}.")
+            raise ValueError(msg)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def save(self, path: str | Path) -> Path:
