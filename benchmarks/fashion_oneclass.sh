@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-class image benchmarks (issue 23), each in its own resumable SQLite store, then its report
+# in docs/results/<name>/ and docs/results/<name>.md:
+#
+#   PYTHONPATH=<folder with pyod> bash benchmarks/fashion_oneclass.sh         # fashion_oneclass:
+#       Fashion-MNIST, Ruff et al. protocol, 10 classes x seeds 0-2 (configs/fashion_oneclass.toml)
+#   ... bash benchmarks/fashion_oneclass.sh mnist   # mnist_oneclass: MNIST per digit, within-test
+#   ... bash benchmarks/fashion_oneclass.sh mvtec   # mvtec_embeddings: the 15 MVTec-AD ResNet-18
+#                                                   # embedding sets, ADBench protocol (tables)
+#   ... bash benchmarks/fashion_oneclass.sh smoke   # fashion_oneclass_smoke: class 0, seed 0,
+#                                                   # one epoch each (checks the path)
+#
+# Data: DEEPAD_DATA_DIR, by default ../shared/datasets (images/fashion_mnist, images/mnist,
+# adbench/cv_resnet18). pyod goes to a folder of its own (pip install --no-deps --target
+# ../peers pyod numba llvmlite), never into the venv; without it, its jobs record why.
+# Extra arguments go to deepad bench (--retry-failed, --rerun-stale, --jobs 1, ...). Re-running
+# resumes: finished jobs are not run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEEPAD_DATA_DIR="${DEEPAD_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
+case "${1:-}" in
+    mnist) shift; name=mnist_oneclass
+        title="MNIST one-class per digit, within the test set (70 / 30 per seed), seeds 0-2" ;;
+    mvtec) shift; name=mvtec_embeddings
+        title="MVTec-AD ResNet-18 embeddings (ADBench), 15 categories, ADBench protocol, seeds 0-2" ;;
+    smoke) shift; name=fashion_oneclass_smoke
+        title="Fashion-MNIST one-class, smoke run: class 0, seed 0, one epoch per detector (not a result)" ;;
+    *) name=fashion_oneclass
+        title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
+esac
+nice -n 10 deepad bench --config "benchmarks/configs/$name.toml" "$@"
+deepad report "benchmarks/results/$name.db" --out "docs/results/$name" --title "$title"
+# docs/results/<name>.md: the same report, its figure links pointing into <name>/
+sed -E "s#\\]\\(([^)/]+\\.png)\\)#](${name}/\\1)#g" "docs/results/$name/report.md" \
+    > "docs/results/$name.md"
