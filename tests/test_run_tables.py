@@ -387,3 +387,13 @@ def test_no_warning_for_a_clean_table(raw_csv):
                         "--categorical", "ordinal", *FAST_AE, "--output", "none", *QUIET)
     assert result.exit_code == 0, result.output
     assert "Warning" not in result.output
+
+
+def test_series_detector_weights_have_the_permissions_of_its_config(tmp_path):
+    from deepad import Forecaster, SeriesDetector
+
+    series = np.random.default_rng(6).normal(size=(80, 2))
+    path = SeriesDetector(Forecaster(epochs=1, random_state=0), window=8).fit(series).save(
+        tmp_path / "series")
+    mode = os.stat(path / "config.json").st_mode & 0o777
+    assert os.stat(path / "weights.safetensors").st_mode & 0o777 == mode

@@ -30,13 +30,18 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
-from safetensors.torch import save_file
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from deepad._version import __version__
 from deepad.core.params import NONE, Interval, Options, validate_parameters
-from deepad.core.persistence import _json_param, read_json, read_weights, register_format
+from deepad.core.persistence import (
+    _json_param,
+    read_json,
+    read_weights,
+    register_format,
+    write_weights,
+)
 from deepad.core.persistence import load as load_detector
 from deepad.core.registry import list_detectors
 from deepad.core.runtime import resolve_seed
@@ -490,8 +495,8 @@ class SeriesDetector(BaseEstimator):
         }
         path.mkdir(parents=True, exist_ok=True)
         self.detector_.save(path / DETECTOR_DIR)
-        save_file({"decision_scores": torch.from_numpy(self.decision_scores_.copy())},
-                  str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
+        write_weights({"decision_scores": torch.from_numpy(self.decision_scores_.copy())},
+                      path / WEIGHTS_FILE, FORMAT)
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
         return path
 
