@@ -32,7 +32,14 @@ from deepad.bench.stats import (
     rank_block,
     rank_statistics,
 )
-from deepad.bench.summary import REQUIRED_COLUMNS, check_results, metric_cells, time_table
+from deepad.bench.summary import (
+    REQUIRED_COLUMNS,
+    check_results,
+    counterpart,
+    metric_cells,
+    peer_order,
+    time_table,
+)
 from deepad.cli import app
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -318,9 +325,12 @@ def test_mixed_settings_get_sections(tmp_path):
     text = paths["report.md"].read_text(encoding="utf-8")
     assert text.index("## Results: unsupervised") < text.index(
         "## Results: weak (labeled_ratio 0.1)")
-    assert "cd_diagram_weak_labeled_ratio_0.1.png" in paths
+    # three detectors unsupervised: a CD diagram; two in the weak setting: none, and why
+    assert "cd_diagram_weak_labeled_ratio_0.1.png" not in paths
     assert "cd_diagram_unsupervised.png" in paths
     weak = text[text.index("## Results: weak"):]
+    assert ("No critical-difference diagram: 2 detectors ranked; the diagram is drawn for 3 "
+            "or more") in weak
     assert table_row(text, "d4", "## Results: weak") == ["**0.500 ± 0.000**", "—"]
     assert "AUC-ROC: no Friedman test: it needs at least 3 detectors; 2 compared." in weak
     assert "| setting | detector |" in text  # the failures table names the setting
@@ -377,3 +387,76 @@ def test_cli_report_errors(results, tmp_path):
     result = runner.invoke(app, ["report", str(other), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "not a deepad benchmark database" in result.output
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- peers, versions, captions
+def peer_rows() -> pd.DataFrame:
+    """DevNet against PyOD's (below chance) and DeepOD's, one peer without a counterpart
+    (PyOD's IForest) and one with an unknown low score (DeepOD's RDP), 3 datasets."""
+    means = {"pyod:DevNet": 0.30, "deepod:DevNet": 0.80, "pyod:IForest": 0.70,
+             "DevNet": 0.90, "deepod:RDP": 0.40, "RDP": 0.75}
+    versions = {"pyod": "3.6.7", "deepod": "0.4.1"}
+    rows = []
+    for detector, mean in means.items():
+        for i, dataset in enumerate(("d1", "d2", "d3")):
+            for seed in SEEDS:
+                auc = mean + 0.01 * i + 0.01 * (seed - 1)
+                package = detector.partition(":")[0] if ":" in detector else None
+                rows.append({
+                    "detector": detector, "params": "{}", "dataset": dataset, "seed": seed,
+                    "setting": "unsupervised", "labeled_ratio": math.nan, "auc_roc": auc,
+                    "auc_pr": auc / 2, "precision_at_n": auc / 3, "fit_seconds": 1.0,
+                    "score_seconds": 0.1, "peak_memory_mb": 10.0, "status": "ok",
+                    "error": None, "deepad_version": "0.1.0", "torch_version": "2.13.0+cpu",
+                    "numpy_version": "2.4.6", "sklearn_version": "1.9.1",
+                    "python_version": "3.11.7", "peer_version": versions.get(package)})
+    return pd.DataFrame(rows)
+
+
+def test_counterpart_and_peer_order():
+    assert counterpart("deepod:DeepSVDDTS") == "DeepSVDD"
+    assert counterpart("pyod:DevNet (epochs=5)") == "DevNet"
+    assert counterpart("DevNet (epochs=5)") == "DevNet"
+    assert peer_order(["pyod:IForest", "deepod:RDP", "RDP", "pyod:DevNet", "DevNet"]) == [
+        "RDP", "deepod:RDP", "DevNet", "pyod:DevNet", "pyod:IForest"]
+    # two parameter sets of one detector: the peers follow the first of them
+    assert peer_order(["DevNet (a=1)", "pyod:DevNet", "DevNet (a=2)"]) == [
+        "DevNet (a=1)", "pyod:DevNet", "DevNet (a=2)"]
+
+
+def test_peers_sit_beside_their_counterpart(tmp_path):
+    text = write_report(peer_rows(), tmp_path)["report.md"].read_text(encoding="utf-8")
+    section = text[text.index("### AUC-ROC"):]
+    header = next(line for line in section.splitlines() if line.startswith("| dataset"))
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == [
+        "DevNet", "pyod:DevNet", "deepod:DevNet", "RDP", "deepod:RDP", "pyod:IForest"]
+
+
+def test_versions_come_from_the_store(tmp_path):
+    text = write_report(peer_rows(), tmp_path)["report.md"].read_text(encoding="utf-8")
+    assert "| torch | 2.13.0+cpu (54) |" in text
+    assert "| pyod | 3.6.7 (18) |" in text and "| deepod | 0.4.1 (18) |" in text
+
+
+def test_peer_notes_explain_known_defects_and_below_chance(tmp_path):
+    text = write_report(peer_rows(), tmp_path)["report.md"].read_text(encoding="utf-8")
+    notes = [line for line in text.splitlines() if line.startswith("Peer note:")]
+    devnet = next(n for n in notes if n.startswith("Peer note: pyod:DevNet (pyod 3.6.7)"))
+    assert "mean AUC-ROC 0.310" in devnet and "below chance (0.5) on 3" in devnet
+    assert "deviation_loss(outputs, labels)" in devnet and "deepad's DevNet" in devnet
+    rdp = next(n for n in notes if n.startswith("Peer note: deepod:RDP (deepod 0.4.1)"))
+    assert "No defect is known" in rdp
+    # a peer at or above chance with no known defect gets no note; deepad detectors none
+    assert not any("IForest" in n or "deepod:DevNet" in n for n in notes)
+    assert len(notes) == 2  # under the AUC-ROC table only
+
+
+def test_caption_rules_stated_once_per_page(tmp_path):
+    rows = pd.concat([peer_rows(), peer_rows().assign(setting="weak", labeled_ratio=0.1)])
+    text = write_report(rows, tmp_path)["report.md"].read_text(encoding="utf-8")
+    assert text.count("## How to read the tables") == 1
+    for rule in ("Cells: mean ± sample standard deviation", "\"mean, all\" and",
+                 "ties share the average rank", "followed by its PyOD / DeepOD counterparts"):
+        assert text.count(rule) == 1, rule
+    assert text.index("## How to read the tables") < text.index("## Results:")
+    assert text.count("Complete cases (the \"mean\" and \"average rank\" rows)") == 4

@@ -14,7 +14,7 @@ import pandas as pd
 
 from deepad.bench.render import Block, Heading, Paragraph, Table
 from deepad.bench.stats import AllDatasets, all_datasets_summary
-from deepad.bench.summary import time_table
+from deepad.bench.summary import counterpart, peer_package, time_table
 
 NOT_RUN, FAILED, SKIPPED = "—", "fail", "skipped"
 DIGITS = 3
@@ -26,6 +26,30 @@ ALL_MEAN_LEGEND = (
     "result: a detector without a result there (failed, timed out, not run) gets the worst "
     "rank on it, and, in the mean, the lowest score any detector reached on it; \"fails\" "
     "counts those datasets. A detector whose jobs all failed is ranked last on every dataset.")
+
+
+PEER_LEGEND = (
+    "Each deepad detector is followed by its PyOD / DeepOD counterparts (pyod:Name, "
+    "deepod:Name: the same method as the peer library implements it, run on the same splits); "
+    "peers without a deepad counterpart come last.")
+LIBRARY_COLUMNS = {"deepad": "deepad_version", "torch": "torch_version",
+                   "numpy": "numpy_version", "scikit-learn": "sklearn_version",
+                   "python": "python_version"}
+CHANCE = 0.5
+KNOWN_PEER_DEFECTS = {
+    "pyod:DevNet": (
+        "PyOD's DevNet calls its loss as `deviation_loss(outputs, labels)` while the function "
+        "is defined as `deviation_loss(y_true, y_pred)` (pyod/models/devnet.py): the network's "
+        "outputs stand where the labels belong and the labels where the scores belong, so it "
+        "does not learn the deviation objective of the paper, and its scores rank the "
+        "anomalies below chance on several datasets. deepad's DevNet follows the authors' "
+        "release."),
+    "pyod:ALAD": (
+        "PyOD's ALAD trains, with its defaults, 200 single batches of 32 rows and scores by "
+        "the squared difference of its D_xx discriminator's output probabilities; on these "
+        "datasets that score stays near or below chance."),
+}
+"""Explanations of peer detectors' known defects, rendered wherever the peer has results."""
 
 
 def number(value: float | None, fmt: str = f".{DIGITS}f") -> str:
@@ -173,3 +197,68 @@ def finite_mean(column: pd.Series) -> float:
     data = column.to_numpy(dtype=np.float64)
     data = data[np.isfinite(data)]
     return float(data.mean()) if data.size else math.nan
+
+
+def version_blocks(frame: pd.DataFrame) -> list[Block]:
+    """What made the rows: the library versions recorded in the store (deepad, torch, numpy,
+    scikit-learn, Python) and each peer library's version, with how many rows each holds."""
+    rows = []
+    for library, column in LIBRARY_COLUMNS.items():
+        if column in frame.columns:
+            rows.append((library, _version_counts(frame[column])))
+    if "peer_version" in frame.columns:
+        packages = frame["detector"].astype(str).map(peer_package)
+        for package in sorted(set(packages.dropna())):
+            rows.append((package, _version_counts(frame.loc[packages == package,
+                                                            "peer_version"])))
+    if not rows:
+        return []
+    return [Paragraph("Versions recorded with the rows (rows per version; \"not recorded\" = "
+                      "a failed job, or a row stored before versions were):"),
+            Table(("library", "version (rows)"), tuple(rows))]
+
+
+def _version_counts(column: pd.Series) -> str:
+    texts = column.astype(object).where(column.notna(), "not recorded").astype(str)
+    counts = texts.value_counts()
+    return ", ".join(f"{v} ({int(n)})" for v, n in counts.items())
+
+
+def peer_note_blocks(means: pd.DataFrame, frame: pd.DataFrame, metric: str = "AUC-ROC"
+                     ) -> list[Block]:
+    """Notes under a score table: each peer with a known defect (:data:`KNOWN_PEER_DEFECTS`)
+    that has a result in it, and every other peer whose mean over its datasets is below
+    chance (0.5), with the peer library's version from the rows."""
+    notes = []
+    for method in means.columns:
+        package = peer_package(str(method))
+        if package is None:
+            continue
+        mean = finite_mean(means[method])
+        if not math.isfinite(mean):
+            continue
+        name = str(method).split(" (", 1)[0]
+        known = KNOWN_PEER_DEFECTS.get(name)
+        if known is None and mean >= CHANCE:
+            continue
+        version = _peer_versions(frame, name)
+        head = (f"{method} ({package} {version}): mean {metric} {number(mean)} over the "
+                f"{int(means[method].notna().sum())} dataset(s) it has a result on")
+        below = int((means[method] < CHANCE).sum())
+        if below:
+            head += f", below chance ({CHANCE:g}) on {below}"
+        text = known if known is not None else (
+            "No defect is known: scores that rank the anomalies below the normal rows point "
+            "to an inverted score or a training that did not converge.")
+        ours = counterpart(str(method))
+        if ours in means.columns and math.isfinite(finite_mean(means[ours])):
+            text += f" deepad's {ours} in the same table: mean {number(finite_mean(means[ours]))}."
+        notes.append(f"{head}. {text}")
+    return [Paragraph(f"Peer note: {note}") for note in notes]
+
+
+def _peer_versions(frame: pd.DataFrame, detector: str) -> str:
+    if "peer_version" not in frame.columns:
+        return "version not recorded"
+    found = frame.loc[frame["detector"].astype(str) == detector, "peer_version"].dropna()
+    return ", ".join(sorted({str(v) for v in found})) or "version not recorded"

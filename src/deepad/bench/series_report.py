@@ -36,6 +36,7 @@ from deepad.bench.render import (
 from deepad.bench.report_parts import (
     ALL_MEAN_LEGEND,
     NOT_RUN,
+    PEER_LEGEND,
     STALE_LEGEND,
     all_rows,
     best_positions,
@@ -49,6 +50,7 @@ from deepad.bench.report_parts import (
     status_rows,
     time_blocks,
     values,
+    version_blocks,
 )
 from deepad.bench.series import group_key, series_group
 from deepad.bench.summary import (
@@ -119,7 +121,7 @@ def write_series_report(results: pd.DataFrame, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     images: list[Path] = []
     blocks: list[Block] = [Heading(title, 1), *_summary_blocks(frame), *_protocol_blocks(frame),
-                           *_overview_blocks(frame, out, images)]
+                           *_reading_blocks(frame), *_overview_blocks(frame, out, images)]
     groups = sorted(frame["group"].unique(), key=group_key)
     for group in groups:
         blocks += _group_blocks(group, frame[frame["group"] == group])
@@ -159,9 +161,29 @@ def _summary_blocks(frame: pd.DataFrame) -> list[Block]:
         Bullets((f"Detectors ({len(methods)}): {values(methods)}",
                  f"Series ({frame['dataset'].nunique()}): {_group_counts(frame)}",
                  f"Seeds: {seeds_text(frame)}")),
+        *version_blocks(frame),
         Paragraph("Jobs by detector and status:"),
         Table(header, rows),
     ]
+
+
+def _reading_blocks(frame: pd.DataFrame) -> list[Block]:
+    """The caption rules of every table on the page, stated once."""
+    rules = [
+        "Overview tables: each cell is the mean over the series of the group of each series' "
+        "mean over seeds; (n/N) = only n of the group's N measured series have a result for "
+        "that detector. Series skipped for every detector (no anomaly in the test part) are "
+        "not counted. The last three rows count every measured series, failures included.",
+        "Per-group tables: cells are mean ± std over seeds; the first mean row uses the "
+        "series on which every detector has a result (complete cases).",
+        "Bold = best in the row.",
+        ALL_MEAN_LEGEND.replace("dataset", "series"),
+    ]
+    if has_stale(frame):
+        rules.append(STALE_LEGEND)
+    if frame["method"].astype(str).str.contains(":").any():
+        rules.append(PEER_LEGEND)
+    return [Heading("How to read the tables", 2), Bullets(tuple(rules))]
 
 
 def _protocol_blocks(frame: pd.DataFrame) -> list[Block]:
@@ -201,13 +223,7 @@ def _overview_blocks(frame: pd.DataFrame, out: Path, images: list[Path]) -> list
     methods = method_order(frame)
     measured = frame[frame["status"] != SKIPPED]
     blocks: list[Block] = [
-        Heading("Overview", 2),
-        Paragraph("Each cell: mean over the series of the group of each series' mean over "
-                  "seeds; (n/N) = only n of the group's N measured series have a result for "
-                  "that detector. Series skipped for every detector (no anomaly in the test "
-                  "part) are not counted. Bold = best in the row. The last three rows count "
-                  "every measured series, failures included: " + ALL_MEAN_LEGEND.replace(
-                      "dataset", "series"))]
+        Heading("Overview", 2)]
     if measured.empty:
         return [*blocks, Paragraph("No series was measured.")]
     groups = sorted(measured["group"].unique(), key=group_key)
@@ -257,11 +273,7 @@ def _group_blocks(group: str, rows: pd.DataFrame) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"Results: {group}", 2),
         Paragraph(f"{rows['dataset'].nunique()} series, {len(methods)} detectors, seeds "
-                  f"{seeds_text(rows)}: {len(rows)} jobs, {n_ok} ok."),
-        Paragraph(" ".join(("The first mean row uses the series on which every detector has "
-                            "a result (complete cases).", ALL_MEAN_LEGEND.replace(
-                                "dataset", "series"),
-                            *((STALE_LEGEND,) if has_stale(rows) else ()))))]
+                  f"{seeds_text(rows)}: {len(rows)} jobs, {n_ok} ok.")]
     for metric, label in GROUP_METRICS.items():
         cells = metric_cells(rows, metric)
         means = pivot_means(cells, methods)

@@ -214,9 +214,66 @@ def natural_key(text: str) -> tuple:
                  for part in re.split(r"(\d+)", str(text)) if part)
 
 
+PEER_PACKAGES = ("pyod", "deepod")
+"""Prefixes of the peer libraries' detectors in a results table (``pyod:IForest``)."""
+
+PEER_ALIASES = {"IForest": "IsolationForest"}
+"""Peer detector names whose deepad counterpart has another name."""
+
+
+def peer_package(method: str) -> str | None:
+    """The peer library of a method label (``"pyod"`` for ``"pyod:DevNet"``), or None for a
+    deepad detector."""
+    package, sep, _ = method.partition(":")
+    return package if sep and package in PEER_PACKAGES else None
+
+
+def counterpart(method: str) -> str:
+    """The deepad detector a peer's method label compares with: the peer's name without the
+    package prefix, the parameters and DeepOD's ``TS`` suffix (:data:`PEER_ALIASES` maps the
+    names that differ); a deepad method's own detector name.
+
+    Examples
+    --------
+    >>> counterpart("pyod:DevNet"), counterpart("deepod:DeepSVDDTS"), counterpart("pyod:IForest")
+    ('DevNet', 'DeepSVDD', 'IsolationForest')
+    >>> counterpart("Forecaster (target_channels=[0])")
+    'Forecaster'
+    """
+    name = method.split(" (", 1)[0]
+    if peer_package(name) is None:
+        return name
+    name = name.partition(":")[2]
+    if name.endswith("TS") and len(name) > 2:
+        name = name[:-2]
+    return PEER_ALIASES.get(name, name)
+
+
+def peer_order(methods: list[str]) -> list[str]:
+    """Each deepad method followed by its PyOD / DeepOD counterparts (:func:`counterpart`), so
+    tables set them side by side; peers without a deepad counterpart in the list come last.
+    Otherwise the order given is kept.
+
+    Examples
+    --------
+    >>> peer_order(["pyod:DevNet", "pyod:IForest", "deepod:DevNet", "DeepSAD", "DevNet"])
+    ['DeepSAD', 'DevNet', 'pyod:DevNet', 'deepod:DevNet', 'pyod:IForest']
+    """
+    ours = [m for m in methods if peer_package(m) is None]
+    names = {counterpart(m) for m in ours}
+    peers = [m for m in methods if peer_package(m) is not None]
+    ordered = []
+    for method in ours:
+        ordered.append(method)
+        if method == next(m for m in ours if counterpart(m) == counterpart(method)):
+            ordered += [p for p in peers if counterpart(p) == counterpart(method)]
+    return ordered + [p for p in peers if counterpart(p) not in names]
+
+
 def method_order(frame: pd.DataFrame) -> list[str]:
-    """The methods of a table in order of first appearance."""
-    return list(dict.fromkeys(frame["method"]))
+    """The methods of a table: deepad's in order of first appearance, each followed by its
+    PyOD / DeepOD counterparts, then the peers without a counterpart (:func:`peer_order`)."""
+    return peer_order(list(dict.fromkeys(frame["method"])))
 
 
 def time_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,12 +34,14 @@ from deepad.bench.render import (
 from deepad.bench.report_parts import (
     ALL_MEAN_LEGEND,
     NOT_RUN,
+    PEER_LEGEND,
     STALE_LEGEND,
     all_rows,
     best_positions,
     cell_text,
     has_stale,
     number,
+    peer_note_blocks,
     ran_methods,
     seed_text,
     seeds_text,
@@ -47,6 +49,7 @@ from deepad.bench.report_parts import (
     status_rows,
     time_blocks,
     values,
+    version_blocks,
 )
 from deepad.bench.stats import RankStatistics, rank_statistics
 from deepad.bench.suites import suite_notes
@@ -71,6 +74,12 @@ CELL_LEGEND = (
     "Cells: mean ± sample standard deviation over the seeds that finished ok; "
     "(2/3) = only 2 of 3 seeds finished; \"fail\" = no seed finished (see Failures); "
     "\"skipped\" = every job was skipped; \"—\" = not run. Bold = best in the row.")
+RANK_LEGEND = (
+    "The \"mean\" and \"average rank\" rows (complete cases) use the datasets on which every "
+    "compared detector has a result (rank 1 = highest AUC, ties share the average rank); the "
+    "sentence above each table names the datasets and detectors left out.")
+MIN_CD_DETECTORS = 3
+"""A critical-difference diagram is drawn only when at least this many detectors are ranked."""
 
 
 def write_tabular_report(results: pd.DataFrame, out_dir: str | Path,
@@ -103,7 +112,7 @@ def write_tabular_report(results: pd.DataFrame, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     parts = sections(frame)
     several = len(parts) > 1
-    blocks: list[Block] = [Heading(title, 1), *_summary_blocks(frame)]
+    blocks: list[Block] = [Heading(title, 1), *_summary_blocks(frame), *_reading_blocks(frame)]
     images: list[Path] = []
     for name, rows in parts:
         suffix = f"_{_slug(name)}" if several else ""
@@ -147,9 +156,20 @@ def _summary_blocks(frame: pd.DataFrame) -> list[Block]:
                  f"Seeds: {seeds_text(frame)}",
                  f"Settings: {values(settings)}")),
         *(Paragraph(note) for note in suite_notes(datasets)),
+        *version_blocks(frame),
         Paragraph("Jobs by detector and status:"),
         Table(header, rows),
     ]
+
+
+def _reading_blocks(frame: pd.DataFrame) -> list[Block]:
+    """The caption rules of every score table on the page, stated once."""
+    rules = [CELL_LEGEND, RANK_LEGEND, ALL_MEAN_LEGEND]
+    if has_stale(frame):
+        rules.append(STALE_LEGEND)
+    if frame["method"].astype(str).str.contains(":").any():
+        rules.append(PEER_LEGEND)
+    return [Heading("How to read the tables", 2), Bullets(tuple(rules))]
 
 
 # ---------------------------------------------------------------------------- one setting
@@ -166,11 +186,11 @@ def _section_blocks(name: str, rows: pd.DataFrame, out: Path, suffix: str,
         means = pivot_means(cells, methods)
         stats = rank_statistics(means)
         ranked[label] = (means, stats)
-        legend = " ".join((CELL_LEGEND, _rank_legend(stats), ALL_MEAN_LEGEND,
-                           *((STALE_LEGEND,) if has_stale(rows) else ())))
         blocks += [Heading(f"{label}: mean ± std over seeds", 3),
-                   Paragraph(legend),
+                   Paragraph(_rank_legend(stats)),
                    _score_table(cells, means, stats)]
+        if metric == "auc_roc":
+            blocks += peer_note_blocks(means, rows, label)
     blocks += _statistics_blocks(name, ranked, out, suffix, images)
     blocks += _figure_blocks(name, rows, ranked["AUC-ROC"], out, suffix, images)
     blocks += time_blocks(rows)
@@ -179,9 +199,7 @@ def _section_blocks(name: str, rows: pd.DataFrame, out: Path, suffix: str,
 
 def _rank_legend(stats: RankStatistics) -> str:
     n = len(stats.block)
-    text = (f"The \"mean\" and \"average rank\" rows (complete cases) use the {n} dataset(s) "
-            "on which every compared detector has a result (rank 1 = highest AUC, ties share "
-            "the average rank)")
+    text = f"Complete cases (the \"mean\" and \"average rank\" rows): {n} dataset(s)"
     if stats.left_out_datasets:
         text += f"; left out: {values(stats.left_out_datasets)}"
     if stats.left_out_methods:
@@ -256,13 +274,18 @@ def _statistics_blocks(name: str, ranked: dict[str, tuple[pd.DataFrame, RankStat
         Bullets(tuple(text for label, (_, s) in ranked.items()
                       for text in (_friedman_text(label, s), _groups_text(label, s)))),
     ]
-    if stats.cd is not None:
+    if stats.cd is not None and len(stats.ranks) >= MIN_CD_DETECTORS:
         path = figures.cd_diagram(
             out / f"cd_diagram{suffix}.png", stats.ranks, stats.cd, stats.groups,
             title=f"AUC-ROC average ranks, {name}: {len(stats.block)} datasets, "
                   f"Nemenyi CD at α = {stats.alpha:g}")
         images.append(path)
         blocks.append(Image(path, f"Critical-difference diagram of AUC-ROC ranks ({name})"))
+    elif stats.cd is not None:
+        blocks.append(Paragraph(
+            f"No critical-difference diagram: {len(stats.ranks)} detectors ranked; the "
+            f"diagram is drawn for {MIN_CD_DETECTORS} or more (two detectors compare in the "
+            "table directly)."))
     else:
         blocks.append(Paragraph(f"No critical-difference diagram: {stats.cd_note}."))
     return blocks
