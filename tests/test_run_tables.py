@@ -397,3 +397,15 @@ def test_series_detector_weights_have_the_permissions_of_its_config(tmp_path):
         tmp_path / "series")
     mode = os.stat(path / "config.json").st_mode & 0o777
     assert os.stat(path / "weights.safetensors").st_mode & 0o777 == mode
+
+
+def test_table_detector_follows_its_detector_threshold(raw_csv):
+    raw = pd.read_csv(raw_csv)
+    model = TableDetector(AutoEncoder(epochs=1, random_state=0), categorical="onehot",
+                          drop=["label", "customer"]).fit(raw)
+    model.set_threshold("iqr")
+    assert model.threshold_ == model.detector_.threshold_
+    np.testing.assert_array_equal(model.predict(raw),
+                                  (model.decision_function(raw) > model.threshold_).astype(int))
+    labels, confidence = model.predict(raw, return_confidence=True)
+    assert confidence.shape == (len(raw),) and ((confidence >= 0) & (confidence <= 1)).all()

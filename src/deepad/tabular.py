@@ -166,9 +166,31 @@ class TableDetector(BaseEstimator):
         self.detector_ = detector
         self.feature_names_in_ = np.asarray(preprocessor.columns_, dtype=object)
         self.n_features_in_ = len(preprocessor.columns_)
-        self.decision_scores_ = detector.decision_scores_
-        self.threshold_ = detector.threshold_
-        self.labels_ = detector.labels_
+
+    # the fitted detector's, always (set_threshold changes them there)
+    @property
+    def decision_scores_(self) -> np.ndarray:
+        """Anomaly scores of the training rows (those of ``detector_``)."""
+        check_is_fitted(self, "detector_")
+        return self.detector_.decision_scores_
+
+    @property
+    def threshold_(self) -> float:
+        """``detector_.threshold_``."""
+        check_is_fitted(self, "detector_")
+        return self.detector_.threshold_
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """``detector_.labels_`` (0/1 of the training rows)."""
+        check_is_fitted(self, "detector_")
+        return self.detector_.labels_
+
+    def set_threshold(self, *args: Any, **kwargs: Any) -> TableDetector:
+        """``detector_.set_threshold(...)`` (a rule on the training scores); returns self."""
+        check_is_fitted(self, "detector_")
+        self.detector_.set_threshold(*args, **kwargs)
+        return self
 
     def transform(self, X: Any) -> pd.DataFrame:
         """The raw table ``X`` preprocessed: what the fitted detector reads."""
@@ -193,9 +215,14 @@ class TableDetector(BaseEstimator):
         """``-decision_function(X)`` (scikit-learn's sign: higher = more normal)."""
         return -self.decision_function(X)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """1 for anomalies (score above ``threshold_``), 0 for normal rows."""
-        return self.detector_.predict(self.transform(X))
+    def predict(self, X: Any, return_confidence: bool = False) -> Any:
+        """1 for anomalies (score above ``threshold_``), 0 for normal rows; with
+        ``return_confidence=True``, ``(labels, confidence)`` as ``detector_.predict``."""
+        return self.detector_.predict(self.transform(X), return_confidence=return_confidence)
+
+    def predict_confidence(self, X: Any) -> np.ndarray:
+        """``detector_.predict_confidence`` of the preprocessed ``X``."""
+        return self.detector_.predict_confidence(self.transform(X))
 
     def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
         """``detector_.predict_proba`` of the preprocessed ``X``."""
