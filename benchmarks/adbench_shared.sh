@@ -19,3 +19,5 @@ deepad report benchmarks/results/adbench_shared.db --out docs/results/adbench_sh
     --title "Defaults on data nobody tuned on: the 25 ADBench sets outside the quick suite (ADBench protocol)"
 sed -E 's#\]\(([^)/]+\.png)\)#](adbench_shared/\1)#g' docs/results/adbench_shared/report.md \
     > docs/results/adbench_shared.md
+# the documentation page built on both stores
+python benchmarks/which_detector.py

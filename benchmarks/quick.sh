@@ -17,3 +17,5 @@ deepad report benchmarks/results/quick.db --out docs/results/quick \
     --title "Quick suite: deepad and its PyOD / DeepOD counterparts (ADBench protocol, seeds 0-2)"
 # docs/results/quick.md: the same report, with its figure links pointing into quick/
 sed -E 's#\]\(([^)/]+\.png)\)#](quick/\1)#g' docs/results/quick/report.md > docs/results/quick.md
+# the documentation page built on both stores
+python benchmarks/which_detector.py

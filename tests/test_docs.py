@@ -108,3 +108,14 @@ def test_user_pages_name_no_tracker_number_and_no_sibling_folder():
         assert not re.search(r"\bissues? #?\d+", text, flags=re.IGNORECASE), page
         if "results" not in page.relative_to(DOCS).parts:  # generated pages say their data
             assert "../shared" not in text, page
+
+
+def test_which_detector_page_is_current():
+    """docs/which-detector.md is what benchmarks/which_detector.py writes from the stores."""
+    script = ROOT / "benchmarks" / "which_detector.py"
+    stores = [ROOT / "benchmarks" / "results" / f"{n}.db" for n in ("quick", "adbench_shared")]
+    if not (script.exists() and all(p.exists() for p in stores)):
+        pytest.skip("not run from a checkout with the benchmark stores")
+    done = subprocess.run([sys.executable, str(script), "--check"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

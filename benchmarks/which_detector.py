@@ -1,0 +1,179 @@
+"""The documentation's "Which detector should I use?" page, generated from the benchmark stores.
+
+Reads the resumable stores of ``bash benchmarks/quick.sh`` (the 8 quick-suite ADBench sets,
+where defaults are chosen) and ``bash benchmarks/adbench_shared.sh`` (the 25 other ADBench
+classical sets, never tuned on) and writes ``docs/which-detector.md``: for tables without
+labels and tables with a few labelled anomalies, every detector that finished on every dataset
+of both suites, ranked by its average rank over the 33 datasets (each dataset the mean over
+its seeds), with mean AUC-ROC / AUC-PR and median fit time, and the picks that follow from
+them; for the other data types, the detectors the registry lists for them and the pages that
+measure them.
+
+    python benchmarks/which_detector.py            # writes docs/which-detector.md
+    python benchmarks/which_detector.py --check    # exit 1 when the page is out of date
+
+No number on the page is typed by hand. ``tests/test_docs.py`` checks that the committed page
+is what this script writes; rerun it after a benchmark run changes a store. A new section (a
+store of another suite) is one more entry in :data:`TABLE_STORES` or one more function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from deepad.bench import load_results
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "which-detector.md"
+TABLE_STORES = {"quick": ROOT / "benchmarks/results/quick.db",
+                "adbench-shared": ROOT / "benchmarks/results/adbench_shared.db"}
+SETTINGS = (("unsupervised", None, "Tables, no labels"),
+            ("weak", 0.1, "Tables, a few labelled anomalies (10 % of them)"))
+REFERENCE = "pyod:IForest"
+TOP = 3
+MODALITY_PAGES = {  # registry modality -> (title, the page of this site that shows it)
+    "sequence": ("Time series and sequence windows", "modalities/series.md"),
+    "event": ("Event sequences (log keys) and categorical tables", "modalities/events.md"),
+    "categorical": ("Event sequences (log keys) and categorical tables", "modalities/events.md"),
+    "image": ("Images", "modalities/images.md"),
+}
+
+
+def per_dataset(frame: pd.DataFrame, setting: str, ratio: float | None) -> dict[str, pd.DataFrame]:
+    """Datasets × detectors means over seeds of the finished rows, per metric and fit time."""
+    rows = frame[(frame["setting"] == setting) & (frame["status"] == "ok")]
+    if ratio is not None:
+        rows = rows[rows["labeled_ratio"].round(6) == ratio]
+    return {
+        "auc_roc": rows.pivot_table(index="dataset", columns="detector", values="auc_roc",
+                                    aggfunc="mean"),
+        "auc_pr": rows.pivot_table(index="dataset", columns="detector", values="auc_pr",
+                                   aggfunc="mean"),
+        "fit": rows.groupby("detector")["fit_seconds"].median(),
+    }
+
+
+def ranking(frames: dict[str, pd.DataFrame], setting: str, ratio: float | None
+            ) -> tuple[pd.DataFrame, int, list[str]]:
+    """One row per detector with a result on every dataset of every suite: average rank
+    (1 = best AUC-ROC, over all datasets of all suites), mean AUC-ROC, mean AUC-PR, median
+    fit seconds; the number of datasets; the detectors left out (a dataset without result)."""
+    tables = [per_dataset(frame, setting, ratio) for frame in frames.values()]
+    roc = pd.concat([t["auc_roc"] for t in tables], axis=0)
+    pr = pd.concat([t["auc_pr"] for t in tables], axis=0)
+    fit = pd.concat([t["fit"] for t in tables], axis=1).median(axis=1)
+    complete = [d for d in roc.columns if roc[d].notna().all() and pr[d].notna().all()]
+    left_out = sorted(set(roc.columns) - set(complete))
+    roc, pr = roc[complete], pr[complete]
+    table = pd.DataFrame({"rank": roc.rank(axis=1, ascending=False).mean(),
+                          "auc_roc": roc.mean(), "auc_pr": pr.mean(),
+                          "fit": fit.reindex(complete)})
+    return table.sort_values(["rank", "auc_roc"], ascending=[True, False]), len(roc), left_out
+
+
+def table_section(frames: dict[str, pd.DataFrame], setting: str, ratio: float | None,
+                  title: str) -> list[str]:
+    table, n_datasets, left_out = ranking(frames, setting, ratio)
+    if table.empty:
+        return []
+    ours = table[~table.index.str.contains(":")]
+    lines = [f"## {title}", ""]
+    best = list(ours.index[:TOP])
+    fastest = ours.loc[best, "fit"].idxmin()
+    lines.append(f"**Start with {best[0]}**: the best average rank of deepad's detectors over "
+                 f"the {n_datasets} ADBench datasets (mean AUC-ROC "
+                 f"{ours.loc[best[0], 'auc_roc']:.3f}). Next: "
+                 + ", ".join(f"{d} ({ours.loc[d, 'auc_roc']:.3f})" for d in best[1:])
+                 + f". Of these {len(best)}, {fastest} fits fastest (median "
+                 f"{ours.loc[fastest, 'fit']:.3g} s).")
+    if REFERENCE in table.index:
+        ref = table.loc[REFERENCE]
+        above = [d for d in ours.index if ours.loc[d, "rank"] < ref["rank"]]
+        verb = "ranks" if len(above) == 1 else "rank"
+        lines += ["", f"Shallow reference: PyOD's isolation forest ({REFERENCE}), mean AUC-ROC "
+                      f"{ref['auc_roc']:.3f}, average rank {ref['rank']:.2f}, median fit "
+                      f"{ref['fit']:.3g} s; {len(above)} of the {len(ours)} deepad detectors "
+                      f"in the table {verb} better on average"
+                  + (f" ({', '.join(above)})." if above else ".")]
+    lines += ["", "| detector | average rank | mean AUC-ROC | mean AUC-PR | median fit (s) |",
+              "|:---|---:|---:|---:|---:|"]
+    for detector, row in table.iterrows():
+        name = f"{detector} (reference)" if ":" in detector else f"`{detector}`"
+        lines.append(f"| {name} | {row['rank']:.2f} | {row['auc_roc']:.3f} | "
+                     f"{row['auc_pr']:.3f} | {row['fit']:.3g} |")
+    lines += ["", f"Average rank: rank 1 = the highest AUC-ROC on a dataset, over the "
+                  f"{n_datasets} datasets where every detector above finished (mean over seeds "
+                  "0-2 per dataset). Median fit: wall seconds per job on a shared 2-core "
+                  "machine, a rough guide only."]
+    if left_out:
+        lines += ["", f"Left out (no result on some dataset): {', '.join(left_out)}."]
+    return [*lines, ""]
+
+
+def modality_section() -> list[str]:
+    lines = ["## Other data types", "",
+             "Each data type has its page, with the detectors that accept it (from the "
+             "registry, as `deepad list` shows them) and the benchmarks that measure them:", ""]
+    seen = set()
+    for title, page in MODALITY_PAGES.values():
+        if page not in seen:
+            lines.append(f"- [{title}]({page})")
+            seen.add(page)
+    return [*lines, ""]
+
+
+def render() -> str:
+    frames = {name: load_results(path) for name, path in TABLE_STORES.items()}
+    lines = ["# Which detector should I use?", "",
+             "Generated by `python benchmarks/which_detector.py` from the benchmark stores "
+             "`benchmarks/results/quick.db` and `benchmarks/results/adbench_shared.db` "
+             "(ADBench protocol, seeds 0-2, every detector at its defaults; defaults were "
+             "chosen on the 8 quick-suite sets and checked on the 25 others). The full "
+             "tables, with standard deviations, failures and the rows that newer code may have "
+             "changed: [quick suite](results/quick.md), "
+             "[the 25 other sets](results/adbench_shared.md), "
+             "[both side by side](results/defaults_check.md).", "",
+             "No detector wins everywhere: the per-dataset tables show each one's spread.", ""]
+    best = {}
+    for setting, ratio, _ in SETTINGS:
+        table = ranking(frames, setting, ratio)[0]
+        table = table[~table.index.str.contains(":")]
+        if not table.empty:
+            best[setting] = (table.index[0], table["auc_roc"].iloc[0], table["auc_pr"].iloc[0])
+    if {"unsupervised", "weak"} <= set(best):
+        (u, u_roc, u_pr), (w, w_roc, w_pr) = best["unsupervised"], best["weak"]
+    if {"unsupervised", "weak"} <= set(best) and w_roc > u_roc and w_pr > u_pr:
+        lines += [f"Labels help most: where some anomalies are known, {w} with 10 % of them "
+                  f"labelled reaches a mean AUC-ROC of {w_roc:.3f} and AUC-PR of {w_pr:.3f}, "
+                  f"against {u_roc:.3f} and {u_pr:.3f} for the best unsupervised detector "
+                  f"({u}). Label what you can and use a weakly-supervised detector.", ""]
+    for setting, ratio, title in SETTINGS:
+        lines += table_section(frames, setting, ratio, title)
+    lines += modality_section()
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when --out differs from what would be written")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        if current != text:
+            print(f"{args.out} is out of date: run python benchmarks/which_detector.py")
+            return 1
+        return 0
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
