@@ -128,7 +128,7 @@ def _summary_blocks(frame: pd.DataFrame) -> list[Block]:
     bad = [f"{int(n)} {status}" for status, n in counts.items() if status != OK]
     jobs = (f"{n_jobs} jobs: {n_ok} finished ok, {n_jobs - n_ok} did not ({', '.join(bad)}); "
             "each is listed under Failures." if bad else f"{n_jobs} jobs, all finished ok.")
-    sources = [f"{SOURCE_TITLES[s]} {int(n)} classes"
+    sources = [f"{SOURCE_TITLES[s]} {_classes(int(n))}"
                for s, n in frame.groupby("source")["dataset"].nunique().items()]
     header, rows = status_rows(status_counts(frame), frame)
     methods = method_order(frame)
@@ -151,6 +151,10 @@ def _params_blocks(frame: pd.DataFrame) -> list[Block]:
     return [Paragraph("Parameters given (the others at their defaults):"), Bullets(tuple(given))]
 
 
+def _classes(n: int) -> str:
+    return f"{n} class" if n == 1 else f"{n} classes"
+
+
 def _label(source: str, dataset: str) -> str:
     normal = parse_name(dataset)[1]
     name = class_names(source)[normal]
@@ -170,7 +174,7 @@ def _source_blocks(source: str, rows: pd.DataFrame, out: Path,
     blocks: list[Block] = [
         Heading(f"{title}: one normal class at a time", 2),
         Paragraph(protocol_text(source)),
-        Paragraph(f"{rows['dataset'].nunique()} classes, {len(methods)} detectors, seeds "
+        Paragraph(f"{_classes(rows['dataset'].nunique())}, {len(methods)} detectors, seeds "
                   f"{seeds_text(rows)}: {len(rows)} jobs, {n_ok} ok."),
         Paragraph(" ".join(legend))]
     for metric, label in METRICS.items():
@@ -216,7 +220,7 @@ def _score_table(source: str, cells: pd.DataFrame, means: pd.DataFrame, methods:
         shown = [DEEP_SVDD_PAPER_MNIST[parse_name(d)[1]] / 100 for d in complete.index]
         paper_mean = (number(float(np.mean(shown))) if shown else NOT_RUN,)
     r = len(rows)
-    rows.append((f"mean ({len(complete)} classes with every result)",
+    rows.append((f"mean ({_classes(len(complete))} with every result)",
                  *(number(v) for v in scores.values()), *paper_mean))
     bold |= {(r, c) for c in best_positions(scores)}
     extra, extra_bold, _ = all_rows(means, methods, r + 1, ran_methods(cells))
