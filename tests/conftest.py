@@ -229,9 +229,12 @@ def is_deterministic(cls: type) -> bool:
     return "random_state" not in cls().get_params(deep=False)
 
 
-def seeded_params(cls: type, seed: int | None) -> dict[str, Any]:
-    """``cls.test_params`` with ``random_state=seed``, for the classes that take one."""
-    return {**cls.test_params, **({} if is_deterministic(cls) else {"random_state": seed})}
+def seeded_params(cls: type, seed: int | None, modality: str | None = None) -> dict[str, Any]:
+    """``cls.test_params`` (with the class's ``modality_test_params`` of ``modality``) with
+    ``random_state=seed``, for the classes that take one."""
+    extra = getattr(cls, "modality_test_params", {}).get(modality, {})
+    return {**cls.test_params, **extra,
+            **({} if is_deterministic(cls) else {"random_state": seed})}
 
 
 @pytest.fixture(scope="session")
@@ -247,13 +250,13 @@ def fit_labels(planted) -> Callable[[type, str], np.ndarray | None]:
 
 @pytest.fixture(scope="session")
 def fit_detector(planted, fit_labels) -> Callable[..., Any]:
-    """``fit_detector(cls, modality, **params)``: a new detector with ``test_params``
-    (+ ``random_state=0`` where the class takes one) and ``params``, fitted on that
-    modality's planted data; weakly supervised detectors get ``N_LABELLED`` labelled
-    anomalies."""
+    """``fit_detector(cls, modality, **params)``: a new detector with ``test_params``, the
+    class's ``modality_test_params`` of that modality (+ ``random_state=0`` where the class
+    takes one) and ``params``, fitted on that modality's planted data; weakly supervised
+    detectors get ``N_LABELLED`` labelled anomalies."""
 
     def fit(cls: type, modality: str, **params: Any) -> Any:
-        detector = cls(**{**seeded_params(cls, SEED), **params})
+        detector = cls(**{**seeded_params(cls, SEED, modality), **params})
         return detector.fit(planted[modality][0], fit_labels(cls, modality))
 
     return fit

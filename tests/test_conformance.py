@@ -83,7 +83,7 @@ def test_fitted_attributes(fitted_case, case, planted):
 
 def test_fit_returns_self_and_keeps_hyperparameters(case, planted, fit_labels):
     X, _ = data_of(case, planted)
-    params = seeded_params(case.cls, 0)
+    params = seeded_params(case.cls, 0, case.modality)
     if "hidden_dims" in params:
         params["hidden_dims"] = list(params["hidden_dims"])  # must stay this very list
     detector = case.cls(**params)
@@ -319,7 +319,7 @@ def test_supervision(case, fitted_case, planted):
     X, y = data_of(case, planted)
     if case.cls.supervision == ("unsupervised",):
         # y is accepted (pipelines pass it) and ignored: same seed, same scores
-        with_y = case.cls(**seeded_params(case.cls, 0)).fit(X, y)
+        with_y = case.cls(**seeded_params(case.cls, 0, case.modality)).fit(X, y)
         assert np.array_equal(with_y.decision_scores_, fitted_case.decision_scores_)
     elif "unsupervised" in case.cls.supervision:
         # both settings: no labelled anomaly is the unsupervised fit; bad labels are refused

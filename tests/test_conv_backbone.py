@@ -8,9 +8,9 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from deepad import DeepSVDD
 from deepad.core.validation import check_input, check_matches_spec
 from deepad.data.spec import InputSpec
+from deepad.detectors import OCNN
 from deepad.nets.conv import ConvDecoder, ConvEncoder, conv_plan
 from deepad.nets.factory import build_backbone, build_decoder, resolve_backbone
 
@@ -55,7 +55,7 @@ def test_four_dimensional_input_only_for_image_detectors():
 
 def test_tabular_detector_refuses_images(planted_images):
     with pytest.raises(ValueError, match=r"4 dimension\(s\).*image modality"):
-        DeepSVDD(**DeepSVDD.test_params, random_state=0).fit(planted_images[0])
+        OCNN(**OCNN.test_params, random_state=0).fit(planted_images[0])
 
 
 def test_nan_in_an_image_names_the_pixel():

@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse
 
 from deepad import DeepSVDD, DevNet
+from deepad.detectors import OCNN
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +86,10 @@ def test_pandas_series_is_one_dimensional(rows):
 
 
 def test_four_dimensional_input(rows):
+    # DeepSVDD takes images; OCNN takes rows and windows only
     X = rows[:40].reshape(10, 2, 2, 8)
     with pytest.raises(ValueError, match=r"4 dimension\(s\) with shape \(10, 2, 2, 8\)"):
-        new_svdd().fit(X)
+        OCNN(**OCNN.test_params, random_state=0).fit(X)
 
 
 @pytest.mark.parametrize("shape", [(0, 8), (5, 0), (0, 4, 2)])

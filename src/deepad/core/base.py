@@ -92,6 +92,9 @@ class BaseDetector(BaseEstimator):
     reference: ClassVar[str] = ""
     # tiny hyperparameters for the conformance suite (fast, still meaningful)
     test_params: ClassVar[dict[str, Any]] = {}
+    # per modality, what the conformance suite adds to test_params (images: a budget that
+    # lets the tiny network learn the planted images)
+    modality_test_params: ClassVar[dict[str, dict[str, Any]]] = {}
     min_samples: ClassVar[int] = 2
     # hyperparameters added after models were saved, with the value that rebuilds those
     # models as they were; ``load`` uses it when a saved configuration lacks the parameter
@@ -117,7 +120,9 @@ class BaseDetector(BaseEstimator):
         X : array-like of shape (n_samples, n_features) or (n_windows, window, n_features)
             Training rows, or sequence windows. numpy arrays and pandas DataFrames. Detectors
             of categorical rows take a table of categories, those of event sessions a list of
-            integer sequences (see :func:`deepad.core.validation.check_input`).
+            integer sequences, those of images ``(n, C, H, W)`` arrays (uint8 → [0, 1]; 3-D
+            ``(n, H, W)`` grayscale where :func:`deepad.core.validation.reads_3d_as_images`
+            says so) (see :func:`deepad.core.validation.check_input`).
         y : array-like of shape (n_samples,), optional
             Weak supervision: 1 = labelled anomaly, 0 = unlabelled. Required by weakly
             supervised detectors, optional for those supporting both settings, and ignored by
@@ -226,7 +231,7 @@ class BaseDetector(BaseEstimator):
                 msg = (f"X has columns {given[:5]}... but the detector was fitted on columns "
                        f"{list(names)[:5]}...; pass the same columns in the same order.")
                 raise ValueError(msg)
-        X = check_input(X, self.modalities)
+        X = check_input(X, self.modalities, fitted=self.spec_.modality)
         check_matches_spec(X, self.spec_)
         return X
 

@@ -25,10 +25,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from deepad.core.base import BaseDetector
 from deepad.core.chunks import chunk_rows
+from deepad.core.maps import check_image_spec, gradient_map, maps_in_chunks
 from deepad.core.params import NONE, Interval, Options, PositiveInts
 from deepad.core.runtime import resolve_device, resolve_seed, seeded
 from deepad.core.saved_state import (
@@ -111,6 +113,9 @@ class DeepDetector(BaseDetector):
 
     optimizer_name: ClassVar[str] = "adam"
     sampling: ClassVar[str] = "shuffle"  # "balanced" → half labelled anomalies per batch
+    # what backbone="auto" means per modality where the method's paper fixes a network
+    # (modality → backbone name, passed to build_backbone's ``prefer``): Deep SVDD's LeNet
+    preferred_backbones: ClassVar[dict[str, str]] = {}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **BaseDetector._parameter_constraints,
@@ -167,6 +172,32 @@ class DeepDetector(BaseDetector):
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         """Called after each epoch with its logged means."""
+
+    def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Maps ``(n, H, W)`` of a batch of images ``(n, C, H, W)`` (the model in eval mode):
+        the gradient map of ``score`` (:func:`deepad.core.maps.gradient_map`); autoencoders
+        override it with their per-pixel reconstruction error."""
+        index = torch.arange(len(x), device=x.device)
+        return gradient_map(lambda t: self.score(Batch(t, None, index)), x)
+
+    def anomaly_map(self, X: Any) -> np.ndarray:
+        """Per-pixel anomaly maps of images, float64 of shape ``(n_images, height, width)``,
+        higher = more anomalous there (:mod:`deepad.core.maps`): the reconstruction error
+        per pixel (summed over channels) for the autoencoders, the magnitude of the score's
+        gradient per pixel (summed over channels) for the other detectors.
+
+        Raises
+        ------
+        ValueError
+            The detector was not fitted on images, or ``X`` does not match the fitted images.
+        TypeError
+            The detector's score has no gradient with respect to its input.
+        """
+        check_is_fitted(self, "spec_")
+        check_image_spec(self.spec_, type(self).__name__)
+        X = self._check_input(X)
+        self.model_.eval()
+        return maps_in_chunks(self.anomaly_map_batch, X, self.device_)
 
     # ------------------------------------------------------------------ template
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:

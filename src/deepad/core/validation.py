@@ -8,8 +8,23 @@ Numeric input (:func:`check_array`) is read from its shape: 2-D ``(n_samples, n_
 tabular rows, 3-D ``(n_windows, window, n_features)`` is sequence windows, and 4-D
 ``(n_images, channels, height, width)`` is images, accepted only for detectors that declare
 the ``"image"`` modality (any other detector refuses 4-D input with the number-of-dimensions
-error, as before images existed). Two modalities are not float arrays, and are read only for
-detectors that declare them (:func:`check_input`):
+error, as before images existed).
+
+Images (issue 23, ``docs/decisions.md``): channels first, ``(n, C, H, W)``; a channels-last
+array ``(n, H, W, 1 | 3 | 4)`` is refused with the transpose to apply. ``uint8`` images are
+read as ``float32 / 255``, in [0, 1]; float images are taken as given (other integer types
+are cast, not rescaled). A 3-D array is sequence windows unless the detector reads it as
+grayscale images ``(n, H, W)`` (a channel axis is added), which it does when (see
+:func:`reads_3d_as_images`)
+
+- it takes images and not sequence windows (GEOM), or
+- it takes images and the array is ``uint8`` (pixels; windows are measurements), or
+- at scoring, it was fitted on images.
+
+Pass 4-D ``(n, 1, H, W)`` to make grayscale images unambiguous for every detector.
+
+Two modalities are not float arrays, and are read only for detectors that declare them
+(:func:`check_input`):
 
 - ``"categorical"``: a 2-D table of categories (strings, ints or bools; numpy or pandas),
   validated by :func:`check_categorical` into an object array;
@@ -30,8 +45,13 @@ from deepad.data.spec import InputSpec, Sessions
 MODALITY_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
 NUMERIC_MODALITIES = ("tabular", "sequence")
 
+CHANNEL_COUNTS = (1, 3, 4)
+"""Channel counts of common images (grey, RGB, RGBA): a 4-D array whose last axis has one of
+these and whose second axis does not is read as channels-last and refused with a hint."""
+
 __all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_input",
-           "check_labels", "check_matches_spec", "check_sessions", "describe_input"]
+           "check_labels", "check_matches_spec", "check_sessions", "describe_input",
+           "reads_3d_as_images"]
 
 
 def _frame_to_array(X: pd.DataFrame) -> np.ndarray:
@@ -45,10 +65,49 @@ def _frame_to_array(X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def reads_3d_as_images(dtype: np.dtype, modalities: tuple[str, ...],
+                       fitted: str | None = None) -> bool:
+    """Whether a 3-D array of ``dtype`` given to a detector of ``modalities`` is grayscale
+    images ``(n, H, W)`` (True) or sequence windows (False).
+
+    Images when the detector takes images and: it was fitted on images (``fitted``, at
+    scoring); or, in ``fit`` (``fitted`` None), it takes no windows or the array is ``uint8``.
+    A detector fitted on windows reads 3-D input as windows.
+
+    >>> import numpy as np
+    >>> f, u = np.dtype("float32"), np.dtype("uint8")
+    >>> reads_3d_as_images(f, ("image",)), reads_3d_as_images(f, ("sequence", "image"))
+    (True, False)
+    >>> reads_3d_as_images(u, ("sequence", "image")), reads_3d_as_images(u, ("sequence",))
+    (True, False)
+    >>> reads_3d_as_images(f, ("sequence", "image"), fitted="image")
+    True
+    """
+    if "image" not in modalities:
+        return False
+    if fitted is not None:
+        return fitted == "image"
+    return "sequence" not in modalities or dtype == np.uint8
+
+
+def _check_channels_first(array: np.ndarray, name: str) -> None:
+    shape = array.shape
+    if shape[-1] in CHANNEL_COUNTS and shape[1] not in CHANNEL_COUNTS and min(shape[1:3]) > 4:
+        msg = (f"{name} has shape {shape}, which looks like channels-last images (n_images, "
+               f"height, width, channels); deepad takes images channels first (n_images, "
+               f"channels, height, width), as PyTorch: pass {name}.transpose(0, 3, 1, 2).")
+        raise ValueError(msg)
+
+
 def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
-                images: bool = False) -> np.ndarray:
+                images: bool = False, grayscale: bool = False) -> np.ndarray:
     """Validate ``X`` and return it as a C-contiguous float32 array of 2 or 3 dimensions (or
     4, images ``(n_images, channels, height, width)``, when ``images`` is True).
+
+    With ``images``, a ``uint8`` array of images becomes ``float32 / 255`` and a channels-last
+    array ``(n, H, W, 1 | 3 | 4)`` is refused; with ``grayscale`` too, a 3-D array is read as
+    grayscale images ``(n, H, W)`` and returned as ``(n, 1, H, W)`` (see
+    :func:`reads_3d_as_images`).
 
     Raises
     ------
@@ -76,12 +135,19 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
         msg = (f"{name} has dtype {array.dtype}; expected numeric data (bool, int or float). "
                "Encode text or categorical features first.")
         raise TypeError(msg)
+    if images and grayscale and array.ndim == 3:
+        array = array[:, None]  # (n, H, W) → (n, 1, H, W)
+    if images and array.ndim == 4:
+        _check_channels_first(array, name)
     if array.ndim not in (2, 3, 4) or (array.ndim == 4 and not images):
         expected = ("2-D rows (n_samples, n_features) or 3-D sequence windows (n_windows, window, "
                     "n_features)")
         if images:
             expected = ("2-D rows (n_samples, n_features), 3-D sequence windows (n_windows, "
                         "window, n_features) or 4-D images (n_images, channels, height, width)")
+        if images and grayscale:
+            expected = ("4-D images (n_images, channels, height, width) or 3-D grayscale "
+                        "images (n_images, height, width)")
         hint = ""
         if array.ndim == 1:
             hint = " Reshape a single feature with X.reshape(-1, 1)."
@@ -108,6 +174,8 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
         msg = f"{name} has values too large for float32 (max |x| = {np.abs(array).max():.3g}); "\
               "scale the features first."
         raise ValueError(msg)
+    if array.ndim == 4 and array.dtype == np.uint8:  # pixels 0..255 → [0, 1]
+        return np.ascontiguousarray(array, dtype=np.float32) / np.float32(255.0)
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
@@ -152,7 +220,7 @@ def check_matches_spec(X: np.ndarray | Sessions, spec: InputSpec, *, name: str =
 
 # ---------------------------------------------------------------------------- non-numeric input
 def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
-                name: str = "X") -> np.ndarray | Sessions:
+                name: str = "X", fitted: str | None = None) -> np.ndarray | Sessions:
     """Validate ``X`` for a detector that declares ``modalities``.
 
     Sessions (lists or object arrays of sequences, 1-D or 2-D int arrays) go to
@@ -160,13 +228,24 @@ def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
     when ``"categorical"`` is declared (unless the detector also takes numeric rows and the
     table is numeric); everything else to :func:`check_array`, so a float array given to a
     categorical or event detector is read as rows or windows and refused by its modality.
-    4-D arrays are read as images only when ``"image"`` is declared.
+    4-D arrays are read as images only when ``"image"`` is declared; 3-D arrays as grayscale
+    images by the rule of :func:`reads_3d_as_images` (``fitted``: the modality the detector
+    was fitted on, at scoring).
     """
     if "event" in modalities and _reads_as_sessions(X):
         return check_sessions(X, min_samples=min_samples, name=name)
     if "categorical" in modalities and _reads_as_categorical(X, modalities):
         return check_categorical(X, min_samples=min_samples, name=name)
-    return check_array(X, min_samples=min_samples, name=name, images="image" in modalities)
+    grayscale = False  # a 3-D array is grayscale images (other ranks: only the error's words)
+    if "image" in modalities and isinstance(X, np.ndarray):
+        grayscale = reads_3d_as_images(X.dtype, modalities, fitted)
+    elif "image" in modalities and not isinstance(X, pd.DataFrame | pd.Series):
+        try:
+            grayscale = reads_3d_as_images(np.asarray(X).dtype, modalities, fitted)
+        except (ValueError, TypeError):
+            pass  # check_array says why
+    return check_array(X, min_samples=min_samples, name=name, images="image" in modalities,
+                       grayscale=grayscale)
 
 
 def _reads_as_sessions(X: Any) -> bool:

@@ -6,12 +6,13 @@ serves rows, sequence windows and images (and, as backbones are added, graphs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from torch import nn
 
 from deepad.data.spec import InputSpec
 from deepad.nets.conv import ConvDecoder, ConvEncoder
+from deepad.nets.lenet import LeNetDecoder, LeNetEncoder, lenet_widths
 from deepad.nets.mlp import MLP
 from deepad.nets.temporal import (
     GRUDecoder,
@@ -23,22 +24,24 @@ from deepad.nets.temporal import (
 )
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
-             "image": ("conv",)}
+             "image": ("conv", "lenet")}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
 DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv"}
 
 
-def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
+def resolve_backbone(spec: InputSpec, kind: str = "auto",
+                     prefer: Mapping[str, str] | None = None) -> str:
     """The backbone name for ``spec``: ``"auto"`` → MLP for rows, TCN for windows, CNN for
-    images."""
+    images, unless ``prefer`` (a detector's ``preferred_backbones``, modality → name) names
+    another for this modality (Deep SVDD's LeNet for images)."""
     if spec.modality not in BACKBONES:
         msg = (f"No backbone takes {spec.modality} input; backbones exist for "
                f"{list(BACKBONES)}.")
         raise ValueError(msg)
     if kind == "auto":
-        return DEFAULT_BACKBONE[spec.modality]
+        kind = (prefer or {}).get(spec.modality, DEFAULT_BACKBONE[spec.modality])
     known = [name for names in BACKBONES.values() for name in names]
     if kind not in known:
         msg = (f"Unknown backbone={kind!r}; for {spec.modality} input choose one of "
@@ -54,7 +57,7 @@ def resolve_backbone(spec: InputSpec, kind: str = "auto") -> str:
 def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int | None,
                    kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
                    batch_norm: bool = False, bias: bool = True,
-                   readout: str = "pool") -> nn.Module:
+                   readout: str = "pool", prefer: Mapping[str, str] | None = None) -> nn.Module:
     """An encoder from one sample of ``spec`` to a vector of ``out_dim`` (``module.out_dim``).
 
     Rows: ``MLP(n_features, hidden_dims, out_dim)``. Windows: a GRU, LSTM, TCN or
@@ -64,14 +67,22 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     Rows and images have no steps and ignore ``readout``. Images: a
     :class:`~deepad.nets.conv.ConvEncoder` with one 3 x 3 convolutional block per entry of
     ``hidden_dims`` (their channel widths), pooled to a grid of at most 4 x 4 cells and a linear
-    head to ``out_dim``.
+    head to ``out_dim``; or ``"lenet"``, Deep SVDD's LeNet-type CNN
+    (:class:`~deepad.nets.lenet.LeNetEncoder`): its block widths are the paper's (8, 4 for
+    grey images; 32, 64, 128 for colour), not ``hidden_dims``, and its batch normalisation is
+    part of it (``batch_norm`` is not read). ``prefer`` maps a modality to the backbone
+    ``"auto"`` means for it (see :func:`resolve_backbone`).
 
     Raises
     ------
     ValueError
         An unknown ``kind``, or one that does not take this modality (``"lstm"`` for rows).
     """
-    kind = resolve_backbone(spec, kind)
+    kind = resolve_backbone(spec, kind, prefer)
+    if kind == "lenet":
+        return LeNetEncoder(spec.n_features, spec.height, spec.width,
+                            lenet_widths(spec.n_features), out_dim, activation=activation,
+                            dropout=dropout, bias=bias)
     options = {"activation": activation, "dropout": dropout, "batch_norm": batch_norm,
                "bias": bias}
     if kind == "mlp":
@@ -91,16 +102,21 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
 
 def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int],
                   kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
-                  batch_norm: bool = False, bias: bool = True) -> nn.Module:
+                  batch_norm: bool = False, bias: bool = True,
+                  prefer: Mapping[str, str] | None = None) -> nn.Module:
     """A decoder from a ``latent_dim`` vector back to one sample of ``spec``.
 
     Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows:
     :class:`LSTMDecoder` for ``"lstm"``, :class:`GRUDecoder` for the other temporal backbones
     (GRU, TCN, Transformer), of width ``hidden_dims[0]``. Images: the transposed-convolution
     mirror of the encoder (:class:`~deepad.nets.conv.ConvDecoder`) over the same
-    ``hidden_dims``, back to ``(channels, height, width)`` (``dropout`` is not used there).
+    ``hidden_dims``, back to ``(channels, height, width)`` (``dropout`` is not used there);
+    for ``"lenet"`` the mirror :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths.
     """
-    kind = resolve_backbone(spec, kind)
+    kind = resolve_backbone(spec, kind, prefer)
+    if kind == "lenet":
+        return LeNetDecoder(latent_dim, spec.n_features, spec.height, spec.width,
+                            lenet_widths(spec.n_features), activation=activation, bias=bias)
     if kind == "conv":
         return ConvDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
                            activation=activation, batch_norm=batch_norm, bias=bias)

@@ -134,6 +134,11 @@ class DeepFeatureDetector(BaseDetector):
       embed the data first (the shared ADBench CV / NLP sets are ResNet-18 / BERT
       embeddings already) and pass the embeddings.
 
+    Images ``(n, C, H, W)``: the named encoders build their image backbone (the default
+    ``"AutoEncoder"`` a convolutional autoencoder, trained on ``X`` itself: a self-trained
+    conv encoder; ``"DeepSVDD"`` the LeNet-type CNN); ``"passthrough"`` scores the flattened
+    pixels. There is no anomaly map (the shallow detectors' scores have no gradient).
+
     Shallow detector (``detector``): ``"iforest"`` (scikit-learn's ``IsolationForest``,
     100 trees), ``"ocsvm"`` (``OneClassSVM``, RBF, ν = 0.5, γ = "scale"), ``"lof"``
     (``LocalOutlierFactor(novelty=True)``), ``"knn"`` (distance to the k-th nearest training
@@ -202,7 +207,7 @@ class DeepFeatureDetector(BaseDetector):
     category = "feature_extraction"
     subcategory = "deep_features"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Pang et al., Deep Learning for Anomaly Detection: A Review, ACM CSUR 2021 "
                  "(deep learning for feature extraction)")
     test_params: ClassVar[dict] = {"encoder": "AutoEncoder", "detector": "knn", "epochs": 3}

@@ -25,6 +25,7 @@ from torch import nn
 
 from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
+from deepad.core.maps import reconstruction_map
 from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.registry import register
 from deepad.core.runtime import resolve_device, resolve_seed, seeded
@@ -49,6 +50,12 @@ class AutoEncoder(DeepDetector):
     ``d`` features, and over time steps for windows). Deviation: ReLU activations with
     dropout instead of the paper's step-like activations, Adam instead of plain gradient
     descent (as PyOD and ADBench do).
+
+    Images ``(n, C, H, W)``: a convolutional autoencoder (:class:`~deepad.nets.conv.ConvEncoder`
+    with one 3 x 3 block per width of ``hidden_dims[:-1]`` and a code of ``hidden_dims[-1]``,
+    its transposed-convolution mirror as decoder); the score is the mean squared error over
+    all channels and pixels, and :meth:`anomaly_map` the squared error per pixel summed over
+    channels (the map's sum is the score times ``C·H·W``).
 
     Parameters
     ----------
@@ -106,7 +113,7 @@ class AutoEncoder(DeepDetector):
     category = "generic_normality"
     subcategory = "autoencoders"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Hawkins et al., Outlier detection using replicator neural networks, "
                  "DaWaK 2002")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 4), "batch_size": 32}
@@ -154,6 +161,11 @@ class AutoEncoder(DeepDetector):
 
     def score(self, batch: Batch) -> torch.Tensor:
         return reconstruction_error(batch.x, self.model_(batch.x))
+
+    @torch.no_grad()
+    def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared reconstruction error per pixel, summed over channels."""
+        return reconstruction_map(x, self.model_(x))
 
 
 # ============================================================================ RandNet
@@ -323,7 +335,10 @@ class RandNet(DeepDetector):
     than a loop over members (measured: ``docs/decisions.md``). Windows: each member is the
     modality's factory autoencoder (TCN encoder, GRU decoder, widths as for rows) with masks on
     all its weight matrices, run one after the other (a recurrent decoder cannot be batched over
-    members); the masks are re-imposed after every optimiser step.
+    members); the masks are re-imposed after every optimiser step. Images: the same, with the
+    convolutional autoencoder (masks on the convolution kernels: connections between channels
+    at a kernel position); the paper evaluates tabular data only. :meth:`anomaly_map` is the
+    gradient map of the median score.
 
     Loss of member m on its sample ``B_m`` of a mini-batch:
     ``L_m = 1/|B_m| Σ_{x∈B_m} ||x − f_m(x)||² / d``; the members' losses are summed, so each
@@ -400,7 +415,7 @@ class RandNet(DeepDetector):
     category = "generic_normality"
     subcategory = "autoencoders"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Chen, Sathe, Aggarwal & Turaga, Outlier Detection with Autoencoder "
                  "Ensembles, SDM 2017")
     test_params: ClassVar[dict] = {"n_estimators": 3, "epochs": 3, "width": 8,
@@ -585,6 +600,10 @@ class RobustAutoEncoder(AutoEncoder):
     up to ``c1``, and the rows of ``sparse_`` with a non-zero norm are the outliers the
     method set aside.
 
+    Images: ``S`` is per pixel and channel (l1: corrupted pixels, as the paper's MNIST
+    experiments) or per image (l2,1), the autoencoder is the convolutional one of
+    :class:`AutoEncoder`, and :meth:`anomaly_map` its per-pixel reconstruction error.
+
     Defaults (chosen on the ADBench quick suite, ``docs/decisions.md``; current results:
     ``docs/results/quick.md``): l1 with 8 iterations of 4 epochs (ahead of l2,1 with 5 × 4),
     :class:`AutoEncoder`'s network.
@@ -649,7 +668,7 @@ class RobustAutoEncoder(AutoEncoder):
     category = "generic_normality"
     subcategory = "autoencoders"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Zhou & Paffenroth, Anomaly Detection with Robust Deep Autoencoders, "
                  "KDD 2017")
     test_params: ClassVar[dict] = {"n_outer": 2, "inner_epochs": 2, "hidden_dims": (16, 4),
@@ -807,13 +826,14 @@ class VAENet(nn.Module):
     the variance with the smooth floor ``min_variance``: ``log(exp(v) + min_variance)``."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int,
-                 likelihood: str, min_variance: float) -> None:
+                 likelihood: str, min_variance: float, feature_dim: int = -1) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.log_min_variance = math.log(min_variance)
+        self.feature_dim = feature_dim  # the decoder's output axis of (mean, log-variance)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
@@ -825,14 +845,25 @@ class VAENet(nn.Module):
         out = self.decoder(z)
         if self.likelihood == "bernoulli":
             return bernoulli_nll(x, out)
-        mean, raw = out.chunk(2, dim=-1)
+        mean, raw = out.chunk(2, dim=self.feature_dim)
         floor = torch.full_like(raw, self.log_min_variance)
         return gaussian_nll(x, mean, torch.logaddexp(raw, floor))
+
+    def nll_terms(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The terms of :meth:`nll` per value of ``x`` (same shape as ``x``), unsummed."""
+        out = self.decoder(z)
+        if self.likelihood == "bernoulli":
+            return F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        mean, raw = out.chunk(2, dim=self.feature_dim)
+        logvar = torch.logaddexp(raw, torch.full_like(raw, self.log_min_variance))
+        return 0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's mean (Gaussian) or probabilities (Bernoulli) at ``z = mu(x)``."""
         out = self.decoder(self.encode(x)[0])
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out.chunk(2, dim=-1)[0]
+        if self.likelihood == "bernoulli":
+            return torch.sigmoid(out)
+        return out.chunk(2, dim=self.feature_dim)[0]
 
 
 @register
@@ -864,6 +895,12 @@ class VAE(DeepDetector):
     Dropout 0.2 in both networks by default: on the ADBench quick suite it lifted the mean
     AUC-ROC of the four small sets (measured: ``docs/decisions.md``; current results:
     ``docs/results/quick.md``).
+
+    Images ``(n, C, H, W)``: a convolutional encoder (3 x 3 blocks of widths ``hidden_dims``)
+    and its transposed-convolution mirror, which outputs ``2C`` channels (a mean and a
+    log-variance per channel and pixel; ``C`` logits for "bernoulli"). :meth:`anomaly_map` is
+    the score's per-pixel terms, ``−1/L Σ_l log p(x_hw | z_l)`` summed over channels, so a
+    map adds up to the image's score.
 
     Parameters
     ----------
@@ -917,7 +954,7 @@ class VAE(DeepDetector):
     category = "generic_normality"
     subcategory = "autoencoders"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014; An & Cho, "
                  "Variational autoencoder based anomaly detection using reconstruction "
                  "probability, 2015")
@@ -974,7 +1011,8 @@ class VAE(DeepDetector):
         out_spec = dataclasses.replace(spec, n_features=outputs * spec.n_features)
         decoder = build_decoder(out_spec, latent_dim=self.latent_dim, hidden_dims=hidden,
                                 **options)
-        return VAENet(encoder, decoder, self.latent_dim, self.likelihood, self.min_variance)
+        return VAENet(encoder, decoder, self.latent_dim, self.likelihood, self.min_variance,
+                      feature_dim=1 if spec.modality == "image" else -1)
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         if self.likelihood == "bernoulli" and (X.min() < 0.0 or X.max() > 1.0):
@@ -1003,3 +1041,15 @@ class VAE(DeepDetector):
         x = batch.x.unsqueeze(0).expand(self.n_samples, *batch.x.shape)
         nll = self.model_.nll(x.flatten(0, 1), z.flatten(0, 1))
         return nll.view(self.n_samples, -1).mean(dim=0)
+
+    @torch.no_grad()
+    def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """The score's terms per pixel: ``−log p(x_chw | z_l)`` averaged over the same
+        ``n_samples`` draws as :meth:`score`, summed over channels (the map sums to the
+        score)."""
+        mu, logvar = self.model_.encode(x)
+        eps = self._score_noise(mu.device)
+        z = mu.unsqueeze(0) + torch.exp(0.5 * logvar).unsqueeze(0) * eps.unsqueeze(1)
+        xs = x.unsqueeze(0).expand(self.n_samples, *x.shape)
+        terms = self.model_.nll_terms(xs.flatten(0, 1), z.flatten(0, 1))
+        return terms.view(self.n_samples, *x.shape).mean(dim=0).sum(dim=1)

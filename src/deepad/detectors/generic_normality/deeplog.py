@@ -113,6 +113,8 @@ class DeepLog(DeepDetector):
     (``predict_end=False``). Identical (history, next key) pairs are scored once (on HDFS
     95,125 training pairs are 4,570 distinct ones).
 
+    Images: not supported, because it models sessions of log keys.
+
     Parameters
     ----------
     window_size : int, default 10

@@ -193,6 +193,9 @@ class Forecaster(GaussianErrorDetector):
     ``docs/decisions.md``): context 16, one LSTM of 64 units, 20 epochs of batches of 128 at
     lr 1e-3, 20 % held out (fit times: ``docs/results/series_main.md``).
 
+    Images: not supported, because it forecasts the next steps of a series (predicting future frames
+    belongs to the video modality).
+
     Parameters
     ----------
     horizon : int, default 1
@@ -418,6 +421,8 @@ class LSTMAutoEncoder(GaussianErrorDetector):
 
     Defaults (the paper tunes its sizes per dataset): an LSTM encoder of 64 units, code 32,
     decoder LSTM of 64 units, 20 epochs of batches of 128 at lr 1e-3, 20 % held out.
+
+    Images: not supported, because a recurrent encoder-decoder over the time steps of windows.
 
     Parameters
     ----------

@@ -381,6 +381,10 @@ class NeuTraL(DeepDetector):
     smaller, faster settings below, which matched its AUC-ROC on the quick suite in a
     fraction of the fit time (measured: ``docs/decisions.md``).
 
+    Images: not supported, because NeuTraL-AD learns its transformations for data where none are
+    known (tabular and time series; the paper's title says "beyond images"); on images GEOM and
+    GOAD use the geometric transformations of their papers.
+
     Parameters
     ----------
     n_transforms : int, default 11
@@ -589,6 +593,9 @@ class ICL(DeepDetector):
     longer training memorises the contaminated training rows (on 18_Ionosphere the ranking
     fell to chance from 5 to 20 epochs at lr 1e-3), so 10 epochs at lr 1e-4 with 64 dimensions,
     the most seed-stable setting we tried (``docs/decisions.md``).
+
+    Images: not supported, because its contrastive task pairs a row's windows of consecutive
+    features with the rest of the row (tabular data).
 
     Parameters
     ----------

@@ -161,6 +161,10 @@ class DAGMM(DeepDetector):
     than 8 features the code does not compress; the mixture then models a learned re-encoding of
     the input and its reconstruction error.
 
+    Images: not supported, because its estimation network fits a Gaussian mixture to the code and
+    the reconstruction features (relative Euclidean distance, cosine similarity) of records, and
+    the paper evaluates tabular data only; give it image embeddings as rows.
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (60, 30, 10)

@@ -198,6 +198,9 @@ class REPEN(DeepDetector):
     input (measured: ``docs/decisions.md``; current results: ``docs/results/quick.md``).
     Triplets are drawn from all fit rows, so ``validation_size`` must be 0.
 
+    Images: not supported, because REPEN learns representations of high-dimensional tabular data
+    from triplets chosen by LeSiNN scores of the raw features; give it image embeddings as rows.
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (20,)
@@ -435,6 +438,9 @@ class RDP(DeepDetector):
     cost by about 240); 20 epochs instead of 200: the novelty error ranks anomalies worse the
     longer φ trains on them (``docs/decisions.md``). For windows η projects the flattened
     window.
+
+    Images: not supported, because its target is the distance under a random projection of the raw
+    features (tabular data in the paper); give it image embeddings as rows.
 
     Parameters
     ----------

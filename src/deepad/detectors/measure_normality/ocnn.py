@@ -120,6 +120,10 @@ class OCNN(DeepDetector):
     ``weight_decay``, the only bound on their scale); the regularisers of Eq. 4 act on ``V``
     and ``w`` only.
 
+    Images: not supported, because Chalapathy et al. feed OC-NN the codes of an autoencoder
+    pre-trained on the images; this class trains on rows and windows, so give it image
+    embeddings as rows (e.g. the encoder of an AutoEncoder fitted on the images).
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (32,)

@@ -91,13 +91,16 @@ class ScaledEncoder(nn.Module):
     """``φ(x) = a(f(x / s))``: each input feature divided by the buffer ``scale`` (ones until
     :meth:`DeepSVDD.on_train_start` sets it from the training data), the bias-free backbone
     ``f`` and the output activation ``a`` (identity or ReLU). ``scale`` divides the last axis,
-    so it serves rows ``(n, d)`` and windows ``(n, T, d)`` alike; being a buffer, it is saved.
+    so it serves rows ``(n, d)`` and windows ``(n, T, d)`` alike; for images it has shape
+    ``(C, 1, 1)`` and divides each channel. Being a buffer, it is saved.
     """
 
-    def __init__(self, backbone: nn.Module, n_features: int, output_activation: str) -> None:
+    def __init__(self, backbone: nn.Module, n_features: int, output_activation: str,
+                 image: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
-        self.register_buffer("scale", torch.ones(n_features))
+        shape = (n_features, 1, 1) if image else (n_features,)
+        self.register_buffer("scale", torch.ones(shape))
         self.output = nn.ReLU() if output_activation == "relu" else nn.Identity()
         self.out_dim = backbone.out_dim
 
@@ -106,9 +109,14 @@ class ScaledEncoder(nn.Module):
 
 
 def feature_std(X: torch.Tensor) -> torch.Tensor:
-    """Per-feature standard deviation of ``X`` (rows, or windows pooled over rows and steps),
+    """Per-feature standard deviation of ``X`` (rows, or windows pooled over rows and steps;
+    images ``(n, C, H, W)``: per channel over all images and pixels, shape ``(C, 1, 1)``),
     with 1 in place of any not above ``STD_TOL``, so constant features are left as they are."""
-    std = X.reshape(-1, X.shape[-1]).double().std(dim=0, unbiased=False).to(X.dtype)
+    if X.dim() == 4:
+        flat = X.transpose(0, 1).reshape(X.shape[1], -1).double()
+        std = flat.std(dim=1, unbiased=False).to(X.dtype)[:, None, None]
+    else:
+        std = X.reshape(-1, X.shape[-1]).double().std(dim=0, unbiased=False).to(X.dtype)
     return torch.where(std > STD_TOL, std, torch.ones_like(std))
 
 
@@ -119,6 +127,8 @@ class _Hypersphere(DeepDetector):
     and may narrow the rows the centre is computed from (``_center_rows``)."""
 
     _radius: ClassVar[bool] = False  # CenteredNet holds a soft-boundary radius buffer
+    # images: the paper's bias-free LeNet-type CNN (and its mirror decoder for pre-training)
+    preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,
@@ -132,7 +142,8 @@ class _Hypersphere(DeepDetector):
     def _network_options(self) -> dict[str, Any]:
         # no bias terms anywhere (Ruff et al. 2018, Prop. 2); non-affine batch normalisation
         return {"kind": self.backbone, "activation": self.activation,
-                "batch_norm": self.batch_norm, "bias": False}
+                "batch_norm": self.batch_norm, "bias": False,
+                "prefer": self.preferred_backbones}
 
     def build(self, spec: InputSpec) -> nn.Module:
         encoder = build_backbone(spec, hidden_dims=tuple(self.hidden_dims), out_dim=self.rep_dim,
@@ -329,10 +340,12 @@ class DeepSVDD(_Hypersphere):
     category = "measure_normality"
     subcategory = "one_class"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = "Ruff et al., Deep One-Class Classification, ICML 2018"
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32}
+    # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
+    modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
     _radius = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -375,7 +388,8 @@ class DeepSVDD(_Hypersphere):
         self.verbose = verbose
 
     def _wrap_encoder(self, encoder: nn.Module, spec: InputSpec) -> nn.Module:
-        return ScaledEncoder(encoder, spec.n_features, self.output_activation)
+        return ScaledEncoder(encoder, spec.n_features, self.output_activation,
+                             image=spec.modality == "image")
 
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         if self.objective == "soft-boundary" and self.epochs <= self.warm_up_epochs:
@@ -522,7 +536,7 @@ class DeepSAD(_Hypersphere):
     category = "measure_normality"
     subcategory = "one_class"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = "Ruff et al., Deep Semi-Supervised Anomaly Detection, ICLR 2020"
     test_params: ClassVar[dict] = {"epochs": 3, "pretrain_epochs": 1, "hidden_dims": (16,),
                                    "rep_dim": 8, "batch_size": 32}

@@ -155,6 +155,9 @@ class DPLAN(DeepDetector):
     ``validation_size`` must be 0 and ``patience`` None: a TD loss is no criterion for
     stopping.
 
+    Images: not supported, because its environment draws observations by nearest-neighbour distances
+    between rows (tabular data in the paper); give it image embeddings as rows.
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (20,)

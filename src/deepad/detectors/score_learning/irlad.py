@@ -161,6 +161,8 @@ class IRLAD(DeepDetector):
     ``c = 4``, an MLP of (64, 64) ReLU units, ``K = 10`` heads, two background trajectories
     per demonstration, 20 epochs of batches of 128 at lr 1e-3 (Adam).
 
+    Images: not supported, because its reward is learned over trajectories, i.e. sequence windows.
+
     Parameters
     ----------
     state_steps : int, default 4

@@ -100,6 +100,9 @@ class MILRanking(DeepDetector):
     in iterations: ``epochs × n_batches`` (the release runs 20,000 iterations of 60
     videos; 1,000 by default here).
 
+    Images: not supported, because the paper ranks bags of video-segment features (C3D), which are
+    rows; give it frame or segment embeddings as rows.
+
     Parameters
     ----------
     bag_size : int, default 32

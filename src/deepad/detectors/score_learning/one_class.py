@@ -527,6 +527,10 @@ class OCAN(_AdversarialOneClass):
     players (the release: plain gradient descent, lr 1e-3, for the discriminator). Leaky
     ReLU (slope 0.2) in the discriminator.
 
+    Images: not supported, because its complementary generator works on representations of
+    user-activity records (rows) and the paper evaluates no images; give it image embeddings as
+    rows.
+
     Parameters
     ----------
     representation : {"auto", "autoencoder", "input"}, default "auto"

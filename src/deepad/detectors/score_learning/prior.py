@@ -60,6 +60,12 @@ class DevNet(DeepDetector):
     (Keras ``clipnorm``); RMSprop's per-parameter normalisation makes this mostly a rescaling,
     so it is left to ``grad_clip`` (off by default).
 
+    Images ``(n, C, H, W)``: φ is the convolutional backbone (one 3 x 3 block per width of
+    ``hidden_dims``, pooled to at most 4 x 4 cells; :class:`~deepad.nets.conv.ConvEncoder`)
+    followed by the linear score; the paper's networks are for tabular data, and its
+    training scheme carries over unchanged. :meth:`anomaly_map` is the gradient map
+    ``Σ_c |∂φ(x) / ∂x_chw|``.
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (20,)
@@ -93,7 +99,7 @@ class DevNet(DeepDetector):
     category = "score_learning"
     subcategory = "prior"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = "Pang et al., Deep Anomaly Detection with Deviation Networks, KDD 2019"
     optimizer_name = "rmsprop"
     sampling = "balanced"

@@ -182,6 +182,12 @@ class PReNet(DeepDetector):
     unlabelled rows of a batch without replacement; here with replacement (the same except on
     tiny data). Pairs are drawn from all fit rows, so ``validation_size`` must be 0.
 
+    Images ``(n, C, H, W)``: ψ is the convolutional backbone (one 3 x 3 block per width of
+    ``hidden_dims``, pooled to at most 4 x 4 cells, flattened;
+    :class:`~deepad.nets.conv.ConvEncoder`), the reference pairs are images; the paper
+    evaluates tabular data only, and its pairs and targets carry over unchanged.
+    :meth:`anomaly_map` is the gradient map ``Σ_c |∂s(x) / ∂x_chw|``.
+
     Parameters
     ----------
     hidden_dims : tuple of int, default (20,)
@@ -234,7 +240,7 @@ class PReNet(DeepDetector):
     category = "score_learning"
     subcategory = "ranking"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = "Pang et al., Deep Weakly-supervised Anomaly Detection, KDD 2023"
     min_samples = 3  # one labelled anomaly and two unlabelled rows
     # balanced Trainer batches: exactly n_batches steps an epoch (the pairs are drawn in loss)
@@ -379,6 +385,9 @@ class SDOR(DeepDetector):
     samples are drawn from all fit rows, so ``validation_size`` must be 0, and since the
     targets change from one iteration to the next, early stopping (``patience``) is not
     offered.
+
+    Images: not supported, because the paper scores ResNet-50 features of video frames, and its
+    initial pseudo-labels come from shallow detectors on rows; give it image embeddings as rows.
 
     Parameters
     ----------

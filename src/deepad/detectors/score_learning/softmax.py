@@ -133,6 +133,8 @@ class APE(DeepDetector):
     events, ranking rows backwards (binned ADBench cardio after the release's 10 epochs;
     measured: ``docs/decisions.md``, current results: ``docs/results/ape_categorical.md``).
 
+    Images: not supported, because it models co-occurring categorical entities, not pixels.
+
     Parameters
     ----------
     embedding_dim : int, default 10
