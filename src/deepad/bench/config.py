@@ -2,7 +2,8 @@
 
 .. code-block:: toml
 
-    suite = "quick"                  # or: datasets = ["6_cardio", "38_thyroid"]
+    suite = "quick"                  # or: datasets = ["6_cardio", "38_thyroid", "mine.csv"]
+    label_column = "label"           # the 0/1 label column of CSV / Parquet datasets
     detectors = ["DeepSVDD", "AutoEncoder", "pyod:IForest"]
     seeds = [0, 1, 2]
     setting = "unsupervised"         # "weak", or both: ["unsupervised", "weak"]
@@ -42,7 +43,10 @@ class BenchConfig:
     detectors : list of str
         Detector specs (see :mod:`deepad.bench.detectors`).
     datasets : list of str
-        Dataset names or ``.npz`` paths; empty when ``suite`` names them.
+        Dataset names, ``.npz`` paths, or CSV / Parquet tables with a label column
+        (:mod:`deepad.bench.tables`); empty when ``suite`` names them.
+    label_column : str
+        The label column (1 = anomaly, 0 = normal) of CSV / Parquet datasets.
     suite : str or None
         A named suite (:data:`deepad.bench.suites.SUITES`).
     seeds : list of int
@@ -70,6 +74,7 @@ class BenchConfig:
 
     detectors: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    label_column: str = "label"
     suite: str | None = None
     seeds: list[int] = field(default_factory=lambda: [0])
     settings: list[str] = field(default_factory=lambda: ["unsupervised"])
@@ -168,6 +173,13 @@ def _seeds(value: Any) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
+def _label_column(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        msg = f"label_column must be a column name; got {value!r}."
+        raise ValueError(msg)
+    return value.strip()
+
+
 def _flag(value: Any, key: str = "retry_failed") -> bool:
     if not isinstance(value, bool):
         msg = f"{key} must be true or false; got {value!r}."
@@ -180,6 +192,7 @@ def _coerce(key: str, value: Any) -> Any:
         return [str(v).strip() for v in _items(value, key)]
     converters = {
         "suite": lambda v: str(v) if v else None,
+        "label_column": _label_column,
         "seeds": _seeds,
         "settings": _settings,
         "db": Path,

@@ -36,12 +36,18 @@ class RunSummary:
     counts : Counter
         Statuses recorded by this run.
     db : Path
+    keys : set of str
+        Run keys of every job of the benchmark (its rows in the store, old or new).
+    slots : set of str
+        Their slots (rows stored before resolved hyperparameters were recorded).
     """
 
     planned: int
     already_done: int
     counts: Counter = field(default_factory=Counter)
     db: Path = Path()
+    keys: set[str] = field(default_factory=set)
+    slots: set[str] = field(default_factory=set)
 
     @property
     def text(self) -> str:
@@ -163,7 +169,8 @@ def run_benchmark(config: BenchConfig, *, progress: bool = False,
         to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed, config.rerun_stale)
         summary = RunSummary(planned=len(plan.all_jobs),
                              already_done=len(plan.all_jobs) - len(to_run) - len(to_skip),
-                             db=config.db)
+                             db=config.db, keys={job.key for job in plan.all_jobs},
+                             slots={job.slot for job in plan.all_jobs})
         bar = Progress(len(to_run), enabled=progress, stream=stream)
         identities = Identities()
         try:

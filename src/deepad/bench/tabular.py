@@ -4,7 +4,8 @@ Each job fits on the training part of :func:`deepad.data.adbench.adbench_split` 
 (with the labelled anomalies ``y_semi`` in the weak setting, for detectors that learn from
 labels), scores the test part and records AUC-ROC, AUC-PR and precision@n. Datasets are
 ADBench ``.npz`` files named by their stem (``6_cardio``), a path, or a suite
-(:mod:`deepad.bench.suites`).
+(:mod:`deepad.bench.suites`), or a user's CSV / Parquet table with a label column, written as
+such a file first (:mod:`deepad.bench.tables`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from deepad.bench.protocol import (
     resolve,
 )
 from deepad.bench.suites import SUITES, resolve_dataset, suite_datasets
+from deepad.bench.tables import is_table_path, table_dataset, tables_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,6 +64,10 @@ class TabularProtocol(Protocol):
         names = suite_datasets(config.suite) if config.suite else config.datasets
         missing, found = [], {}
         for name in names:
+            if is_table_path(name):  # bad tables fail here, before any job starts
+                path = table_dataset(name, config.label_column, tables_folder(config.db))
+                found.setdefault(path.stem, DatasetEntry(str(path)))
+                continue
             try:
                 path = resolve_dataset(name)
             except FileNotFoundError as error:

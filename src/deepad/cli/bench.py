@@ -2,13 +2,16 @@
 (time series: ``--suite series`` or series names, :mod:`deepad.bench.series`).
 
 The work is done by :mod:`deepad.bench`; this module reads the flags (or a TOML file with the
-same keys, flags winning), prints the progress on stderr and a summary on stdout, and turns
-bad input into a one-line ``Error: ...`` with exit code 2. Failed jobs do not change the exit
-code: they are results, stored with their reason.
+same keys, flags winning), prints the progress on stderr and, on stdout, a summary, each
+detector's mean AUC-ROC / AUC-PR over the benchmark's finished jobs and the ``deepad report``
+command to run next; bad input becomes a one-line ``Error: ...`` with exit code 2. Failed
+jobs are results, stored with their reason, and leave the exit code at 0, unless every job
+of the benchmark failed (exit code 1: nothing was measured; skipped jobs do not count).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,9 +20,70 @@ import typer
 from deepad.cli.app import _clean_errors, _configure_logging, app
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from deepad.bench import BenchConfig
+    from deepad.bench.runner import RunSummary
 
 EXIT_INTERRUPTED = 130
+EXIT_ALL_FAILED = 1
+
+
+def _missing_packages(config: BenchConfig) -> list[str]:
+    """One line per peer detector (pyod:, deepod:) whose library cannot be imported here: its
+    jobs would only record the import error. (A python: spec whose module is missing is
+    refused when the plan is made, like any bad input.)"""
+    from deepad.bench import peers
+    from deepad.bench.detectors import parse_detector
+
+    refs = dict.fromkeys(parse_detector(spec) for spec in config.detectors)
+    return [f"missing  {ref.spec}: {ref.kind} is not importable here; its jobs would record "
+            f"the error (pip install {ref.kind})." for ref in refs
+            if ref.kind in peers.PACKAGES and not peers.is_installed(ref.kind)]
+
+
+def means_table(frame: pd.DataFrame) -> str:
+    """Each detector's (and setting's) mean AUC-ROC and AUC-PR over its ok jobs, with how many
+    jobs of how many were ok, best mean AUC-ROC first, as aligned plain text."""
+    rows = []
+    for (detector, setting), group in frame.groupby(["detector", "setting"], sort=False):
+        ok = group[(group["status"] == "ok") & group["auc_roc"].notna()]
+        roc = float(ok["auc_roc"].mean()) if len(ok) else math.nan
+        pr = float(ok["auc_pr"].mean()) if len(ok) else math.nan
+        rows.append((str(detector), str(setting), f"{len(ok)}/{len(group)}", roc, pr,
+                     group.loc[group.index.isin(ok.index), "dataset"].nunique()))
+    rows.sort(key=lambda r: (math.isnan(r[3]), -r[3] if not math.isnan(r[3]) else 0.0, r[0]))
+    header = ("detector", "setting", "ok jobs", "AUC-ROC", "AUC-PR", "datasets")
+    cells = [header] + [(d, s, n, "—" if math.isnan(roc) else f"{roc:.3f}",
+                         "—" if math.isnan(pr) else f"{pr:.3f}", str(k))
+                        for d, s, n, roc, pr, k in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                     for row in cells)
+
+
+def _print_results(config: BenchConfig, summary: RunSummary) -> pd.DataFrame | None:
+    """Print the benchmark's mean AUC table (its rows in the store, this run's and earlier
+    ones) and the report command to run next; return those rows (None when there are none)."""
+    from deepad.bench.config import DEFAULT_DB
+    from deepad.bench.store import load_results
+
+    if not config.db.is_file():
+        return None
+    frame = load_results(config.db)
+    frame = frame[frame["run_key"].isin(summary.keys) | frame["slot"].isin(summary.slots)]
+    if frame.empty:
+        return None
+    typer.echo("")
+    typer.echo("Mean over datasets and seeds (ok jobs only; compare detectors on the same "
+               "datasets, see the report):")
+    typer.echo(means_table(frame))
+    where = "" if config.db == Path(DEFAULT_DB) else f" {config.db}"
+    typer.echo("")
+    typer.echo(f"Next: deepad report{where} --out report   (tables per dataset, ranks, "
+               "critical-difference diagram)")
+    return frame
 
 
 def _dry_run(config: BenchConfig) -> None:
@@ -30,6 +94,7 @@ def _dry_run(config: BenchConfig) -> None:
     plan = make_plan(config)
     stored = Stored(stored_rows(config.db))
     to_run, to_skip = jobs_to_run(plan, stored, config.retry_failed, config.rerun_stale)
+    missing = _missing_packages(config)
     run_keys = {job.key for job in to_run}
     skip_keys = {job.key for job, _ in to_skip}
     for job in plan.all_jobs:
@@ -43,6 +108,10 @@ def _dry_run(config: BenchConfig) -> None:
     typer.echo(f"{total} job{'' if total == 1 else 's'}: {len(to_run)} to run, {len(to_skip)} "
                f"to record as skipped, {total - len(to_run) - len(to_skip)} already in "
                f"{config.db}.")
+    for line in missing:
+        typer.echo(line)
+    if not missing:
+        typer.echo("Every detector's package imports.")
 
 
 @app.command("bench")
@@ -57,9 +126,14 @@ def bench(
              "the data folders) or series (every SMAP/MSL, UCR and NAB time series found: "
              "trained on the train part, every test timestamp scored).")] = None,
     datasets: Annotated[str | None, typer.Option(
-        metavar="A,B", help="Dataset names (6_cardio or cardio) or .npz paths; or time "
-                            "series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi.")
+        metavar="A,B", help="Dataset names (6_cardio or cardio), .npz paths, or CSV / "
+                            "Parquet tables with a 0/1 label column (--label-column); or "
+                            "time series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi.")
     ] = None,
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", metavar="COL",
+        help="The label column (1 = anomaly, 0 = normal) of CSV / Parquet datasets; every "
+             "other column is a feature and must be numeric.  [default: label]")] = None,
     detectors: Annotated[str | None, typer.Option(
         metavar="A,B", help="Registry names (DeepSVDD), pyod:Name, deepod:Name or "
                             "python:package.module:ClassName.")] = None,
@@ -121,7 +195,8 @@ def bench(
         from deepad.bench import make_config, read_toml, run_benchmark
 
         file_values = read_toml(config_file) if config_file is not None else {}
-        flags = {"suite": suite, "datasets": datasets, "detectors": detectors, "seeds": seeds,
+        flags = {"suite": suite, "datasets": datasets, "label_column": label_column,
+                 "detectors": detectors, "seeds": seeds,
                  "setting": setting, "labeled_ratio": labeled_ratio, "params": params or None,
                  "db": db, "jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
                  "dask": dask, "retry_failed": True if retry_failed else None,
@@ -141,3 +216,14 @@ def bench(
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
     typer.echo(f"Done: {summary.text}. Results: {config.db} "
                "(deepad.bench.load_results reads them).")
+    with _clean_errors(verbose):
+        rows = _print_results(config, summary)
+    if rows is not None:
+        from deepad.bench.jobs import FAILED
+
+        failed = int(rows["status"].isin(FAILED).sum())
+        if failed and not (rows["status"] == "ok").any():
+            typer.echo(f"Error: every job of the benchmark failed ({failed}); nothing was "
+                       f"measured. The reasons are stored in {config.db} (deepad report lists "
+                       "them under Failures).", err=True)
+            raise typer.Exit(code=EXIT_ALL_FAILED)

@@ -12,6 +12,10 @@ import typer
 
 from deepad.cli.app import _clean_errors, _fail, app
 
+DEFAULT_DB = "deepad-bench.db"
+"""``deepad bench``'s default store (``deepad.bench.config.DEFAULT_DB``; not imported, so the
+CLI starts without the bench package)."""
+
 
 class Setting(str, Enum):
     """Which runs of the database to report on."""
@@ -23,8 +27,9 @@ class Setting(str, Enum):
 @app.command("report")
 def report_command(
     results: Annotated[Path, typer.Argument(
-        metavar="RESULTS.db", help="The SQLite result store written by deepad bench.",
-        show_default=False)],
+        metavar="[RESULTS.db]", help="The SQLite result store written by deepad bench.  "
+                                     "[default: deepad-bench.db]",
+        show_default=False)] = Path(DEFAULT_DB),
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="DIR",
         help="Folder for report.md, report.html and the PNG figures (created if "
@@ -44,7 +49,9 @@ def report_command(
     report.html is one file with its images embedded, so it can be mailed on its own.
     """
     if not results.is_file():
-        _fail(f"no benchmark database at {results}.")
+        hint = (" Run deepad bench first (it writes deepad-bench.db here), or give the "
+                "database's path." if results == Path(DEFAULT_DB) else "")
+        _fail(f"no benchmark database at {results}.{hint}")
     from deepad.bench import load_results
     from deepad.bench.identity import mark_stale
     from deepad.bench.report import write_report
