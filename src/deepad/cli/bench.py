@@ -122,13 +122,17 @@ def bench(
              "setting, labeled_ratio, params, db, jobs, timeout, memory_limit, dask); flags "
              "override it.")] = None,
     suite: Annotated[str | None, typer.Option(
-        help="Named dataset suite: quick (8 ADBench sets), adbench (every ADBench .npz in "
-             "the data folders) or series (every SMAP/MSL, UCR and NAB time series found: "
-             "trained on the train part, every test timestamp scored).")] = None,
+        help="Named dataset suite: quick (8 ADBench sets), adbench-shared (25 more), "
+             "adbench (every ADBench .npz in the data folders), mvtec-embeddings (ADBench's "
+             "15 MVTec-AD ResNet-18 sets), series (every SMAP/MSL, UCR and NAB time series "
+             "found: trained on the train part, every test timestamp scored), "
+             "fashion-oneclass / mnist-oneclass (raw images, one normal class at a time: "
+             "10 datasets fashion_mnist/0-9 or mnist/0-9).")] = None,
     datasets: Annotated[str | None, typer.Option(
         metavar="A,B", help="Dataset names (6_cardio or cardio), .npz paths, or CSV / "
                             "Parquet tables with a 0/1 label column (--label-column); or "
-                            "time series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi.")
+                            "time series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi; "
+                            "or one-class images: fashion_mnist/3, mnist/7.")
     ] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", metavar="COL",
