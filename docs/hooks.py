@@ -6,6 +6,9 @@
 - ``api/detectors.md``: every registered detector, grouped by the taxonomy as the registry
   has it (``deepad.list_detectors()``), each documented from its docstring by mkdocstrings.
 
+On the data-type pages a line ``<!-- detectors: MODALITY -->`` becomes the table of the
+registered detectors that accept that modality (name, taxonomy leaf, supervision, summary).
+
 The docstrings use Sphinx roles (``:func:`load_adbench```); ``on_page_content`` shows them as
 plain code (``~a.b.C`` as ``C``), as Sphinx would.
 
@@ -105,3 +108,29 @@ def _role(match: re.Match) -> str:
 
 def on_page_content(html, page, config, files):
     return SPHINX_ROLE.sub(_role, html)
+
+
+MARKER = re.compile(r"^<!-- detectors: (\w+) -->$", flags=re.MULTILINE)
+
+
+def detectors_table(modality: str) -> str:
+    """Markdown table of the registered detectors that accept ``modality``."""
+    import deepad
+    from deepad.core.taxonomy import SUBCATEGORIES
+
+    rows = ["| detector | family | supervision | what it does |", "|:---|:---|:---|:---|"]
+    for entry in deepad.list_detectors():
+        if modality not in entry["modalities"]:
+            continue
+        leaf = SUBCATEGORIES.get(entry["category"], {}).get(entry["subcategory"],
+                                                             entry["subcategory"])
+        summary = " ".join(str(entry.get("summary") or "").split()).replace("|", "\\|")
+        rows.append(f"| [`{entry['name']}`](../api/detectors.md#{entry['module']}.{entry['name']})"
+                    f" | {leaf} | {', '.join(entry['supervision'])} | {summary} |")
+    if len(rows) == 2:
+        return f"*No registered detector accepts the `{modality}` modality yet.*"
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown, page, config, files):
+    return MARKER.sub(lambda m: detectors_table(m.group(1)), markdown)
