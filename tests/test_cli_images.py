@@ -83,3 +83,21 @@ def test_grid_without_anomaly_maps(tmp_path):
     note = write_grid(tmp_path / "g.png", NoMaps(), images, scores,
                       np.array([f"f{i}" for i in range(6)]), title="t")
     assert "no anomaly_map" in note and (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_mvtec_folder_fits_on_train_and_scores_test(tmp_path):
+    from PIL import Image
+
+    from deepad.cli.image_run import read_images
+
+    images = planted_images(6)
+    for i in range(4):
+        (tmp_path / "train" / "good").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(tmp_path / "train" / "good" / f"{i}.png")
+    for folder, i in (("good", 4), ("scratch", 5)):
+        (tmp_path / "test" / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(tmp_path / "test" / folder / "0.png")
+    found = read_images(tmp_path)
+    assert found.fit.shape == (4, 8, 8) and found.score.shape == (2, 8, 8)
+    assert found.names.tolist() == ["test/good/0.png", "test/scratch/0.png"]
+    assert found.classes.tolist() == ["good", "scratch"] and "MVTec-AD layout" in found.description
