@@ -390,6 +390,23 @@ def run(
         "--image-size", metavar="HxW",
         help="Images: resize every file to HEIGHTxWIDTH (needed when their sizes "
              "differ).")] = None,
+    window: Annotated[int | None, typer.Option(
+        "--window", metavar="W", min=1,
+        help="Time series: DATA is one series (rows = timestamps in time order, numeric "
+             "columns = channels); score every timestamp with windows of W rows "
+             "(SeriesDetector) and plot the score over time.")] = None,
+    train_stride: Annotated[int | None, typer.Option(
+        "--train-stride", metavar="S", min=1,
+        help="Series: fit on windows starting every S rows (default 1; larger is faster and "
+             "can cost accuracy).")] = None,
+    score_stride: Annotated[int, typer.Option(
+        "--score-stride", metavar="S", min=1,
+        help="Series: score windows starting every S rows (default 1: every timestamp gets "
+             "its own score).")] = 1,
+    timestamp_column: Annotated[str | None, typer.Option(
+        "--timestamp-column", metavar="COL",
+        help="Series: the time column (dates or numbers, increasing); default: a column "
+             "named timestamp / time / datetime / date, else the row order.")] = None,
 ) -> None:
     """Fit a detector on a table or on images and report its scores (and metrics when labels
     are known).
@@ -400,6 +417,18 @@ def run(
     _configure_logging(verbose)
     from deepad.cli.image_run import is_image_input
 
+    if window is not None:
+        with _clean_errors(verbose):
+            _run_series(data, window=window, train_stride=train_stride,
+                        score_stride=score_stride, timestamp_column=timestamp_column,
+                        detector=detector, label_column=label_column,
+                        ignore_columns=ignore_columns or [], param=param or [], scale=scale,
+                        seed=seed, top=top, output=output, plot=plot, save_model=save_model,
+                        verbose=verbose)
+        return
+    if train_stride is not None or score_stride != 1 or timestamp_column is not None:
+        _fail("--train-stride, --score-stride and --timestamp-column apply to a time series: "
+              "add --window W.")
     if data is not None and is_image_input(data):
         with _clean_errors(verbose):
             _run_images(data, detector, param or [], seed, top, output, plot, save_model,
@@ -412,6 +441,34 @@ def run(
              ignore_columns=ignore_columns or [], categorical=categorical, param=param or [],
              scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
              plot=plot, save_model=save_model, verbose=verbose)
+
+
+def _run_series(data: Path | None, *, window: int, train_stride: int | None,
+                score_stride: int, timestamp_column: str | None, detector: str,
+                label_column: str | None, ignore_columns: list[str], param: list[str],
+                scale: Scale, seed: int, top: int, output: str, plot: str,
+                save_model: Path | None, verbose: bool) -> None:
+    """``deepad run SERIES --window W`` (:mod:`deepad.cli.series_run`)."""
+    from deepad.cli.series_run import run_series
+
+    if data is None:
+        msg = "--window needs a DATA file: a .csv or .parquet series, one row per timestamp."
+        raise ValueError(msg)
+    cls = get_detector(detector)
+    for option, value in (("--output", output), ("--plot", plot)):
+        if not _skip(value) and not Path(value).parent.is_dir():
+            msg = f"{option} {value}: the folder {Path(value).parent} does not exist."
+            raise FileNotFoundError(msg)
+    valid = cls().get_params(deep=False)
+    params = {k: v for k, v in (("random_state", seed), ("verbose", verbose)) if k in valid}
+    params.update(parse_params(param, valid, cls.name))
+    columns = [c.strip() for item in ignore_columns for c in item.split(",") if c.strip()]
+    run_series(data, cls=cls, params=params, window=window, train_stride=train_stride,
+               score_stride=score_stride, label_column=label_column,
+               timestamp_column=timestamp_column, ignore_columns=columns,
+               scale="minmax" if scale.value == "auto" else scale.value, top=top,
+               output=None if _skip(output) else output, plot=None if _skip(plot) else plot,
+               save_model=save_model)
 
 
 def _run_images(data: Path, detector: str, param: list[str], seed: int, top: int, output: str,
