@@ -460,3 +460,16 @@ def test_caption_rules_stated_once_per_page(tmp_path):
         assert text.count(rule) == 1, rule
     assert text.index("## How to read the tables") < text.index("## Results:")
     assert text.count("Complete cases (the \"mean\" and \"average rank\" rows)") == 4
+
+
+def test_series_report_notes_a_peer_below_chance_and_states_rules_once(tmp_path):
+    rows = peer_rows()
+    rows = rows[rows.detector.isin(["RDP", "deepod:RDP"])].assign(setting="series")
+    rows["dataset"] = rows["dataset"].map({"d1": "UCR/1", "d2": "UCR/2", "d3": "UCR/3"})
+    text = write_report(rows, tmp_path)["report.md"].read_text(encoding="utf-8")
+    assert text.count("## How to read the tables") == 1
+    assert text.count("\"mean, all\" and") == 1
+    note = next(line for line in text.splitlines() if line.startswith("Peer note:"))
+    assert note.startswith("Peer note: deepod:RDP (deepod 0.4.1): mean AUC-ROC 0.410 over the "
+                           "3 series it has a result on, below chance (0.5) on 3.")
+    assert "| torch | 2.13.0+cpu (18) |" in text

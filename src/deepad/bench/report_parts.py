@@ -224,8 +224,8 @@ def _version_counts(column: pd.Series) -> str:
     return ", ".join(f"{v} ({int(n)})" for v, n in counts.items())
 
 
-def peer_note_blocks(means: pd.DataFrame, frame: pd.DataFrame, metric: str = "AUC-ROC"
-                     ) -> list[Block]:
+def peer_note_blocks(means: pd.DataFrame, frame: pd.DataFrame, metric: str = "AUC-ROC",
+                     unit: str = "dataset(s)") -> list[Block]:
     """Notes under a score table: each peer with a known defect (:data:`KNOWN_PEER_DEFECTS`)
     that has a result in it, and every other peer whose mean over its datasets is below
     chance (0.5), with the peer library's version from the rows."""
@@ -243,7 +243,7 @@ def peer_note_blocks(means: pd.DataFrame, frame: pd.DataFrame, metric: str = "AU
             continue
         version = _peer_versions(frame, name)
         head = (f"{method} ({package} {version}): mean {metric} {number(mean)} over the "
-                f"{int(means[method].notna().sum())} dataset(s) it has a result on")
+                f"{int(means[method].notna().sum())} {unit} it has a result on")
         below = int((means[method] < CHANCE).sum())
         if below:
             head += f", below chance ({CHANCE:g}) on {below}"

@@ -43,6 +43,7 @@ from deepad.bench.report_parts import (
     cell_text,
     has_stale,
     number,
+    peer_note_blocks,
     ran_methods,
     seed_text,
     seeds_text,
@@ -243,6 +244,9 @@ def _overview_blocks(frame: pd.DataFrame, out: Path, images: list[Path]) -> list
         bold |= extra_bold
         blocks += [Heading(f"{label} by group", 3),
                    Table(("group (series)", *methods), tuple(rows), frozenset(bold))]
+        if metric == "auc_roc":
+            blocks += peer_note_blocks(_method_means(measured, metric, methods), measured,
+                                       label, unit="series")
     side = []
     for method in methods:
         part = measured[measured["method"] == method]
