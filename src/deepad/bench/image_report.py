@@ -40,6 +40,7 @@ from deepad.bench.report_parts import (
     cell_text,
     has_stale,
     number,
+    peer_note_blocks,
     ran_methods,
     seed_text,
     seeds_text,
@@ -47,6 +48,7 @@ from deepad.bench.report_parts import (
     status_rows,
     time_blocks,
     values,
+    version_blocks,
 )
 from deepad.bench.summary import (
     OK,
@@ -137,6 +139,7 @@ def _summary_blocks(frame: pd.DataFrame) -> list[Block]:
         Heading("Run summary", 2), Paragraph(jobs), *stale_blocks(frame),
         Bullets((f"Detectors ({len(methods)}): {values(methods)}",
                  f"Normal classes: {values(sources)}", f"Seeds: {seeds_text(frame)}")),
+        *version_blocks(frame),
         Paragraph("Jobs by detector and status:"), Table(header, rows)]
 
 
@@ -190,6 +193,8 @@ def _source_blocks(source: str, rows: pd.DataFrame, out: Path,
                 "compared."))
         blocks += [Heading(f"{title}: {label} per normal class", 3),
                    _score_table(source, cells, means, methods, paper)]
+        if metric == "auc_roc":
+            blocks += peer_note_blocks(means, rows, label, unit="normal class(es)")
     means = pivot_means(metric_cells(rows, "auc_roc"), methods)
     if means.notna().to_numpy().any():
         path = figures.boxplot_auc(out / f"boxplot_auc_roc_{source}.png", means,
