@@ -424,6 +424,29 @@ class BaseDetector(BaseEstimator):
 
         return save_detector(self, path)
 
+    def to_onnx(self, path: str | Path) -> Path:
+        """Export the fitted detector's scoring to the ONNX file ``path``, for serving with
+        onnxruntime without Python's deep-learning stack (``pip install 'deepad[onnx]'``).
+
+        The graph maps float32 ``x`` of the fitted input's shape (any number of samples) to
+        float32 scores; its metadata carry ``threshold_``. Scores agree with
+        ``decision_function`` to float32 precision, which is checked on a probe batch before
+        the file is kept (:mod:`deepad.core.onnx_export`).
+
+        Raises
+        ------
+        ValueError
+            :class:`~deepad.core.onnx_export.OnnxExportError` (also a
+            ``NotImplementedError``): the detector's scoring is not a single forward pass
+            (only :data:`~deepad.core.onnx_export.ONNX_DETECTORS` are exported), or the
+            exported scores differ.
+        ImportError
+            ``onnx`` is not installed.
+        """
+        from deepad.core.onnx_export import export_onnx
+
+        return export_onnx(self, path)
+
 
 def _abs_max(X: Any) -> float | None:
     """Largest absolute value of a validated numeric input; None for categories / sessions."""
