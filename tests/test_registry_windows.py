@@ -40,7 +40,7 @@ def test_detector_scores_a_series(name, small_series):
     series, y, train_end = small_series
     cls = deepad.get_detector(name)
     detector = cls(**{**cls.test_params, "random_state": 0})
-    wrapper = SeriesDetector(detector, window=WINDOW, stride=STRIDE)
+    wrapper = SeriesDetector(detector, window=WINDOW, train_stride=STRIDE, score_stride=STRIDE)
     if "unsupervised" in cls.supervision:
         wrapper.fit(series[:train_end])
         n_train = train_end
