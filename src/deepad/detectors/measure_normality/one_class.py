@@ -11,6 +11,7 @@ reconstruction loss.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -35,6 +36,7 @@ SAD_EPS = 1e-6  # ε of Deep SAD's inverse distance: (||φ(x) − c||² + ε)^-1
 INPUT_SCALINGS = ("none", "std")
 OUTPUT_ACTIVATIONS = ("linear", "relu")
 STD_TOL = 1e-8  # a feature whose training std is not above this is left unscaled (constant)
+WINDOW_EPOCH_SHARE = 10  # Deep SVDD on windows: an epoch is a random 1/10 of the windows
 
 
 # ---------------------------------------------------------------------------- objectives
@@ -260,6 +262,14 @@ class DeepSVDD(_Hypersphere):
     weight decay 1e-6. Each of these mattered on the four small sets (cardio, thyroid, Pima,
     Ionosphere); standardising (centring) the input instead of dividing lowered thyroid.
 
+    Windows ``(n, T, d)``: an epoch is a random tenth of the windows
+    (``WINDOW_EPOCH_SHARE``), so the 50 epochs are five passes. Windows cut at stride 1
+    overlap by all but one step, so a pass over them shows every timestamp ``T`` times, and
+    the TCN costs far more per sample than the MLP on rows; fifty full passes made Deep SVDD
+    the slowest sequence detector without a better score on SMAP/MSL
+    (``docs/decisions.md``, ``docs/results/deepsvdd_windows.md``). Rows and images keep one
+    pass per epoch.
+
     Pre-training (``pretrain_epochs > 0``, Sec. 4 of the paper): φ is first trained as the
     encoder of an autoencoder with a mirrored bias-free decoder (a GRU decoder for windows)
     on the reconstruction error of the (unscaled) input, with the same optimiser, learning
@@ -268,6 +278,18 @@ class DeepSVDD(_Hypersphere):
     of 6_cardio and 38_thyroid unchanged and longer pre-training lowered it; on zero-centred
     sequence windows it helped (planted windows, ``pretrain_epochs=10``)
     (``docs/decisions.md``).
+
+    Images ``(n, C, H, W)`` (uint8 pixels read as [0, 1]): f is the paper's bias-free
+    LeNet-type CNN (:class:`~deepad.nets.lenet.LeNetEncoder`: two 5 x 5 convolution blocks of
+    8 and 4 channels for grey images, three of 32, 64, 128 for colour, each with non-affine
+    batch normalisation, leaky ReLU and max-pooling, then a dense layer to ``rep_dim``; the
+    ``preferred_backbones`` of this class, so ``hidden_dims`` is not used by it), ``s`` is
+    the standard deviation of each channel over all training pixels, and pre-training uses
+    the mirror decoder. The same defaults as for rows, checked on held-out training images
+    of Fashion-MNIST (``docs/decisions.md``); the release trains 150 epochs (lr 1e-4, then
+    1e-5 after 50) after 150 epochs of pre-training, batches of 200, on globally
+    contrast-normalised, min-max scaled images. :meth:`anomaly_map` is the gradient map
+    ``Σ_c |∂s(x) / ∂x_chw|``.
 
     Deviations from Ruff et al. 2018: the input scaling inside the detector and the ReLU on
     the representation (the paper's networks end in a linear layer; PyOD's DeepSVDD also
@@ -420,6 +442,13 @@ class DeepSVDD(_Hypersphere):
     def score(self, batch: Batch) -> torch.Tensor:
         return self.model_(batch.x) - self.model_.radius.pow(2)
 
+    def steps_per_epoch(self, n_samples: int) -> int | None:
+        """Rows and images: one pass. Windows: a random ``1 / WINDOW_EPOCH_SHARE`` of them,
+        so ``epochs`` epochs over windows are ``epochs / WINDOW_EPOCH_SHARE`` passes."""
+        if self.spec_.modality != "sequence":
+            return None
+        return max(1, math.ceil(n_samples / self.batch_size / WINDOW_EPOCH_SHARE))
+
 
 # ---------------------------------------------------------------------------- Deep SAD
 def _check_labelled_normal(mask: Any, y: np.ndarray) -> np.ndarray:
@@ -478,6 +507,12 @@ class DeepSAD(_Hypersphere):
     batch normalisation, lr 1e-4, 150 + 150 epochs) took several times longer on a CPU and
     scored lower (measured: ``docs/decisions.md``; current results:
     ``docs/results/quick.md``).
+
+    Images ``(n, C, H, W)``: φ is Deep SVDD's bias-free LeNet-type CNN
+    (:class:`~deepad.nets.lenet.LeNetEncoder`, the class's ``preferred_backbones``; the
+    paper's MNIST / CIFAR-10 networks), pre-trained with its mirror decoder; the defaults are
+    those above, not measured on images. :meth:`anomaly_map` is the gradient map
+    ``Σ_c |∂s(x) / ∂x_chw|``.
 
     Deviations: Adam with a constant learning rate instead of the release's milestones;
     labelled anomalies do not enter the centre (the release averages over all rows); fewer
