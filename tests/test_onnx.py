@@ -42,11 +42,30 @@ def test_exported_scores_equal_decision_function(name, fitted, planted, tmp_path
     assert meta["input_shape"] == repr(["n", X.shape[1]])
 
 
-def test_windows_export(fitted, planted, tmp_path):
-    det = fitted(deepad.AutoEncoder, "sequence")
-    X, _ = planted["sequence"]
-    path = det.to_onnx(tmp_path / "windows.onnx")
+@pytest.mark.parametrize(("name", "modality"), [("AutoEncoder", "sequence"),
+                                              ("DeepSVDD", "image")])
+def test_windows_and_images(name, modality, fitted, planted, tmp_path):
+    det = fitted(deepad.get_detector(name), modality)
+    X, _ = planted[modality]
+    path = det.to_onnx(tmp_path / f"{modality}.onnx")
     assert_close(run(path, X), det.decision_function(X))
+
+
+def test_a_graph_that_fails_under_onnxruntime_is_not_kept(fitted, tmp_path, monkeypatch):
+    det = fitted(deepad.DevNet, "tabular")
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def run(self, *args, **kwargs):
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Reshape")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", Broken)
+    path = tmp_path / "model.onnx"
+    with pytest.raises(OnnxExportError, match=r"fails under onnxruntime on 64 sample\(s\)"):
+        det.to_onnx(path)
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("name", ["VAE", "AnoGAN", "GOAD", "DAGMM", "DeepFeatureDetector",

@@ -11,7 +11,9 @@ factorisation (DAGMM), or a classical model (the baselines, DeepFeatureDetector)
 with :class:`OnnxExportError`.
 
 The graph takes float32 ``x`` of the fitted input's shape with any number of samples (the
-first axis is dynamic) and returns float32 ``score`` of shape (n,). Before the file is kept,
+first axis is dynamic) and returns float32 ``score`` of shape (n,). A network with a step that
+tracing fixes to the example's batch size (the convolutional decoders of the autoencoders on
+images reshape to a constant shape) fails the check below and is refused. Before the file is kept,
 onnxruntime (when installed) scores a probe batch and the result is compared with
 ``decision_function``: scores agree to float32 precision, ``|Δ| ≤ 1e-4 · max(1, |s|)``
 (:data:`ONNX_TOLERANCE`), or the export is refused. ``decision_function``'s float64 scores
@@ -156,7 +158,14 @@ def _verify(detector: Any, path: Path, shape: tuple[int, ...]) -> None:
     probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, *shape)).astype(np.float32)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch in (probe, probe[:1]):
-        got = session.run(None, {"x": batch})[0].astype(np.float64)
+        try:
+            got = session.run(None, {"x": batch})[0].astype(np.float64)
+        except Exception as error:  # onnxruntime's own exception types
+            msg = (f"{type(detector).__name__}'s exported graph fails under onnxruntime on "
+                   f"{len(batch)} sample(s) ({type(error).__name__}: {str(error)[:300]}); the "
+                   "network has a step that tracing fixes to the example's batch size (a "
+                   "reshape to a constant shape). The export is refused.")
+            raise OnnxExportError(msg) from error
         with warnings.catch_warnings():  # fitted on a DataFrame: the probe has no names
             warnings.simplefilter("ignore", UserWarning)
             expected = detector.decision_function(batch)
