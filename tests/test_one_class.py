@@ -309,3 +309,24 @@ def test_planted_anomalies_rank_on_top(method, modality, planted, fit_labels):
     unseen = np.ones(len(y), dtype=bool) if y_semi is None else y_semi == 0
     auc = roc_auc_score(y[unseen], det.decision_scores_[unseen])
     assert auc >= 0.9, f"{method} on {modality}: AUC-ROC {auc:.3f}"
+
+
+def test_deep_svdd_epoch_over_windows_is_a_tenth_of_them(monkeypatch):
+    # windows cut at stride 1 repeat every timestamp T times: an epoch over windows is a
+    # random tenth of them (50 epochs = 5 passes); rows keep one full pass per epoch
+    steps = []
+    original = DeepSVDD.training_step
+
+    def counting(self, batch, optimizers):
+        steps.append(len(batch.x))
+        return original(self, batch, optimizers)
+
+    monkeypatch.setattr(DeepSVDD, "training_step", counting)
+    windows = np.random.default_rng(0).normal(size=(640, 8, 2)).astype(np.float32)
+    params = {"epochs": 2, "batch_size": 32, "hidden_dims": (8,), "rep_dim": 4,
+              "random_state": 0}
+    DeepSVDD(**params).fit(windows)
+    assert len(steps) == 2 * 2 and set(steps) == {32}  # ceil(640 / 32 / 10) = 2 per epoch
+    steps.clear()
+    DeepSVDD(**params).fit(windows[:, 0, :])
+    assert len(steps) == 2 * 20

@@ -11,6 +11,7 @@ reconstruction loss.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -35,6 +36,7 @@ SAD_EPS = 1e-6  # ε of Deep SAD's inverse distance: (||φ(x) − c||² + ε)^-1
 INPUT_SCALINGS = ("none", "std")
 OUTPUT_ACTIVATIONS = ("linear", "relu")
 STD_TOL = 1e-8  # a feature whose training std is not above this is left unscaled (constant)
+WINDOW_EPOCH_SHARE = 10  # Deep SVDD on windows: an epoch is a random 1/10 of the windows
 
 
 # ---------------------------------------------------------------------------- objectives
@@ -260,6 +262,14 @@ class DeepSVDD(_Hypersphere):
     weight decay 1e-6. Each of these mattered on the four small sets (cardio, thyroid, Pima,
     Ionosphere); standardising (centring) the input instead of dividing lowered thyroid.
 
+    Windows ``(n, T, d)``: an epoch is a random tenth of the windows
+    (``WINDOW_EPOCH_SHARE``), so the 50 epochs are five passes. Windows cut at stride 1
+    overlap by all but one step, so a pass over them shows every timestamp ``T`` times, and
+    the TCN costs far more per sample than the MLP on rows; fifty full passes made Deep SVDD
+    the slowest sequence detector without a better score on SMAP/MSL
+    (``docs/decisions.md``, ``docs/results/deepsvdd_windows.md``). Rows and images keep one
+    pass per epoch.
+
     Pre-training (``pretrain_epochs > 0``, Sec. 4 of the paper): φ is first trained as the
     encoder of an autoencoder with a mirrored bias-free decoder (a GRU decoder for windows)
     on the reconstruction error of the (unscaled) input, with the same optimiser, learning
@@ -357,7 +367,9 @@ class DeepSVDD(_Hypersphere):
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32}
     # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
-    modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
+    # windows: an epoch is a tenth of them (steps_per_epoch), so 30 epochs = 3 passes
+    modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2},
+                                            "sequence": {"epochs": 30}}
     _radius = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -431,6 +443,13 @@ class DeepSVDD(_Hypersphere):
 
     def score(self, batch: Batch) -> torch.Tensor:
         return self.model_(batch.x) - self.model_.radius.pow(2)
+
+    def steps_per_epoch(self, n_samples: int) -> int | None:
+        """Rows and images: one pass. Windows: a random ``1 / WINDOW_EPOCH_SHARE`` of them,
+        so ``epochs`` epochs over windows are ``epochs / WINDOW_EPOCH_SHARE`` passes."""
+        if self.spec_.modality != "sequence":
+            return None
+        return max(1, math.ceil(n_samples / self.batch_size / WINDOW_EPOCH_SHARE))
 
 
 # ---------------------------------------------------------------------------- Deep SAD
