@@ -130,7 +130,11 @@ def test_detectors_choose_their_image_backbone(planted_images):
     conv = DeepSVDD(**SMALL, backbone="conv").fit(X)
     assert type(conv.model_.encoder.backbone).__name__ == "ConvEncoder"
     ae = AutoEncoder(**SMALL, hidden_dims=(8, 4)).fit(X)
-    assert type(ae.model_.encoder).__name__ == "ConvEncoder"
+    assert isinstance(ae.model_.encoder, LeNetEncoder) and ae.model_.encoder.out_dim == 4
+    vae = VAE(**SMALL, latent_dim=3).fit(X)
+    # the decoder keeps the grey widths while it outputs a mean and a log-variance channel
+    assert vae.model_.decoder.net[-1].out_channels == 2
+    assert vae.model_.decoder.net[-1].in_channels == 8
 
 
 # ---------------------------------------------------------------------------- anomaly maps

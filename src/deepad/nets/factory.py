@@ -6,6 +6,7 @@ serves rows, sequence windows and images (and, as backbones are added, graphs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from torch import nn
@@ -103,7 +104,8 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
 def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int],
                   kind: str = "auto", activation: str = "relu", dropout: float = 0.0,
                   batch_norm: bool = False, bias: bool = True,
-                  prefer: Mapping[str, str] | None = None) -> nn.Module:
+                  prefer: Mapping[str, str] | None = None,
+                  out_channels: int | None = None) -> nn.Module:
     """A decoder from a ``latent_dim`` vector back to one sample of ``spec``.
 
     Rows: the mirror MLP ``latent_dim → reversed(hidden_dims) → n_features``. Windows:
@@ -111,12 +113,17 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     (GRU, TCN, Transformer), of width ``hidden_dims[0]``. Images: the transposed-convolution
     mirror of the encoder (:class:`~deepad.nets.conv.ConvDecoder`) over the same
     ``hidden_dims``, back to ``(channels, height, width)`` (``dropout`` is not used there);
-    for ``"lenet"`` the mirror :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths.
+    ``out_channels`` (images only): the output's channels, when not the input's (a VAE's
+    mean and log-variance per channel). For ``"lenet"`` the mirror
+    :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths.
     """
     kind = resolve_backbone(spec, kind, prefer)
-    if kind == "lenet":
-        return LeNetDecoder(latent_dim, spec.n_features, spec.height, spec.width,
-                            lenet_widths(spec.n_features), activation=activation, bias=bias)
+    if kind == "lenet":  # the widths of the input's channels, whatever the output's
+        return LeNetDecoder(latent_dim, out_channels or spec.n_features, spec.height,
+                            spec.width, lenet_widths(spec.n_features), activation=activation,
+                            bias=bias)
+    if out_channels is not None and spec.modality == "image":
+        spec = dataclasses.replace(spec, n_features=out_channels)
     if kind == "conv":
         return ConvDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
                            activation=activation, batch_norm=batch_norm, bias=bias)

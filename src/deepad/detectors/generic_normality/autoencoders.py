@@ -51,11 +51,13 @@ class AutoEncoder(DeepDetector):
     dropout instead of the paper's step-like activations, Adam instead of plain gradient
     descent (as PyOD and ADBench do).
 
-    Images ``(n, C, H, W)``: a convolutional autoencoder (:class:`~deepad.nets.conv.ConvEncoder`
-    with one 3 x 3 block per width of ``hidden_dims[:-1]`` and a code of ``hidden_dims[-1]``,
-    its transposed-convolution mirror as decoder); the score is the mean squared error over
-    all channels and pixels, and :meth:`anomaly_map` the squared error per pixel summed over
-    channels (the map's sum is the score times ``C·H·W``).
+    Images ``(n, C, H, W)``: a convolutional autoencoder, by default (``preferred_backbones``)
+    the LeNet-type one of Deep SVDD's pre-training (:class:`~deepad.nets.lenet.LeNetEncoder`,
+    5 x 5 blocks of the paper's widths, a code of ``hidden_dims[-1]``, and its mirror
+    decoder); ``backbone="conv"`` gives 3 x 3 blocks of widths ``hidden_dims[:-1]``. The
+    score is the mean squared error over all channels and pixels, and :meth:`anomaly_map` the
+    squared error per pixel summed over channels (the map's sum is the score times
+    ``C·H·W``).
 
     Parameters
     ----------
@@ -117,6 +119,8 @@ class AutoEncoder(DeepDetector):
     reference = ("Hawkins et al., Outlier detection using replicator neural networks, "
                  "DaWaK 2002")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 4), "batch_size": 32}
+    # images: the LeNet-type autoencoder of Deep SVDD's pre-training (a light conv AE)
+    preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,
@@ -149,7 +153,7 @@ class AutoEncoder(DeepDetector):
     def build(self, spec: InputSpec) -> nn.Module:
         hidden = tuple(self.hidden_dims)
         options = {"kind": self.backbone, "activation": self.activation, "dropout": self.dropout,
-                   "batch_norm": self.batch_norm}
+                   "batch_norm": self.batch_norm, "prefer": self.preferred_backbones}
         encoder = build_backbone(spec, hidden_dims=hidden[:-1] or hidden, out_dim=hidden[-1],
                                  **options)
         decoder = build_decoder(spec, latent_dim=hidden[-1], hidden_dims=hidden[:-1] or hidden,
@@ -337,8 +341,9 @@ class RandNet(DeepDetector):
     all its weight matrices, run one after the other (a recurrent decoder cannot be batched over
     members); the masks are re-imposed after every optimiser step. Images: the same, with the
     convolutional autoencoder (masks on the convolution kernels: connections between channels
-    at a kernel position); the paper evaluates tabular data only. :meth:`anomaly_map` is the
-    gradient map of the median score.
+    at a kernel position; the LeNet-type autoencoder of :class:`AutoEncoder` by default); the
+    paper evaluates tabular data only. :meth:`anomaly_map` is the gradient map of the median
+    score.
 
     Loss of member m on its sample ``B_m`` of a mini-batch:
     ``L_m = 1/|B_m| Σ_{x∈B_m} ||x − f_m(x)||² / d``; the members' losses are summed, so each
@@ -420,6 +425,7 @@ class RandNet(DeepDetector):
                  "Ensembles, SDM 2017")
     test_params: ClassVar[dict] = {"n_estimators": 3, "epochs": 3, "width": 8,
                                    "batch_size": 32}
+    preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}  # light conv AE
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **{k: v for k, v in DeepDetector._parameter_constraints.items() if k != "hidden_dims"},
@@ -459,7 +465,7 @@ class RandNet(DeepDetector):
 
     # -------------------------------------------------------------- network
     def build(self, spec: InputSpec) -> nn.Module:
-        kind = resolve_backbone(spec, self.backbone)
+        kind = resolve_backbone(spec, self.backbone, self.preferred_backbones)
         sigmoid = self.output_activation == "sigmoid"
         widths = funnel_widths(self.width, self.alpha, self.n_layers)
         if kind == "mlp":
@@ -896,9 +902,10 @@ class VAE(DeepDetector):
     AUC-ROC of the four small sets (measured: ``docs/decisions.md``; current results:
     ``docs/results/quick.md``).
 
-    Images ``(n, C, H, W)``: a convolutional encoder (3 x 3 blocks of widths ``hidden_dims``)
-    and its transposed-convolution mirror, which outputs ``2C`` channels (a mean and a
-    log-variance per channel and pixel; ``C`` logits for "bernoulli"). :meth:`anomaly_map` is
+    Images ``(n, C, H, W)``: a convolutional encoder and its mirror decoder (by default the
+    LeNet-type pair of :class:`AutoEncoder`; ``backbone="conv"``: 3 x 3 blocks of widths
+    ``hidden_dims``); the decoder outputs ``2C`` channels (a mean and a log-variance per
+    channel and pixel; ``C`` logits for "bernoulli"). :meth:`anomaly_map` is
     the score's per-pixel terms, ``−1/L Σ_l log p(x_hw | z_l)`` summed over channels, so a
     map adds up to the image's score.
 
@@ -960,6 +967,7 @@ class VAE(DeepDetector):
                  "probability, 2015")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16,), "latent_dim": 4,
                                    "n_samples": 3, "batch_size": 32}
+    preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}  # light conv AE
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,
@@ -1003,14 +1011,18 @@ class VAE(DeepDetector):
     def build(self, spec: InputSpec) -> nn.Module:
         hidden = tuple(self.hidden_dims)
         options = {"kind": self.backbone, "activation": self.activation, "dropout": self.dropout,
-                   "batch_norm": self.batch_norm}
+                   "batch_norm": self.batch_norm, "prefer": self.preferred_backbones}
         encoder = build_backbone(spec, hidden_dims=hidden, out_dim=2 * self.latent_dim,
                                  **options)
         # the Gaussian decoder outputs a mean and a log-variance per feature
         outputs = 2 if self.likelihood == "gaussian" else 1
-        out_spec = dataclasses.replace(spec, n_features=outputs * spec.n_features)
-        decoder = build_decoder(out_spec, latent_dim=self.latent_dim, hidden_dims=hidden,
-                                **options)
+        if spec.modality == "image":
+            decoder = build_decoder(spec, latent_dim=self.latent_dim, hidden_dims=hidden,
+                                    out_channels=outputs * spec.n_features, **options)
+        else:
+            out_spec = dataclasses.replace(spec, n_features=outputs * spec.n_features)
+            decoder = build_decoder(out_spec, latent_dim=self.latent_dim, hidden_dims=hidden,
+                                    **options)
         return VAENet(encoder, decoder, self.latent_dim, self.likelihood, self.min_variance,
                       feature_dim=1 if spec.modality == "image" else -1)
 
