@@ -237,12 +237,29 @@ def seeded_params(cls: type, seed: int | None, modality: str | None = None) -> d
             **({} if is_deterministic(cls) else {"random_state": seed})}
 
 
+def planted_classes(X: Any, n_classes: int = 3) -> np.ndarray:
+    """In-distribution class labels for the planted data (detectors of supervision
+    ``"class-labels"``): k-means clusters (k = 3, seeded) of the flattened samples. The planted
+    rows are three Gaussian clusters, which this recovers; the planted anomalies fall in
+    whichever cluster is nearest, as contamination of the training classes."""
+    from sklearn.cluster import KMeans
+
+    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    return KMeans(n_classes, n_init=10, random_state=SEED).fit_predict(flat).astype(np.int64)
+
+
 @pytest.fixture(scope="session")
 def fit_labels(planted) -> Callable[[type, str], np.ndarray | None]:
     """``fit_labels(cls, modality)``: the ``y`` to pass to ``cls.fit`` on the planted data
-    (``N_LABELLED`` labelled anomalies for weakly supervised detectors, else None)."""
+    (``N_LABELLED`` labelled anomalies for weakly supervised detectors, the classes of
+    :func:`planted_classes` for class-label detectors, else None)."""
+    classes: dict[str, np.ndarray] = {}
 
     def labels(cls: type, modality: str) -> np.ndarray | None:
+        if "class-labels" in cls.supervision:
+            if modality not in classes:
+                classes[modality] = planted_classes(planted[modality][0])
+            return classes[modality]
         return weak_labels(planted[modality][1]) if is_weakly_supervised_only(cls) else None
 
     return labels

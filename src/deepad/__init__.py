@@ -40,10 +40,11 @@ _CONTRACT = {
 # every built-in detector class, from ``deepad.detectors`` (its ``__all__``; a test keeps the
 # two lists equal)
 _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-              "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Forecaster",
-              "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN", "LOF",
-              "LSTMAutoEncoder", "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet",
-              "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE")
+              "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
+              "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN",
+              "LOF", "LSTMAutoEncoder", "Mahalanobis", "MILRanking", "MSP", "NeuTraL", "OCAN",
+              "OCNN", "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR",
+              "VAE")
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly

@@ -44,6 +44,7 @@ from deepad.core.scoring import (
 )
 from deepad.core.validation import (
     InputSpec,
+    check_class_labels,
     check_input,
     check_labels,
     check_matches_spec,
@@ -126,7 +127,9 @@ class BaseDetector(BaseEstimator):
         y : array-like of shape (n_samples,), optional
             Weak supervision: 1 = labelled anomaly, 0 = unlabelled. Required by weakly
             supervised detectors, optional for those supporting both settings, and ignored by
-            unsupervised ones (accepted so scikit-learn pipelines work).
+            unsupervised ones (accepted so scikit-learn pipelines work). For the detectors of
+            supervision ``"class-labels"`` (out-of-distribution, adversarial examples): the
+            integer class of each in-distribution sample, required.
 
         Returns
         -------
@@ -152,6 +155,8 @@ class BaseDetector(BaseEstimator):
         return self
 
     def _check_fit_labels(self, y: Any, n_samples: int) -> np.ndarray | None:
+        if "class-labels" in self.supervision:
+            return check_class_labels(y, n_samples)
         weak = "weakly-supervised" in self.supervision
         unsupervised = "unsupervised" in self.supervision
         if not weak:

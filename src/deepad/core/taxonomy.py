@@ -60,9 +60,12 @@ REGISTERED_CATEGORIES: dict[str, str] = {**CATEGORIES, **BASELINES}
 """Every category a registered detector may name: the taxonomy's branches and the baselines."""
 REGISTERED_SUBCATEGORIES: dict[str, dict[str, str]] = {**SUBCATEGORIES, **BASELINE_SUBCATEGORIES}
 
-SUPERVISIONS: tuple[str, ...] = ("unsupervised", "weakly-supervised")
+SUPERVISIONS: tuple[str, ...] = ("unsupervised", "weakly-supervised", "class-labels")
 """``unsupervised``: ``fit(X)``; ``weakly-supervised``: ``fit(X, y)`` with y = 1 for the few
-labelled anomalies and 0 for unlabelled rows (which may themselves contain anomalies)."""
+labelled anomalies and 0 for unlabelled rows (which may themselves contain anomalies);
+``class-labels``: ``fit(X, y)`` with y the integer class of each in-distribution sample (at
+least two classes), for the out-of-distribution and adversarial-example detectors, which work
+on a classifier of those classes (:func:`deepad.core.validation.check_class_labels`)."""
 
 MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical", "event")
 """``tabular``: rows of numeric features; ``sequence``: windows of a (multivariate) series;

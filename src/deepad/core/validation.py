@@ -49,8 +49,8 @@ CHANNEL_COUNTS = (1, 3, 4)
 """Channel counts of common images (grey, RGB, RGBA): a 4-D array whose last axis has one of
 these and whose second axis does not is read as channels-last and refused with a hint."""
 
-__all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_input",
-           "check_labels", "check_matches_spec", "check_sessions", "describe_input",
+__all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_class_labels",
+           "check_input", "check_labels", "check_matches_spec", "check_sessions", "describe_input",
            "reads_3d_as_images"]
 
 
@@ -429,5 +429,55 @@ def check_labels(y: Any, n_samples: int, *, require_anomaly: bool = False,
         msg = (f"y labels all {n_samples} samples as anomalies (y == 1); a weakly supervised "
                "detector needs unlabelled rows (y == 0) too, from which it learns what is "
                "normal. Pass y = 0 for the rows not known to be anomalies.")
+        raise ValueError(msg)
+    return array.astype(np.int64)
+
+
+def check_class_labels(y: Any, n_samples: int, *, n_classes: int | None = None) -> np.ndarray:
+    """Validate in-distribution class labels (supervision ``"class-labels"``): one integer
+    class per sample, at least two distinct classes.
+
+    ``n_classes`` (a given classifier's number of outputs): every label must index an output,
+    ``0 <= y < n_classes``. Returns an int64 array of shape ``(n_samples,)``.
+
+    Raises
+    ------
+    ValueError
+        y missing, not 1-D, of another length than X, or with fewer than two classes, or a
+        label outside ``[0, n_classes)``.
+    TypeError
+        Labels that are not integers (floats, strings, booleans): encode them first.
+    """
+    if y is None:
+        msg = ("This detector works on a classifier of the in-distribution classes: call "
+               "fit(X, y) with y the integer class labels of X (at least two classes).")
+        raise ValueError(msg)
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            msg = (f"y must be one column of class labels; got a DataFrame with {y.shape[1]} "
+                   "columns.")
+            raise ValueError(msg)
+        y = y.iloc[:, 0]
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        msg = f"y must be 1-D with one class label per sample; got shape {array.shape}."
+        raise ValueError(msg)
+    if array.shape[0] != n_samples:
+        msg = f"y has {array.shape[0]} labels but X has {n_samples} samples."
+        raise ValueError(msg)
+    if array.dtype.kind not in "iu":
+        msg = (f"y has dtype {array.dtype}; class labels must be integers (encode other labels "
+               "first, e.g. with sklearn.preprocessing.LabelEncoder).")
+        raise TypeError(msg)
+    classes = np.unique(array)
+    if len(classes) < 2:
+        msg = (f"y holds {len(classes)} class(es) {classes.tolist()}; a classifier of the "
+               "in-distribution data needs at least two classes.")
+        raise ValueError(msg)
+    if n_classes is not None and (classes[0] < 0 or classes[-1] >= n_classes):
+        msg = (f"y holds labels from {int(classes[0])} to {int(classes[-1])}, but the classifier "
+               f"has {n_classes} outputs: labels must be output indices 0 .. {n_classes - 1}.")
         raise ValueError(msg)
     return array.astype(np.int64)

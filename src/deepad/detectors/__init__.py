@@ -19,6 +19,7 @@ from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
+from deepad.detectors.related.ood import MSP, ODIN, DeepKNN, Energy, Mahalanobis
 from deepad.detectors.score_learning.dplan import DPLAN
 from deepad.detectors.score_learning.irlad import IRLAD
 from deepad.detectors.score_learning.mil_ranking import MILRanking
@@ -27,8 +28,8 @@ from deepad.detectors.score_learning.prior import DevNet
 from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
-__all__ = ["ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-           "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Forecaster", "GANomaly",
-           "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN", "LOF", "LSTMAutoEncoder",
-           "MILRanking", "NeuTraL", "OCAN", "OCNN", "PReNet", "RandNet", "RDP", "REPEN",
-           "RobustAutoEncoder", "SDOR", "VAE"]
+__all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
+           "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
+           "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN",
+           "LOF", "LSTMAutoEncoder", "Mahalanobis", "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
+           "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]

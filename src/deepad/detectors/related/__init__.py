@@ -1,0 +1,2 @@
+"""The closely related areas of the taxonomy: out-of-distribution detection, adversarial-example
+detection and curiosity learning (random network distillation)."""
