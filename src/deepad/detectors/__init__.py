@@ -19,6 +19,7 @@ from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
+from deepad.detectors.related.curiosity import RND
 from deepad.detectors.related.ood import MSP, ODIN, DeepKNN, Energy, Mahalanobis
 from deepad.detectors.score_learning.dplan import DPLAN
 from deepad.detectors.score_learning.irlad import IRLAD
@@ -32,4 +33,4 @@ __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatur
            "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
            "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN",
            "LOF", "LSTMAutoEncoder", "Mahalanobis", "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
-           "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR", "VAE"]
+           "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE"]
