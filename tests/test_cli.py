@@ -229,6 +229,15 @@ def test_run_devnet_without_labels_fails_cleanly(tmp_path):
     assert "needs labels" in result.output and "Traceback" not in result.output
 
 
+def test_run_class_label_detector_fails_cleanly(tmp_path):
+    data = tmp_path / "rows.csv"
+    pd.DataFrame(np.random.default_rng(1).normal(size=(30, 3)), columns=list("xyz")).to_csv(
+        data, index=False)
+    result = invoke("run", data, "--detector", "MSP", "--output", "none", "--plot", "none")
+    assert result.exit_code == 2
+    assert "fit(X, y_class)" in result.output and "Traceback" not in result.output
+
+
 def test_run_with_nan_fails_cleanly(tmp_path):
     data = tmp_path / "nan.csv"
     frame = pd.DataFrame(np.random.default_rng(2).normal(size=(20, 3)), columns=list("xyz"))

@@ -539,6 +539,11 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
                   f"({100 * y.mean():.1f} %)"))
 
     # ---- supervision
+    if "class-labels" in cls.supervision:
+        msg = (f"{cls.name} works on a classifier of in-distribution classes (supervision "
+               "'class-labels'): fit it in Python with fit(X, y_class), y_class the integer "
+               "class of each training sample; deepad run reads anomaly labels, not classes.")
+        raise ValueError(msg)
     weak = "weakly-supervised" in cls.supervision
     needs_labels = "unsupervised" not in cls.supervision
     revealed = None
