@@ -125,8 +125,9 @@ CASES = [
      r"field 'state' must be an object"),
     ("spec-missing", "DeepSVDD", drop("spec", "state"), ValueError,
      r"state\['spec'\] is missing"),
-    ("modality-image", "DeepSVDD", set_spec(modality="image", height=8, width=8, window=None),
-     ValueError, r"state\['spec'\]\['modality'\] is 'image'; DeepSVDD supports"),
+    # REPEN takes no images (DeepSVDD does: its saved rows-sized weights fail the image network)
+    ("modality-image", "REPEN", set_spec(modality="image", height=8, width=8, window=None),
+     ValueError, r"state\['spec'\]\['modality'\] is 'image'; REPEN supports"),
     ("modality-unknown", "DeepSVDD", set_spec(modality="audio"), ValueError,
      r"spec\['modality'\] must be one of"),
     ("window-on-rows", "DeepSVDD", set_spec(window=32), ValueError,
