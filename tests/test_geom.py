@@ -147,3 +147,22 @@ def test_shift_must_stay_inside_the_image(planted_images):
     X = planted_images[0][:20]
     with pytest.raises(ValueError, match="translation of 16 pixels, not less than the image side"):
         GEOM(**{**GEOM.test_params, "transformations": "all"}, shift=16, random_state=0).fit(X)
+
+
+# ---------------------------------------------------------------------------- backbones
+@pytest.mark.parametrize("backbone", ["dcgan", "wrn"])
+def test_other_classifiers_learn_the_rotations(planted_images, backbone):
+    X, y = planted_images
+    det = GEOM(transformations="rotations", backbone=backbone, hidden_dims=(8, 16), epochs=3,
+               batch_size=16, random_state=0).fit(X)
+    assert roc_auc_score(y, det.decision_scores_) >= MIN_AUC
+    assert det.history_[-1]["loss"] < det.history_[0]["loss"]
+
+
+def test_auto_classifier_is_the_chosen_image_backbone(geom):
+    from deepad.detectors.generic_normality.geom import IMAGE_BACKBONE
+    from deepad.nets import ConvEncoder
+    from deepad.nets.dcgan import DCGANEncoder
+    from deepad.nets.wrn import WideResNet
+    expected = {"conv": ConvEncoder, "dcgan": DCGANEncoder, "wrn": WideResNet}[IMAGE_BACKBONE]
+    assert isinstance(geom.model_.classifier, expected)

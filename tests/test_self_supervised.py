@@ -212,6 +212,8 @@ PLANTED = [
     ("sequence", GOAD, {"n_transforms": 8, "hidden_dims": (32,), "epochs": 5}),
     ("sequence", NeuTraL, {"n_transforms": 4, "hidden_dims": (16,), "rep_dim": 16,
                            "epochs": 5}),
+    ("image", GOAD, {"transformations": "rotations", "hidden_dims": (8, 16), "rep_dim": 8,
+                     "epochs": 3, "batch_size": 16}),
 ]
 
 
@@ -223,3 +225,28 @@ def test_planted_anomalies_rank_on_top(planted, modality, cls, params, record_pr
     auc = roc_auc_score(y, det.decision_scores_)
     record_property("planted_auc", round(float(auc), 4))
     assert auc >= MIN_AUC, f"{cls.name} on {modality}: AUC {auc:.3f}"
+
+
+# ---------------------------------------------------------------------------- GOAD on images
+def test_goad_images_use_geoms_transformations(planted_images, tmp_path):
+    from deepad.detectors.generic_normality.geom import (
+        transformation_parameters,
+        transformation_sources,
+    )
+    X, y = planted_images
+    keep = np.r_[np.flatnonzero(y == 0)[:120], np.flatnonzero(y == 1)]
+    det = GOAD(hidden_dims=(8, 16), rep_dim=8, epochs=2, batch_size=16, random_state=0)
+    det.fit(X[keep])
+    assert det.n_transforms_ == 72 and det.shift_ == 4  # GEOM's set, round(16 / 4)
+    expected = transformation_sources(transformation_parameters("all", 4), 16)
+    np.testing.assert_array_equal(det.model_.sources.numpy(), expected)
+    assert det.model_.centers.shape == (72, 8) and not hasattr(det.model_, "transforms")
+    assert roc_auc_score(y[keep], det.decision_scores_) >= MIN_AUC
+    loaded = deepad.load(det.save(tmp_path / "goad"))
+    assert loaded.n_transforms_ == 72
+    np.testing.assert_array_equal(loaded.decision_function(X[:30]), det.decision_function(X[:30]))
+
+
+def test_goad_refuses_non_square_images(planted_images):
+    with pytest.raises(ValueError, match="GOAD needs square images"):
+        GOAD(transformations="rotations", epochs=1).fit(planted_images[0][:20, :, :, :12])

@@ -19,13 +19,13 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from deepad.nets.mlp import MLP
 
-SPECTRAL_LAYERS = (nn.Linear, nn.Conv1d)
+SPECTRAL_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 """Layers whose weight :func:`spectral_normalise` reparametrises."""
 
 
 def spectral_normalise(module: nn.Module) -> nn.Module:
-    """Spectral normalisation (Miyato et al., ICLR 2018) of every ``Linear`` and ``Conv1d``
-    weight in ``module``, in place; returns ``module``.
+    """Spectral normalisation (Miyato et al., ICLR 2018) of every ``Linear``, ``Conv1d`` and
+    ``Conv2d`` weight in ``module``, in place; returns ``module``.
 
     Each weight ``W`` is used as ``W / σ(W)``, ``σ`` its largest singular value estimated by
     one power iteration per training forward pass (``torch.nn.utils.parametrizations``), which
@@ -38,7 +38,8 @@ def spectral_normalise(module: nn.Module) -> nn.Module:
 
 
 def spectrally_normalised(module: nn.Module) -> list[nn.Module]:
-    """The ``Linear`` / ``Conv1d`` layers of ``module`` whose weight is spectrally normalised."""
+    """The ``Linear`` / ``Conv1d`` / ``Conv2d`` layers of ``module`` whose weight is spectrally
+    normalised."""
     return [m for m in module.modules()
             if isinstance(m, SPECTRAL_LAYERS) and parametrize.is_parametrized(m, "weight")]
 
@@ -57,6 +58,27 @@ def requires_grad(module: nn.Module, flag: bool) -> None:
     while the other player steps, so no gradient is computed for them)."""
     for parameter in module.parameters():
         parameter.requires_grad_(flag)
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` holds a batch normalisation layer."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def real_and_fake(discriminator: nn.Module, real: torch.Tensor,
+                  fake: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """``discriminator(real)`` and ``discriminator(fake)``, each a tuple of its outputs.
+
+    Without batch normalisation both go through one call on the concatenated batch (the same
+    values at half the calls); a batch-normalised discriminator (DCGAN's, on images) sees
+    them as separate batches, as Radford et al. (2016) train it, so that the statistics of
+    a batch are never a mixture of real and generated samples.
+    """
+    if has_batch_norm(discriminator):
+        return tuple(discriminator(real)), tuple(discriminator(fake))
+    out = discriminator(torch.cat([real, fake]))
+    halves = [t.chunk(2) for t in out]
+    return tuple(h[0] for h in halves), tuple(h[1] for h in halves)
 
 
 class Discriminator(nn.Module):

@@ -13,6 +13,7 @@ from torch import nn
 
 from deepad.data.spec import InputSpec
 from deepad.nets.conv import ConvDecoder, ConvEncoder
+from deepad.nets.dcgan import DCGANDecoder, DCGANEncoder
 from deepad.nets.lenet import LeNetDecoder, LeNetEncoder, lenet_widths
 from deepad.nets.mlp import MLP
 from deepad.nets.temporal import (
@@ -23,9 +24,10 @@ from deepad.nets.temporal import (
     TCNEncoder,
     TransformerEncoder,
 )
+from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
-             "image": ("conv", "lenet")}
+             "image": ("conv", "lenet", "dcgan", "wrn")}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
@@ -71,8 +73,12 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     head to ``out_dim``; or ``"lenet"``, Deep SVDD's LeNet-type CNN
     (:class:`~deepad.nets.lenet.LeNetEncoder`): its block widths are the paper's (8, 4 for
     grey images; 32, 64, 128 for colour), not ``hidden_dims``, and its batch normalisation is
-    part of it (``batch_norm`` is not read). ``prefer`` maps a modality to the backbone
-    ``"auto"`` means for it (see :func:`resolve_backbone`).
+    part of it (``batch_norm`` is not read); ``"dcgan"``, DCGAN's strided-convolution
+    encoder (:class:`~deepad.nets.dcgan.DCGANEncoder`, Radford et al. 2016), the GANs' choice;
+    ``"wrn"``, a Wide-ResNet (:class:`~deepad.nets.wrn.WideResNet`) with group widths
+    ``hidden_dims``, always batch-normalised (``batch_norm`` and ``bias`` not read).
+    ``prefer`` maps a modality to the backbone ``"auto"`` means for it (see
+    :func:`resolve_backbone`).
 
     Raises
     ------
@@ -91,6 +97,12 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     if kind == "conv":
         return ConvEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
                            **options)
+    if kind == "dcgan":
+        return DCGANEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
+                            **options)
+    if kind == "wrn":
+        return WideResNet(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
+                          activation=activation, dropout=dropout)
     options["readout"] = readout
     if kind == "gru":
         return GRUEncoder(spec.n_features, hidden_dims, out_dim, **options)
@@ -115,7 +127,9 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     ``hidden_dims``, back to ``(channels, height, width)`` (``dropout`` is not used there);
     ``out_channels`` (images only): the output's channels, when not the input's (a VAE's
     mean and log-variance per channel). For ``"lenet"`` the mirror
-    :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths.
+    :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths;
+    for ``"dcgan"`` DCGAN's generator (:class:`~deepad.nets.dcgan.DCGANDecoder`, linear
+    output). ``"wrn"`` is a classifier and has no decoder (``ValueError``).
     """
     kind = resolve_backbone(spec, kind, prefer)
     if kind == "lenet":  # the widths of the input's channels, whatever the output's
@@ -124,6 +138,13 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
                             bias=bias)
     if out_channels is not None and spec.modality == "image":
         spec = dataclasses.replace(spec, n_features=out_channels)
+    if kind == "dcgan":
+        return DCGANDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
+                            activation=activation, batch_norm=batch_norm, bias=bias)
+    if kind == "wrn":
+        msg = ("backbone='wrn' (a Wide-ResNet classifier) has no decoder; for a method that "
+               "reconstructs images choose 'conv', 'dcgan' or 'auto'.")
+        raise ValueError(msg)
     if kind == "conv":
         return ConvDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
                            activation=activation, batch_norm=batch_norm, bias=bias)

@@ -54,12 +54,14 @@ from deepad.nets.adversarial import (
     JointDiscriminator,
     gan_discriminator_loss,
     gan_generator_loss,
+    real_and_fake,
     requires_grad,
     set_leak,
 )
 from deepad.nets.mlp import MLP
 
 LEAK = 0.2  # negative slope of the discriminators' (and encoders') leaky ReLU
+DCGAN = {"image": "dcgan"}  # backbone="auto" on images: DCGAN's networks (Radford et al. 2016)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -190,25 +192,34 @@ class _GAN(AdversarialDetector):
     ``(beta1, 0.999)`` (:class:`~deepad.core.adversarial.AdversarialDetector`)."""
 
     # -------------------------------------------------------------- networks
+    @staticmethod
+    def _options(spec: InputSpec) -> dict:
+        """Backbone options per modality: on images, DCGAN's networks with their batch
+        normalisation (``backbone="auto"``); rows and windows keep theirs, without."""
+        return {"prefer": DCGAN, "batch_norm": spec.modality == "image"}
+
     def _encoder(self, spec: InputSpec) -> nn.Module:
         """``x → z``: the modality's backbone with leaky ReLU. Windows are read out by pooling
         and the last step (``readout="pool_last"``): ``z`` is decoded back into the window,
         so it must keep where things happen in it (the phase of a periodic signal)."""
         return set_leak(build_backbone(spec, hidden_dims=tuple(self.hidden_dims),
                                        out_dim=self.latent_dim, kind=self.backbone,
-                                       activation="leaky_relu", readout="pool_last"), LEAK)
+                                       activation="leaky_relu", readout="pool_last",
+                                       **self._options(spec)), LEAK)
 
     def _decoder(self, spec: InputSpec) -> nn.Module:
-        """``z → x``: the modality's decoder (mirror MLP for rows, GRU for windows), ReLU."""
+        """``z → x``: the modality's decoder (mirror MLP for rows, GRU for windows, DCGAN's
+        generator for images), ReLU."""
         return build_decoder(spec, latent_dim=self.latent_dim,
-                             hidden_dims=tuple(self.hidden_dims), kind=self.backbone)
+                             hidden_dims=tuple(self.hidden_dims), kind=self.backbone,
+                             **self._options(spec))
 
     def _features(self, spec: InputSpec) -> nn.Module:
         """A discriminator's feature network: the modality's backbone of ``disc_hidden_dims``
-        with leaky ReLU."""
+        with leaky ReLU (for images DCGAN's discriminator trunk, its last feature map)."""
         return set_leak(build_backbone(spec, hidden_dims=tuple(self.disc_hidden_dims),
                                        out_dim=None, kind=self.backbone,
-                                       activation="leaky_relu"), LEAK)
+                                       activation="leaky_relu", **self._options(spec)), LEAK)
 
     def _discriminator(self, spec: InputSpec) -> Discriminator:
         """``x → (logit, f(x))`` over :meth:`_features`."""
@@ -239,6 +250,13 @@ class AnoGAN(_GAN):
     ``z``. All samples of a scoring batch are searched at once on one ``(batch, latent_dim)``
     tensor: the loss is a sum over samples and Adam acts element-wise, so each sample's search
     is independent of the others'.
+
+    Images: the paper's networks, DCGAN's (``backbone="auto"`` → :mod:`deepad.nets.dcgan`:
+    strided convolutions with batch normalisation and leaky ReLU 0.2 for ``D``, transposed
+    ones with ReLU for ``G``, one layer per width of ``hidden_dims`` / ``disc_hidden_dims``,
+    ``f`` the last feature map of ``D``); ``G``'s output is linear, not tanh (inputs are used
+    as given, uint8 images in [0, 1]). The defaults are the rows'; images want DCGAN widths
+    such as ``hidden_dims=disc_hidden_dims=(64, 128, 256)``.
 
     Deviations: MLP (rows) or TCN / GRU (windows) networks instead of the paper's DCGAN for
     image patches; a normal prior instead of a uniform one; Adam on ``z`` instead of plain
@@ -273,8 +291,9 @@ class AnoGAN(_GAN):
         random start. Gradient descent on ``z`` stays in the basin it starts in; on periodic
         windows a wrong phase is such a basin (on planted windows the best of 16 starts
         ranked clearly better than one start, ``docs/decisions.md``).
-    backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
-        "auto": MLPs for rows; for windows a TCN discriminator and a GRU generator.
+    backbone : {"auto", "mlp", "gru", "tcn", "dcgan", ...}, default "auto"
+        "auto": MLPs for rows; for windows a TCN discriminator and a GRU generator; DCGAN's
+        networks for images.
     epochs : int, default 200
     batch_size : int, default 64
     n_batches : int or None, default 10
@@ -319,7 +338,7 @@ class AnoGAN(_GAN):
     category = "generic_normality"
     subcategory = "gans"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Schlegl et al., Unsupervised anomaly detection with generative adversarial "
                  "networks to guide marker discovery, IPMI 2017")
     # one start: the best of 32 draws of a barely trained generator fits the planted windows
@@ -327,6 +346,10 @@ class AnoGAN(_GAN):
     test_params: ClassVar[dict] = {"epochs": 3, "n_batches": None, "hidden_dims": (16,),
                                    "latent_dim": 4, "disc_hidden_dims": (16,), "batch_size": 32,
                                    "n_search_steps": 20, "n_starts": 1, "lr": 2e-4}
+    # images (tests/test_image_gans.py): two DCGAN layers, 200 iterations
+    modality_test_params: ClassVar[dict] = {"image": {
+        "hidden_dims": (16, 32), "disc_hidden_dims": (16, 32), "latent_dim": 16, "epochs": 20,
+        "n_batches": 10, "n_search_steps": 30, "lr": 1e-3}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_GAN._parameter_constraints,
@@ -373,7 +396,8 @@ class AnoGAN(_GAN):
         opt_d, opt_g = optimizers
         net = self.model_
         fake = net.generator(self._noise(len(batch.x)))
-        real_logit, fake_logit = net.discriminator(torch.cat([batch.x, fake.detach()]))[0].chunk(2)
+        (real_logit, _), (fake_logit, _) = real_and_fake(net.discriminator, batch.x,
+                                                         fake.detach())
         loss_d = gan_discriminator_loss(real_logit, fake_logit).mean()
         self._step(opt_d, loss_d, net.discriminator)
         # the generator has not changed: its graph is reused for its own step
@@ -462,6 +486,10 @@ class ALAD(_GAN):
     ``A(x) = ||f_xx(x, x) − f_xx(x, G(E(x)))||_1``, ``f_xx`` the last hidden layer of
     ``D_xx``. ``score_method`` selects the paper's other scores: ``"logits"``
     ``−log D_xx(x, G(E(x)))``, ``"l1"`` / ``"l2"`` ``||x − G(E(x))||``.
+
+    Images are refused (``modalities``): ``D_xx`` and ``D_zz`` take their pairs stacked along
+    the feature axis, which an image's spatial layout has no place for; the paper's CIFAR-10
+    / SVHN networks (pairs stacked along channels) are not written here.
 
     Deviations: MLP (rows) or TCN / GRU (windows) networks of the given widths instead of the
     release's per-dataset networks; no exponential moving average of the weights at test time;
@@ -648,8 +676,17 @@ class GANomaly(_GAN):
     the scores of a test set; we do not, so a sample's score does not depend on the other
     samples scored with it (the ranking within one set is the same).
 
+    Images: the paper's DCGAN networks (``backbone="auto"`` → :mod:`deepad.nets.dcgan`):
+    ``G_E`` and ``E`` strided convolutions with batch normalisation and leaky ReLU 0.2 down to
+    the code (a last convolution over the whole map), ``G_D`` the transposed mirror with ReLU
+    and a linear output (the paper's tanh would cap inputs used as given), ``D`` the same
+    encoder trunk with ``f`` its last feature map; a batch-normalised ``D`` sees real and
+    reconstructed images as separate batches. :meth:`anomaly_map` is the per-pixel ``|x − x̂|``
+    (summed over channels). The defaults are the rows'; images want DCGAN widths such as
+    ``hidden_dims=disc_hidden_dims=(64, 128, 256)`` and the paper's ``latent_dim=100``.
+
     Deviations: MLP (rows) or TCN / GRU (windows) networks instead of the paper's DCGAN, no
-    batch normalisation.
+    batch normalisation there.
 
     Parameters
     ----------
@@ -664,8 +701,9 @@ class GANomaly(_GAN):
         Spectral normalisation of the discriminator (not in the paper).
     w_adv, w_con, w_enc : float, default 1, 50, 1
         Loss weights (the paper's).
-    backbone : {"auto", "mlp", "gru", "tcn"}, default "auto"
-        "auto": MLPs for rows; for windows TCN encoders and discriminator, GRU decoder.
+    backbone : {"auto", "mlp", "gru", "tcn", "dcgan", ...}, default "auto"
+        "auto": MLPs for rows; for windows TCN encoders and discriminator, GRU decoder;
+        DCGAN's networks for images.
     epochs : int, default 50
     batch_size : int, default 64
     n_batches : int or None, default 10
@@ -709,11 +747,14 @@ class GANomaly(_GAN):
     category = "generic_normality"
     subcategory = "gans"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Akcay, Atapour-Abarghouei & Breckon, GANomaly: Semi-supervised anomaly "
                  "detection via adversarial training, ACCV 2018")
     test_params: ClassVar[dict] = {"epochs": 10, "n_batches": 10, "hidden_dims": (16,),
                                    "latent_dim": 4, "disc_hidden_dims": (16,), "batch_size": 32}
+    # images (tests/test_image_gans.py): two DCGAN layers, a code of 32, 200 iterations
+    modality_test_params: ClassVar[dict] = {"image": {
+        "hidden_dims": (16, 32), "disc_hidden_dims": (16, 32), "latent_dim": 32, "epochs": 20}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_GAN._parameter_constraints,
@@ -760,7 +801,7 @@ class GANomaly(_GAN):
         """The generator's loss per sample, and ``x̂``."""
         net = self.model_
         x_hat, z, z_hat = net(x)
-        f_x, f_hat = net.discriminator(torch.cat([x, x_hat]))[1].chunk(2)
+        (_, f_x), (_, f_hat) = real_and_fake(net.discriminator, x, x_hat)
         loss = ganomaly_generator_loss(x, x_hat, z, z_hat, f_x.detach(), f_hat,
                                        self.w_adv, self.w_con, self.w_enc)
         return loss, x_hat
@@ -774,7 +815,7 @@ class GANomaly(_GAN):
         self._step(opt_g, loss_g, generator)
         requires_grad(discriminator, True)
         # the discriminator sees the reconstructions made before the generator's update
-        real_logit, fake_logit = discriminator(torch.cat([batch.x, x_hat.detach()]))[0].chunk(2)
+        (real_logit, _), (fake_logit, _) = real_and_fake(discriminator, batch.x, x_hat.detach())
         loss_d = 0.5 * gan_discriminator_loss(real_logit, fake_logit).mean()
         self._step(opt_d, loss_d, discriminator)
         if float(loss_d.detach()) < self.reinit_below:
@@ -789,3 +830,10 @@ class GANomaly(_GAN):
         net = self.model_
         z = net.encoder(batch.x)
         return (z - net.reencoder(net.decoder(z))).pow(2).sum(dim=1)
+
+    def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-pixel contextual error ``Σ_c |x − x̂|`` (the paper's ``L_con`` per pixel,
+        Akcay et al. 2018, Eq. 2; ``x̂ = G_D(G_E(x))``): where the reconstruction fails. The
+        score itself is measured between the codes, so the map does not add up to it."""
+        net = self.model_
+        return (x - net.decoder(net.encoder(x))).abs().sum(dim=1)

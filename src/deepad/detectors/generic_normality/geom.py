@@ -28,6 +28,9 @@ from deepad.nets.mlp import ACTIVATIONS
 
 TRANSFORMATION_SETS = {"rotations": 4, "flip_rotations": 8, "all": 72}
 """Name → number of transformations (``transformations=`` of :class:`GEOM`)."""
+IMAGE_BACKBONE = "conv"
+"""The classifier ``backbone="auto"`` builds for GEOM and GOAD on images (chosen on the
+training-split validation of ``benchmarks/image_ssl_budget.py``; ``docs/decisions.md``)."""
 _VIEWS_PER_CHUNK = 4096  # transformed images per forward pass when scoring (bounded memory)
 _EULER_GAMMA = 0.5772156649015329  # −ψ(1)
 
@@ -75,6 +78,36 @@ def transformation_sources(parameters: np.ndarray, side: int) -> np.ndarray:
             c = last - c
         tables.append((r * side + c).ravel())
     return np.stack(tables).astype(np.int64)
+
+
+def resolve_shift(kind: str, shift: int | str, side: int) -> int:
+    """The translation in pixels: 0 for the sets without translations, ``round(side / 4)``
+    for ``"auto"`` (8 on the paper's 32 x 32 images)."""
+    if kind != "all":
+        return 0
+    resolved = max(1, round(side / 4)) if shift == "auto" else int(shift)
+    if resolved >= side:
+        msg = (f"shift={shift} gives a translation of {resolved} pixels, not less than the "
+               f"image side {side}; use a smaller shift or 'auto'.")
+        raise ValueError(msg)
+    return resolved
+
+
+def geometric_sources(spec: InputSpec, kind: str, shift: int | str,
+                      method: str = "GEOM") -> torch.Tensor:
+    """The pixel index table (T, side²) of the set ``kind`` for square images of ``spec``.
+
+    Raises
+    ------
+    ValueError
+        Images that are not square (a rotation by 90° must keep the shape).
+    """
+    if spec.height != spec.width:
+        msg = (f"{method} needs square images (its rotations by 90° must keep the shape); got "
+               f"{spec.height} x {spec.width} pixels. Pad or crop them to a square.")
+        raise ValueError(msg)
+    parameters = transformation_parameters(kind, resolve_shift(kind, shift, spec.height))
+    return torch.from_numpy(transformation_sources(parameters, spec.height))
 
 
 def apply_transformations(x: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
@@ -143,7 +176,10 @@ class GEOMNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         views = apply_transformations(x, self.sources)
         n, t = views.shape[:2]
-        logits = self.classifier(views.flatten(0, 1))
+        # channels-last: oneDNN's convolutions run about 1.3-1.5 times faster on CPUs in this
+        # layout (benchmarks/image_ssl_budget.py); the values are the same
+        views = views.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        logits = self.classifier(views)
         return torch.log_softmax(logits, dim=-1).view(n, t, -1)
 
 
@@ -298,32 +334,17 @@ class GEOM(DeepDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _resolve_shift(self, side: int) -> int:
-        if self.transformations != "all":
-            return 0
-        shift = max(1, round(side / 4)) if self.shift == "auto" else int(self.shift)
-        if shift >= side:
-            msg = (f"shift={self.shift} gives a translation of {shift} pixels, not less than the "
-                   f"image side {side}; use a smaller shift or 'auto'.")
-            raise ValueError(msg)
-        return shift
-
     def build(self, spec: InputSpec) -> nn.Module:
-        if spec.height != spec.width:
-            msg = (f"GEOM needs square images (its rotations by 90° must keep the shape); got "
-                   f"{spec.height} x {spec.width} pixels. Pad or crop them to a square.")
-            raise ValueError(msg)
-        parameters = transformation_parameters(self.transformations,
-                                               self._resolve_shift(spec.height))
-        sources = torch.from_numpy(transformation_sources(parameters, spec.height))
+        sources = geometric_sources(spec, self.transformations, self.shift)
         classifier = build_backbone(spec, hidden_dims=tuple(self.hidden_dims),
                                     out_dim=len(sources), kind=self.backbone,
-                                    activation=self.activation, batch_norm=self.batch_norm)
+                                    activation=self.activation, batch_norm=self.batch_norm,
+                                    prefer={"image": IMAGE_BACKBONE})
         return GEOMNet(classifier, sources)
 
     def _set_resolved(self) -> None:
         self.n_transformations_ = len(self.model_.sources)
-        self.shift_ = self._resolve_shift(self.spec_.height)
+        self.shift_ = resolve_shift(self.transformations, self.shift, self.spec_.height)
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:

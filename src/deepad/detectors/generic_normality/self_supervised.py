@@ -30,6 +30,13 @@ from deepad.core.params import BOOLEAN, Interval, Options, PositiveInts
 from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
+from deepad.detectors.generic_normality.geom import (
+    IMAGE_BACKBONE,
+    TRANSFORMATION_SETS,
+    apply_transformations,
+    geometric_sources,
+    resolve_shift,
+)
 from deepad.nets import build_backbone
 from deepad.nets.mlp import ACTIVATIONS, activation_layer
 
@@ -103,6 +110,24 @@ class GOADNet(nn.Module):
         return self.encoder(views.flatten(0, 1)).view(n, m, -1)
 
 
+class GOADImageNet(nn.Module):
+    """GOAD on images: GEOM's geometric transformations (non-persistent buffer ``sources``,
+    the pixel index table of :mod:`~deepad.detectors.generic_normality.geom`), a CNN
+    ``encoder`` over every view, and the centres (buffer). ``forward``: (n, M, rep_dim)."""
+
+    def __init__(self, encoder: nn.Module, sources: torch.Tensor) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("sources", sources, persistent=False)
+        self.register_buffer("centers", torch.zeros(len(sources), encoder.out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        views = apply_transformations(x, self.sources)
+        n, m = views.shape[:2]
+        views = views.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        return self.encoder(views).view(n, m, -1)
+
+
 @register
 class GOAD(DeepDetector):
     """GOAD: classification-based anomaly detection for general data.
@@ -123,6 +148,15 @@ class GOAD(DeepDetector):
     Sequence windows: the same map is applied to every time step (``T_m(x)_t = W_m x_t``),
     so a view is again a window, and f is the temporal backbone (a TCN by default) over it.
     All M views of a batch are one ``einsum`` and one pass of f over the (n · M) views.
+
+    Images (the paper's Sec. 5.1, the release's ``train_ad.py``): the transformations are
+    GEOM's geometric ones, not random maps: ``transformations="all"``, 72 = a horizontal
+    flip or not × translations by (0, ±s) rows × (0, ±s) columns × rotations by multiples of
+    90° (``geom.py``'s index tables, shared), and f is a CNN (``backbone="auto"``: the
+    classifier chosen for GEOM, :data:`~deepad.detectors.generic_normality.geom.IMAGE_BACKBONE`;
+    ``"wrn"`` is the paper's Wide-ResNet) with batch normalisation, trained with the same
+    distance classifier and centre triplet loss. Square images only. Rows and windows keep
+    the random affine maps (``n_transforms`` and ``transform_dim`` are not used on images).
 
     Input is used as given (ADBench's min-max scaling). The release z-scores with the mean
     and deviation of clean normal training rows; with contaminated training data that
@@ -161,16 +195,24 @@ class GOAD(DeepDetector):
     activation : str, default "leaky_relu"
     backbone, epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
     contamination, device, random_state, verbose
-        See :class:`deepad.core.deep.DeepDetector`.
+        See :class:`deepad.core.deep.DeepDetector`; on images ``batch_size`` counts images,
+        each with all its views, and ``hidden_dims`` are the CNN's widths.
+    transformations : {"all", "flip_rotations", "rotations"}, default "all"
+        Images only: GEOM's set (72, 8 or 4 transformations).
+    shift : "auto" or int, default "auto"
+        Images only: the translation of ``"all"``; "auto" → round(side / 4).
 
     Attributes
     ----------
     decision_scores_, threshold_, labels_, history_, device_
-    model_ : GOADNet
-        ``model_.transforms`` (M, d, transform_dim_) the fixed maps, ``model_.centers``
+    model_ : GOADNet or GOADImageNet
+        ``model_.transforms`` (M, d, transform_dim_) the fixed maps (rows, windows) or
+        ``model_.sources`` the geometric transformations (images), ``model_.centers``
         (M, rep_dim) the centres, ``model_.encoder`` the network f.
     transform_dim_ : int
-        The map output dimension used.
+        The map output dimension used (rows, windows).
+    n_transforms_, shift_ : int
+        Images: the number of transformations and the translation used.
 
     Examples
     --------
@@ -195,29 +237,38 @@ class GOAD(DeepDetector):
     category = "generic_normality"
     subcategory = "self_supervised"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "image")
     reference = ("Bergman & Hoshen, Classification-Based Anomaly Detection for General Data, "
                  "ICLR 2020")
     test_params: ClassVar[dict] = {"n_transforms": 8, "hidden_dims": (8,), "rep_dim": 8,
                                    "epochs": 3, "batch_size": 32}
+    modality_test_params: ClassVar[dict] = {"image": {"transformations": "rotations",
+                                                      "hidden_dims": (8, 16), "batch_size": 16}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,
         "n_transforms": [Interval(numbers.Integral, 2, None)],
         "transform_dim": [Options(("auto",)), Interval(numbers.Integral, 1, None)],
+        "transformations": [Options(tuple(TRANSFORMATION_SETS))],
+        "shift": [Options(("auto",)), Interval(numbers.Integral, 1, None)],
         "rep_dim": [Interval(numbers.Integral, 1, None)],
         "lambda_tc": [Interval(numbers.Real, 0.0, None)],
         "margin": [Interval(numbers.Real, 0.0, None)],
         "activation": [Options(tuple(ACTIVATIONS))],
     }
 
+    # models saved before images were supported: their parameters lack the image settings
+    params_added: ClassVar[dict] = {"transformations": "all", "shift": "auto"}
+
     def __init__(self, n_transforms=32, transform_dim="auto", hidden_dims=(32, 32), rep_dim=32,
                  lambda_tc=0.1, margin=1.0, activation="leaky_relu", backbone="auto", epochs=10,
                  batch_size=64, lr=1e-3, weight_decay=0.0, validation_size=0.0, patience=None,
                  grad_clip=None, contamination=0.1, device=None, random_state=None,
-                 verbose=False):
+                 verbose=False, transformations="all", shift="auto"):
         self.n_transforms = n_transforms
         self.transform_dim = transform_dim
+        self.transformations = transformations
+        self.shift = shift
         self.hidden_dims = hidden_dims
         self.rep_dim = rep_dim
         self.lambda_tc = lambda_tc
@@ -237,6 +288,13 @@ class GOAD(DeepDetector):
         self.verbose = verbose
 
     def build(self, spec: InputSpec) -> nn.Module:
+        if spec.modality == "image":
+            sources = geometric_sources(spec, self.transformations, self.shift, "GOAD")
+            encoder = build_backbone(spec, hidden_dims=tuple(self.hidden_dims),
+                                     out_dim=self.rep_dim, kind=self.backbone,
+                                     activation=self.activation, batch_norm=True,
+                                     prefer={"image": IMAGE_BACKBONE})
+            return GOADImageNet(encoder, sources)
         dim = self.transform_dim
         if dim == "auto":
             dim = AUTO_TRANSFORM_DIM[spec.modality]
@@ -247,14 +305,23 @@ class GOAD(DeepDetector):
 
     @torch.no_grad()
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
-        transforms = torch.randn(self.model_.transforms.shape, generator=self._generator)
-        self.model_.transforms.copy_(transforms)
-        self.transform_dim_ = int(transforms.shape[2])
+        if self.spec_.modality != "image":
+            transforms = torch.randn(self.model_.transforms.shape, generator=self._generator)
+            self.model_.transforms.copy_(transforms)
+        self._set_resolved()
+
+    def _set_resolved(self) -> None:
+        """``transform_dim_`` (rows, windows) or ``n_transforms_`` and ``shift_`` (images)."""
+        if self.spec_.modality == "image":
+            self.n_transforms_ = len(self.model_.sources)
+            self.shift_ = resolve_shift(self.transformations, self.shift, self.spec_.height)
+        else:
+            self.transform_dim_ = int(self.model_.transforms.shape[2])
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
                    device: str | torch.device | None = None) -> None:
         super()._set_state(state, tensors, device)
-        self.transform_dim_ = int(self.model_.transforms.shape[2])
+        self._set_resolved()
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         super()._fit(X, y)
@@ -270,6 +337,9 @@ class GOAD(DeepDetector):
 
     def _per_row(self) -> int:
         """Elements of the largest intermediate tensor per scored row (for chunking)."""
+        if self.spec_.modality == "image":
+            width = max(self.rep_dim, self.n_transforms_, *self.hidden_dims)
+            return self.n_transforms_ * width * self.spec_.height * self.spec_.width
         width = max(self.transform_dim_, self.rep_dim, self.n_transforms, *self.hidden_dims)
         return self.n_transforms * width * (self.spec_.window or 1)
 
