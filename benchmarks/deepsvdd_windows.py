@@ -38,6 +38,8 @@ VARIANTS = {
     "DeepSVDD, TCN, 20 epochs, batch 128": ("DeepSVDD", {"backbone": "tcn", "epochs": 20,
                                                          "batch_size": 128, **FULL}),
     "DeepSVDD, defaults": ("DeepSVDD", {}),
+    "DeepSVDD, defaults, an epoch = a fifth of the windows (10 passes)":
+        ("DeepSVDD", {"window_epoch_share": 5}),
 }
 """Variants by name; ``run CHANNELS [INDICES]`` fits the variants at those positions."""
 
@@ -52,7 +54,7 @@ def run(channels: list[str], names: list[str]) -> None:
     torch.set_num_threads(1)
     RAW.parent.mkdir(parents=True, exist_ok=True)
     for channel in channels:
-        data = load_series(f"smap_msl/{channel}")
+        data = load_series(channel if "/" in channel else f"smap_msl/{channel}")
         train, test = scale_series(data.train, data.test)
         for name in names:
             cls_name, params = VARIANTS[name]
