@@ -96,8 +96,9 @@ class DeepDetector(BaseDetector):
 
     Shared hyperparameters (every subclass lists them in its ``__init__``):
     ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``backbone`` ("auto" → MLP for rows,
-    TCN for windows; or "mlp"; or "gru", "lstm", "tcn", "transformer" for windows:
-    ``deepad.nets.factory.BACKBONES``), ``validation_size``, ``patience``,
+    TCN for windows, for images the class's ``preferred_backbones`` entry or the conv
+    backbone; or "mlp"; or "gru", "lstm", "tcn", "transformer" for windows; or "conv",
+    "lenet", ... for images: ``deepad.nets.factory.BACKBONES``), ``validation_size``, ``patience``,
     ``grad_clip`` (max global gradient norm, None → off), ``contamination``, ``device``,
     ``random_state``, ``verbose``.
 
