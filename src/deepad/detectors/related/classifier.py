@@ -40,6 +40,9 @@ from deepad.data.spec import InputSpec
 from deepad.nets import build_backbone
 from deepad.nets.mlp import ACTIVATIONS, activation_layer
 
+SCORE_POSITIONS = 1 << 17
+"""Pixels (or rows) per scoring pass of the classifier detectors (:meth:`score_rows`)."""
+MAX_SCORE_ROWS = 1024
 LAST_LINEAR = None
 """``feature_layer=None``: the features are the input of the network's last ``nn.Linear``."""
 
@@ -214,10 +217,29 @@ class ClassifierDetector(DeepDetector):
                            layers: Sequence[str | None] | None = None) -> list[torch.Tensor]:
         """Features of every sample of ``X`` (chunked forward passes), one ``(n, d)`` tensor
         per layer."""
-        rows = chunk_rows(X.shape)
+        rows = self.score_rows(X.shape)
         parts = [self.features(X[start:start + rows], layers)[1]
                  for start in range(0, len(X), rows)]
         return [torch.cat(column) for column in zip(*parts, strict=True)]
+
+    def score_rows(self, shape: Sequence[int]) -> int:
+        """Samples per scoring pass: :func:`~deepad.core.chunks.chunk_rows` with
+        ``SCORE_POSITIONS`` (about 170 images of 28 x 28; at most ``MAX_SCORE_ROWS`` rows),
+        larger than the library's default pass: the ODIN and Mahalanobis scores take a
+        backward pass per chunk, which small chunks make overhead-bound. Detectors whose
+        intermediate tensors grow with something else bound it further (``DeepKNN``)."""
+        return min(chunk_rows(shape, positions=SCORE_POSITIONS), MAX_SCORE_ROWS)
+
+    @torch.no_grad()
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        self.model_.eval()
+        rows = self.score_rows(X.shape)
+        scores = []
+        for start in range(0, len(X), rows):
+            x = torch.from_numpy(X[start:start + rows]).to(self.device_)
+            index = torch.arange(start, start + len(x), device=self.device_)
+            scores.append(self.score(Batch(x, None, index)).double().cpu())
+        return torch.cat(scores).numpy()
 
     def check_layers(self, layers: Sequence[str | None]) -> None:
         """Each name a module of the classifier (None: it has an ``nn.Linear``), or

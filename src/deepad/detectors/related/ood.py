@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepad.core.chunks import chunk_rows
+from deepad.core.chunks import element_rows
 from deepad.core.params import NONE, Interval, Options
 from deepad.core.registry import register
 from deepad.core.saved_state import read_field
@@ -56,7 +56,7 @@ class _EpsilonChoice:
         means = []
         for eps in EPSILONS:
             detector.epsilon_ = eps
-            rows = chunk_rows(sample.shape)
+            rows = detector.score_rows(sample.shape)
             values = torch.cat([confidence(sample[s:s + rows])
                                 for s in range(0, len(sample), rows)])
             means.append(float(values.double().mean()))
@@ -360,7 +360,7 @@ class Mahalanobis(MSP):
         self._norm = (torch.zeros(len(layers), device=X.device),
                       torch.ones(len(layers), device=X.device))
         self.epsilon_ = 0.0
-        rows = chunk_rows(X.shape)
+        rows = self.score_rows(X.shape)
         with torch.no_grad():
             raw = torch.cat([self._layer_distances(X[s:s + rows])
                              for s in range(0, len(X), rows)]).double()
@@ -486,6 +486,12 @@ class DeepKNN(MSP):
                    "lower it or pass more data.")
             raise ValueError(msg)
         super()._fit(X, y)
+
+    def score_rows(self, shape) -> int:
+        # the similarities to the bank, (rows, n_bank), bound the pass
+        bank = getattr(self, "statistics_", {}).get("bank")
+        rows = super().score_rows(shape)
+        return rows if bank is None else min(rows, element_rows(len(bank)))
 
     def fit_statistics(self, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         (f,) = self.features_in_chunks(X)

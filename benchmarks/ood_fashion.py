@@ -1,0 +1,363 @@
+"""Out-of-distribution detection on Fashion-MNIST (issue 24) → docs/results/ood_fashion.md.
+
+In-distribution: a small CNN (deepad's classifier for images: two 3 x 3 convolutional blocks
+of 32 and 64 channels, a 128-unit ReLU feature layer, a linear head) trained on the 60,000
+Fashion-MNIST training images with their classes; its 10,000 test images are the
+in-distribution test set. Out of distribution, 10,000 each: the MNIST test images, Gaussian
+noise (per pixel N(0.5, 1)) and uniform noise (per pixel U[0, 1]), both clipped to [0, 1]
+(the noise sets of Hendrycks & Gimpel, 2017). Every OOD detector scores with the same trained
+classifier; DeepSVDD and AutoEncoder are label-free baselines trained on training images.
+
+Metrics (deepad.metrics): AUROC, AUPR-in, AUPR-out, and FPR at 95 % TPR with the
+in-distribution images as the positives (the OOD papers' "FPR95"; lower is better).
+
+Sanity anchor: Hendrycks & Gimpel's MNIST MLP (784-256-256-256-10, GELU, Adam, 30 epochs)
+trained on 70 % of the MNIST test set (the only MNIST here), MSP AUROC on the other 30 %
+against uniform and Gaussian noise, beside their 97.89 / 88.29.
+
+Every stage is cached under benchmarks/results/ood_fashion/ (the trained classifier as a
+deepad model directory, scores as .npz, timings as JSON), so a rerun resumes; --peer-export
+writes the data and a TorchScript trace of the classifier for the pytorch-ood peer
+(benchmarks/ood_peer.py, run in its own environment).
+
+    python benchmarks/ood_fashion.py --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import deepad
+from deepad.data import load_fashion_mnist, load_mnist
+from deepad.metrics import auc_roc, aupr_in, aupr_out, fpr_at_tpr
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "images"
+CACHE = ROOT / "benchmarks" / "results" / "ood_fashion"
+OUT = ROOT / "docs" / "results" / "ood_fashion.md"
+SEED = 0
+N_NOISE = 10_000
+CLASSIFIER = {"hidden_dims": (32, 64), "feature_dim": 128, "batch_size": 128, "lr": 1e-3}
+# (label, registered name, parameters): every OOD detector on the one classifier
+OOD_DETECTORS = [
+    ("MSP", "MSP", {}),
+    ("ODIN (T 1000, ε 0.0014)", "ODIN", {}),
+    ("ODIN (T 1000, ε auto)", "ODIN", {"epsilon": "auto"}),
+    ("Energy (T 1)", "Energy", {}),
+    ("Mahalanobis (ε 0)", "Mahalanobis", {"epsilon": 0.0}),
+    ("Mahalanobis (ε 0.0014)", "Mahalanobis", {}),
+    ("Mahalanobis (ε auto)", "Mahalanobis", {"epsilon": "auto"}),
+    ("DeepKNN (k 50)", "DeepKNN", {}),
+]
+LABEL_FREE = [("DeepSVDD", "DeepSVDD", {}), ("AutoEncoder", "AutoEncoder", {}),
+              ("RND", "RND", {})]
+LABEL_FREE_ROWS = 10_000
+"""Training images (a seeded subsample) the label-free baselines are fitted on (time)."""
+PAPER_ANCHOR = {"uniform": 97.89, "gaussian": 88.29}
+
+
+def noise(kind: str, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        x = rng.normal(0.5, 1.0, size=(n, 1, 28, 28))
+    else:
+        x = rng.uniform(0.0, 1.0, size=(n, 1, 28, 28))
+    return np.clip(x, 0.0, 1.0).astype(np.float32)
+
+
+def load_sets() -> dict[str, np.ndarray]:
+    train = load_fashion_mnist("train", root=DATA)
+    test = load_fashion_mnist("test", root=DATA)
+    mnist, _ = load_mnist(root=DATA, split="test")
+    as_float = lambda a: (a[:, None].astype(np.float32) / 255.0)  # noqa: E731
+    return {"train": as_float(train.images), "train_labels": train.labels.astype(np.int64),
+            "in": as_float(test.images), "in_labels": test.labels.astype(np.int64),
+            "MNIST": as_float(mnist), "Gaussian noise": noise("gaussian", N_NOISE, SEED + 1),
+            "uniform noise": noise("uniform", N_NOISE, SEED + 2)}
+
+
+OOD_SETS = ("MNIST", "Gaussian noise", "uniform noise")
+
+
+def timed(call):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = call()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def metrics(s_in: np.ndarray, s_out: np.ndarray) -> dict[str, float]:
+    y = np.r_[np.zeros(len(s_in), int), np.ones(len(s_out), int)]
+    s = np.r_[s_in, s_out]
+    return {"auroc": auc_roc(y, s), "aupr_in": aupr_in(y, s), "aupr_out": aupr_out(y, s),
+            "fpr95": fpr_at_tpr(y, s, 0.95, in_positive=True)}
+
+
+def classifier(sets, epochs: int):
+    path = CACHE / "classifier"
+    info_path = CACHE / "classifier.json"
+    if (path / "config.json").is_file() and info_path.is_file():
+        return deepad.load(path, device="cpu"), json.loads(info_path.read_text())
+    det = deepad.get_detector("MSP")(**CLASSIFIER, epochs=epochs, random_state=SEED)
+    _, wall, cpu = timed(lambda: det.fit(sets["train"], sets["train_labels"]))
+    with torch.no_grad():
+        logits = torch.cat([det.classifier_(torch.from_numpy(sets["in"][i:i + 1000]))
+                            for i in range(0, len(sets["in"]), 1000)])
+    accuracy = float((logits.argmax(1).numpy() == sets["in_labels"]).mean())
+    det.save(path)
+    info = {"epochs": epochs, "fit_wall_s": wall, "fit_cpu_s": cpu, "test_accuracy": accuracy,
+            "history": det.history_}
+    info_path.write_text(json.dumps(info, indent=1))
+    return det, info
+
+
+def score_detector(key: str, make, fit_X, fit_y, sets) -> dict:
+    path = CACHE / f"scores_{key}.npz"
+    meta = CACHE / f"scores_{key}.json"
+    if path.is_file() and meta.is_file():
+        data = np.load(path)
+        return {"scores": {k: data[k] for k in data.files}, **json.loads(meta.read_text())}
+    det = make()
+    _, fit_wall, fit_cpu = timed(lambda: det.fit(fit_X, fit_y))
+    scores, walls, cpus = {}, 0.0, 0.0
+    for name in ("in", *OOD_SETS):
+        s, wall, cpu = timed(lambda name=name: det.decision_function(sets[name]))
+        scores[name] = s
+        walls, cpus = walls + wall, cpus + cpu
+    extra = {k: float(getattr(det, k)) for k in ("epsilon_",) if hasattr(det, k)}
+    info = {"fit_wall_s": fit_wall, "fit_cpu_s": fit_cpu, "score_wall_s": walls,
+            "score_cpu_s": cpus, **extra}
+    np.savez_compressed(path, **scores)
+    meta.write_text(json.dumps(info, indent=1))
+    return {"scores": scores, **info}
+
+
+def anchor(epochs: int = 30) -> dict:
+    """Hendrycks & Gimpel's MNIST MLP on 70 % of the MNIST test set; MSP on the rest."""
+    path = CACHE / "anchor.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    images, labels = load_mnist(root=DATA, split="test")
+    X = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    order = np.random.default_rng(SEED).permutation(len(X))
+    cut = int(0.7 * len(X))
+    train, test = order[:cut], order[cut:]
+    det = deepad.get_detector("MSP")(hidden_dims=(256, 256), feature_dim=256,
+                                     activation="gelu", epochs=epochs, batch_size=128,
+                                     lr=1e-3, random_state=SEED)
+    _, wall, cpu = timed(lambda: det.fit(X[train], labels[train]))
+    with torch.no_grad():
+        pred = det.classifier_(torch.from_numpy(X[test])).argmax(1).numpy()
+    s_in = det.decision_function(X[test])
+    out = {"epochs": epochs, "fit_wall_s": wall, "fit_cpu_s": cpu, "n_train": len(train),
+           "n_test": len(test), "test_accuracy": float((pred == labels[test]).mean())}
+    for kind, seed in (("uniform", SEED + 2), ("gaussian", SEED + 1)):
+        s_out = det.decision_function(noise(kind, N_NOISE, seed).reshape(N_NOISE, -1))
+        out[kind] = metrics(s_in, s_out)
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def export_peer(sets, det) -> None:
+    """Data and the classifier (TorchScript: logits; features = the head's input) for the
+    pytorch-ood peer, which runs in its own environment without deepad."""
+    peer = CACHE / "peer"
+    peer.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "train_labels", "in", *OOD_SETS):
+        np.save(peer / f"{name.replace(' ', '_')}.npy", sets[name])
+    model = det.classifier_.eval()
+
+    class Split(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+        @torch.jit.export
+        def features(self, x):
+            return self.net.act(self.net.body(x))
+
+    torch.jit.script(Split(model)).save(str(peer / "classifier.pt"))
+
+
+def fmt(v: float, pct: bool = True) -> str:
+    return f"{100 * v:.2f}" if pct else f"{v:.1f}"
+
+
+def report(info, results, anchor_result, peer) -> str:
+    lines = ["# Out-of-distribution detection: Fashion-MNIST against MNIST and noise", "",
+             "Generated by `python benchmarks/ood_fashion.py --threads 1` (issue 24). "
+             "In-distribution: Fashion-MNIST; a CNN classifier (two 3 x 3 convolutional blocks "
+             "of 32 and 64 channels, a 128-unit ReLU feature layer, a linear head; deepad's "
+             f"classifier for images) trained for {info['epochs']} epochs on the 60,000 "
+             "training images (Adam, lr 1e-3, batches of 128, seed 0): test accuracy "
+             f"{100 * info['test_accuracy']:.2f} %, fit {info['fit_cpu_s']:.0f} CPU s on one "
+             "thread. In-distribution test set: the 10,000 test images. Out of distribution, "
+             "10,000 each: the MNIST test images; Gaussian noise, per pixel N(0.5, 1); uniform "
+             "noise, per pixel U[0, 1] (both clipped to [0, 1], the noise sets of Hendrycks & "
+             "Gimpel 2017). Every OOD detector scores with this one classifier; none is tuned "
+             "on OOD data (ODIN and Mahalanobis ε: fixed, or `\"auto\"` = chosen on training "
+             "images only, the Generalized-ODIN criterion). DeepSVDD, AutoEncoder and RND "
+             f"are label-free baselines (default parameters) fitted on {LABEL_FREE_ROWS:,} "
+             "training images (seeded subsample).", "",
+             "Metrics in %: AUROC, AUPR-in (in-distribution positive), AUPR-out (OOD "
+             "positive), FPR95 = FPR at 95 % TPR with the in-distribution images positive "
+             "(lower is better). Seconds: CPU seconds on one thread (fit = the detector's "
+             "fit on the training images with the trained classifier, i.e. its statistics and "
+             "scoring the training data; score = scoring the 40,000 test images).", ""]
+    for ood in OOD_SETS:
+        lines += [f"## {ood}", "",
+                  "| detector | AUROC | AUPR-in | AUPR-out | FPR95 | fit s | score s |",
+                  "|---|---|---|---|---|---|---|"]
+        for label, r in results.items():
+            m = metrics(r["scores"]["in"], r["scores"][ood])
+            eps = f" (ε = {r['epsilon_']:g})" if "auto" in label and "epsilon_" in r else ""
+            lines.append(f"| {label}{eps} | {fmt(m['auroc'])} | {fmt(m['aupr_in'])} | "
+                         f"{fmt(m['aupr_out'])} | {fmt(m['fpr95'])} | "
+                         f"{r['fit_cpu_s']:.1f} | {r['score_cpu_s']:.1f} |")
+        lines.append("")
+    # the papers' claim: energy, ODIN and Mahalanobis at or above MSP
+    lines += ["## Against MSP", "",
+              "AUROC minus MSP's, in points, per OOD set (the papers claim ≥ 0):", "",
+              "| detector | " + " | ".join(OOD_SETS) + " | at or above MSP |",
+              "|---|" + "---|" * (len(OOD_SETS) + 1)]
+    base = results.get("MSP")
+    for label, r in results.items():
+        if base is None or label == "MSP" or label in {x[0] for x in LABEL_FREE}:
+            continue
+        diffs = [100 * (metrics(r["scores"]["in"], r["scores"][o])["auroc"]
+                        - metrics(base["scores"]["in"], base["scores"][o])["auroc"])
+                 for o in OOD_SETS]
+        lines.append(f"| {label} | " + " | ".join(f"{d:+.2f}" for d in diffs)
+                     + f" | {sum(d >= 0 for d in diffs)} of {len(diffs)} |")
+    lines.append("")
+    if anchor_result:
+        a = anchor_result
+        lines += ["## Sanity anchor: Hendrycks & Gimpel's MNIST MLP", "",
+                  f"MLP 784-256-256-256-10 (GELU; Adam lr 1e-3, batches of 128, {a['epochs']} "
+                  f"epochs) trained on {a['n_train']:,} MNIST test images (70 %, seeded), "
+                  f"accuracy {100 * a['test_accuracy']:.2f} % on the other {a['n_test']:,}; "
+                  "MSP on those against 10,000 noise images. The paper trains on the MNIST "
+                  "training set (not available here) and tests on its test set.", "",
+                  "| OOD set | AUROC (deepad MSP) | AUROC (Hendrycks & Gimpel, Table 2) | "
+                  "AUPR-in | AUPR-out | FPR95 |", "|---|---|---|---|---|---|"]
+        for kind, name in (("uniform", "uniform noise"), ("gaussian", "Gaussian noise")):
+            m = a[kind]
+            lines.append(f"| {name} | {fmt(m['auroc'])} | {PAPER_ANCHOR[kind]:.2f} | "
+                         f"{fmt(m['aupr_in'])} | {fmt(m['aupr_out'])} | {fmt(m['fpr95'])} |")
+        lines.append("")
+    lines += ["## Peer: pytorch-ood", ""]
+    if peer:
+        lines += peer
+    else:
+        lines += ["Not run: pytorch-ood needs torchvision, which does not import with this "
+                  "machine's CPU torch build; `--peer-export` writes the data and the "
+                  "classifier for `benchmarks/ood_peer.py`, run in its own environment.", ""]
+    return "\n".join(lines)
+
+
+PEER_OF = {"MSP": "MSP", "ODIN (T 1000, ε 0.0014)": "ODIN", "Energy (T 1)": "Energy",
+           "Mahalanobis (ε 0)": "Mahalanobis", "Mahalanobis (ε 0.0014)": "MahalanobisODIN",
+           "DeepKNN (k 50)": "KNN"}
+"""deepad's detector (label) → the same method in pytorch-ood (benchmarks/ood_peer.py)."""
+
+
+def peer_lines(results) -> list[str]:
+    """The deepad-vs-pytorch-ood table, when benchmarks/ood_peer.py has run."""
+    scores_path, info_path = CACHE / "peer" / "peer_scores.npz", CACHE / "peer" / "peer.json"
+    if not (scores_path.is_file() and info_path.is_file()):
+        return []
+    peer, info = np.load(scores_path), json.loads(info_path.read_text())
+    v = info["versions"]
+    lines = [f"pytorch-ood {v['pytorch-ood']} (torch {v['torch']}, torchvision "
+             f"{v['torchvision']}, in its own environment: `benchmarks/ood_peer.py`) on the "
+             "same classifier (exported as TorchScript) and the same images, batches of "
+             f"{info['batch']}, {info['threads']} thread(s). Its detectors: MaxSoftmax, ODIN "
+             "(T 1000, ε 0.0014), EnergyBased (T 1), Mahalanobis (no pre-processing), "
+             "MahalanobisODIN (ε 0.0014), KNN (k 50), on the head's input as features. AUROC "
+             "in %; score s = CPU seconds to score the 40,000 test images (deepad: chunks of "
+             "its scoring pass; pytorch-ood: its `predict` per batch).", "",
+             "| detector | " + " | ".join(f"{o}: deepad / peer" for o in OOD_SETS)
+             + " | max abs diff | score s deepad / peer |",
+             "|---|" + "---|" * (len(OOD_SETS) + 2)]
+    key = {"in": "in", "MNIST": "MNIST", "Gaussian noise": "Gaussian_noise",
+           "uniform noise": "uniform_noise"}
+    for label, name in PEER_OF.items():
+        if label not in results or f"{name}/in" not in peer.files:
+            continue
+        r = results[label]
+        ours = [metrics(r["scores"]["in"], r["scores"][o])["auroc"] for o in OOD_SETS]
+        theirs = [metrics(peer[f"{name}/in"], peer[f"{name}/{key[o]}"])["auroc"]
+                  for o in OOD_SETS]
+        diff = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
+        cells = " | ".join(f"{fmt(a)} / {fmt(b)}" for a, b in zip(ours, theirs, strict=True))
+        lines.append(f"| {label} | {cells} | {100 * diff:.2f} | {r['score_cpu_s']:.1f} / "
+                     f"{info['timing'][name]['score_cpu_s']:.1f} |")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--anchor-epochs", type=int, default=30)
+    parser.add_argument("--skip-label-free", action="store_true")
+    parser.add_argument("--peer-export", action="store_true")
+    parser.add_argument("--only", nargs="*", help="labels of the detectors to run")
+    parser.add_argument("--quick", action="store_true",
+                        help="a dry run on 2,000 / 500 images into /tmp (no report written)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    global CACHE, OUT, LABEL_FREE_ROWS
+    sets = load_sets()
+    if args.quick:
+        CACHE, OUT, LABEL_FREE_ROWS = Path("/tmp/ood_fashion_quick"), Path("/tmp/ood.md"), 500
+        sets = {k: v[:2000] if k.startswith("train") else v[:500] for k, v in sets.items()}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # the cache (a trained model, scores, the peer's export of 200 MB) is never committed
+    (CACHE / ".gitignore").write_text("*\n")
+    det, info = classifier(sets, args.epochs)
+    print(f"classifier: accuracy {info['test_accuracy']:.4f}, fit {info['fit_cpu_s']:.0f} CPU s",
+          flush=True)
+    if args.peer_export:
+        export_peer(sets, det)
+    results = {}
+    for i, (label, name, params) in enumerate(OOD_DETECTORS):
+        if args.only and label not in args.only:
+            continue
+        results[label] = score_detector(
+            f"ood{i}", lambda name=name, params=params: deepad.get_detector(name)(
+                classifier=det.classifier_, **params),
+            sets["train"], sets["train_labels"], sets)
+        print(label, {o: round(metrics(results[label]["scores"]["in"],
+                                       results[label]["scores"][o])["auroc"], 4)
+                      for o in OOD_SETS}, flush=True)
+    if not args.skip_label_free:
+        rows = np.random.default_rng(SEED).permutation(len(sets["train"]))[:LABEL_FREE_ROWS]
+        for label, name, params in LABEL_FREE:
+            try:
+                cls = deepad.get_detector(name)
+            except KeyError:
+                continue
+            results[label] = score_detector(
+                f"free_{name}", lambda cls=cls, params=params: cls(**params, random_state=SEED),
+                sets["train"][rows], None, sets)
+            print(label, {o: round(metrics(results[label]["scores"]["in"],
+                                           results[label]["scores"][o])["auroc"], 4)
+                          for o in OOD_SETS}, flush=True)
+    anchor_result = anchor(args.anchor_epochs if not args.quick else 1)
+    print("anchor", {k: round(anchor_result[k]["auroc"], 4) for k in ("uniform", "gaussian")})
+    peer = peer_lines(results)
+    OUT.write_text(report(info, results, anchor_result, peer) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
