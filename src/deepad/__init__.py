@@ -41,10 +41,10 @@ _CONTRACT = {
 # two lists equal)
 _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
               "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
-              "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN",
-              "LOF", "LSTMAutoEncoder", "Mahalanobis", "MILRanking", "MSP", "NeuTraL", "OCAN",
-              "OCNN", "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RobustAutoEncoder", "SDOR",
-              "VAE")
+              "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KDBU",
+              "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
+              "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "PReNet", "RandNet", "RDP",
+              "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE")
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly

@@ -19,6 +19,7 @@ from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
+from deepad.detectors.related.adversarial import KDBU, LID, MahalanobisAdversarial
 from deepad.detectors.related.curiosity import RND
 from deepad.detectors.related.ood import MSP, ODIN, DeepKNN, Energy, Mahalanobis
 from deepad.detectors.score_learning.dplan import DPLAN
@@ -31,6 +32,7 @@ from deepad.detectors.score_learning.softmax import APE
 
 __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
            "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
-           "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KNN",
-           "LOF", "LSTMAutoEncoder", "Mahalanobis", "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
+           "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KDBU",
+           "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
+           "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
            "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE"]

@@ -1,0 +1,171 @@
+"""Adversarial-example detection on Fashion-MNIST (issue 24, part B): attack success rates of
+FGSM / PGD-L∞ at ε = 0.1 and 0.3 and CW-L2, and the AUROC and detection rate at 5 % FPR of
+LID, KD+BU and the Mahalanobis layer scores, by Ma et al.'s protocol
+(:func:`deepad.detectors.related.adversarial.adversarial_protocol`).
+
+One CNN (deepad's classifier for images: two 3 x 3 convolutional blocks of 16 and 32 channels,
+128 features, dropout 0.5 for KD+BU's Monte-Carlo dropout) is trained by ``KDBU`` on a seeded
+subset of the Fashion-MNIST training images; ``LID`` and ``MahalanobisAdversarial`` use the
+same classifier (``classifier=kdbu.classifier_``) and its training images. A seeded subset of
+the test images is attacked (only those classified correctly); each attack's detector data
+are split by source image, half to fit each detector's logistic regression, half to evaluate.
+Single-threaded (``torch.set_num_threads(1)``).
+
+    python benchmarks/adversarial_fashion.py run     # -> benchmarks/results/...json
+    python benchmarks/adversarial_fashion.py report  # -> docs/results/...md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "benchmarks" / "results" / "adversarial_fashion.json"
+OUT = ROOT / "docs" / "results" / "adversarial_fashion.md"
+DATA = Path(os.environ.get("DEEPAD_DATA_DIR", ROOT.parent / "shared" / "datasets" / "images"
+                           / "fashion_mnist"))
+ATTACKS = [("FGSM", "fgsm", 0.1), ("FGSM", "fgsm", 0.3), ("PGD-L∞", "pgd", 0.1),
+           ("PGD-L∞", "pgd", 0.3), ("CW-L2", "cw", None)]
+DETECTORS = ("LID", "MahalanobisAdversarial", "KDBU")
+CW_OPTIONS = {"binary_search_steps": 4, "max_iterations": 100, "lr": 0.05,
+              "initial_const": 0.1}
+"""CW-L2 at a reduced budget (4 rounds of 100 Adam steps; the paper: 9 x 10,000)."""
+
+
+def run(args: argparse.Namespace) -> None:
+    import deepad
+    from deepad.data import load_fashion_mnist
+    from deepad.detectors import KDBU, LID, MahalanobisAdversarial
+    from deepad.detectors.related.adversarial import adversarial_protocol
+    from deepad.detectors.related.attacks import as_tensor, predict
+    from deepad.metrics import auc_roc, detection_rate_at_fpr
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    train, test = load_fashion_mnist("train", root=DATA), load_fashion_mnist("test", root=DATA)
+    rows = np.sort(rng.choice(len(train.images), args.n_train, replace=False))
+    X_train = train.images[rows][:, None].astype(np.float32) / 255.0
+    y_train = np.asarray(train.labels)[rows]
+    X_test = test.images[:, None].astype(np.float32) / 255.0
+    y_test = np.asarray(test.labels)
+
+    start = time.process_time()
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    kdbu = KDBU(hidden_dims=hidden, feature_dim=128, epochs=args.epochs, dropout=0.5,
+                n_passes=args.n_passes, random_state=0).fit(X_train, y_train)
+    classifier = kdbu.classifier_
+    fit_cpu = time.process_time() - start
+    accuracy = float((predict(classifier, as_tensor(X_test)) == torch.from_numpy(y_test))
+                     .double().mean())
+    print(f"classifier: {fit_cpu:.0f} CPU s, test accuracy {accuracy:.4f}", flush=True)
+    detectors = {"KDBU": kdbu,
+                 "LID": LID(classifier=classifier, random_state=0).fit(X_train, y_train),
+                 "MahalanobisAdversarial": MahalanobisAdversarial(
+                     classifier=classifier, random_state=0).fit(X_train, y_train)}
+    subset = np.sort(rng.choice(len(X_test), args.n_test, replace=False))
+    results = []
+    for label, attack, eps in ATTACKS:
+        n = args.n_test_cw if attack == "cw" else args.n_test
+        rows = subset[:n]
+        start = time.process_time()
+        split = adversarial_protocol(classifier, X_test[rows], y_test[rows], attack, eps=eps,
+                                     seed=0, attack_options=CW_OPTIONS if attack == "cw"
+                                     else None)
+        attack_cpu = time.process_time() - start
+        row = {"attack": label, "eps": eps, "n_images": int(n), "n_correct": split.n_correct,
+               "success_rate": split.success_rate, "mean_l2": split.mean_l2,
+               "mean_linf": split.mean_linf, "attack_cpu_s": round(attack_cpu, 1),
+               "n_fit": len(split.y_fit), "n_eval": len(split.y_eval), "detectors": {}}
+        for name in DETECTORS:
+            det = detectors[name]
+            start = time.process_time()
+            det.fit_detector(split.X_fit, split.y_fit)
+            scores = det.decision_function(split.X_eval)
+            row["detectors"][name] = {
+                "auroc": float(auc_roc(split.y_eval, scores)),
+                "dr_at_5_fpr": float(detection_rate_at_fpr(split.y_eval, scores, 0.05)),
+                "cpu_s": round(time.process_time() - start, 1)}
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    payload = {"deepad": deepad.__version__, "torch": torch.__version__,
+               "python": platform.python_version(), "n_train": args.n_train,
+               "epochs": args.epochs, "hidden_dims": list(hidden), "n_passes": args.n_passes,
+               "classifier_fit_cpu_s": round(fit_cpu, 1),
+               "test_accuracy": accuracy, "cw_options": CW_OPTIONS, "results": results}
+    RAW.parent.mkdir(parents=True, exist_ok=True)
+    RAW.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def report() -> None:
+    data = json.loads(RAW.read_text())
+    lines = [
+        "# Adversarial-example detection on Fashion-MNIST",
+        "",
+        "Generated by `python benchmarks/adversarial_fashion.py report` from "
+        "`benchmarks/results/adversarial_fashion.json` (`python benchmarks/adversarial_fashion.py"
+        " run`; deepad " + data["deepad"] + ", torch " + data["torch"] + ", one CPU thread).",
+        "",
+        f"Classifier: deepad's CNN for images (3 x 3 convolutional blocks of "
+        f"{' and '.join(map(str, data['hidden_dims']))} channels, 128 features, dropout 0.5; "
+        f"KD+BU with {data['n_passes']} dropout passes), trained by `KDBU` for "
+        f"{data['epochs']} epochs on "
+        f"{data['n_train']:,} Fashion-MNIST training images ({data['classifier_fit_cpu_s']:.0f} "
+        f"CPU s); accuracy on the 10,000 test images {100 * data['test_accuracy']:.2f} %. "
+        "`LID` and `MahalanobisAdversarial` score with the same classifier.",
+        "",
+        "Protocol (Ma et al., ICLR 2018): a seeded subset of the test images, those the "
+        "classifier gets right; each gives a clean, a noisy (Gaussian noise of the adversarial "
+        "perturbation's L2 norm) and an adversarial input; by source image, half fit each "
+        "detector's logistic regression and half evaluate it (normal = clean + noisy, positive "
+        "= adversarial, whether or not the attack succeeded). Inputs in [0, 1]. PGD-L∞: 40 "
+        "steps of 2.5 ε / 40 from a random start; CW-L2: untargeted, κ = 0, "
+        f"{data['cw_options']['binary_search_steps']} binary-search rounds of "
+        f"{data['cw_options']['max_iterations']} Adam steps (the paper: 9 x 10,000).",
+        "",
+        "| attack | ε | images (correct) | success rate | mean L2 | mean L∞ | "
+        "LID AUROC | LID DR@5%FPR | Mahalanobis AUROC | Mahalanobis DR@5%FPR | KD+BU AUROC | "
+        "KD+BU DR@5%FPR |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        d = r["detectors"]
+        eps = "—" if r["eps"] is None else f"{r['eps']:g}"
+        cells = [r["attack"], eps, f"{r['n_images']:,} ({r['n_correct']:,})",
+                 f"{100 * r['success_rate']:.1f} %", f"{r['mean_l2']:.2f}",
+                 f"{r['mean_linf']:.3f}"]
+        for name in DETECTORS:
+            cells += [f"{d[name]['auroc']:.3f}", f"{100 * d[name]['dr_at_5_fpr']:.1f} %"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "For comparison only: Aldahdooh et al. (\"Adversarial example detection for DNN models: "
+        "a review and experimental comparison\", Artificial Intelligence Review 2022) report "
+        "for LID on **MNIST** against FGSM at ε = 0.125 a detection rate of 81.7 % at a "
+        "false-positive rate of 1.4 %. That is MNIST, another attack budget and their own "
+        "classifier and split; the table above is Fashion-MNIST, at a 5 % false-positive rate.",
+        "",
+    ]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines))
+    print(OUT.read_text())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=("run", "report"))
+    parser.add_argument("--n-train", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--n-test-cw", type=int, default=300)
+    parser.add_argument("--hidden", default="16,32", help="the CNN's channel widths")
+    parser.add_argument("--n-passes", type=int, default=50, help="KD+BU's dropout passes")
+    args = parser.parse_args()
+    run(args) if args.command == "run" else report()

@@ -1,0 +1,683 @@
+"""Adversarial-example detection on a classifier: kernel density + Bayesian uncertainty (KDBU),
+local intrinsic dimensionality (LID) and the Mahalanobis layer scores (MahalanobisAdversarial).
+
+**The API.** These detectors learn from examples of attacks, in two steps:
+
+1. ``fit(X, y)`` with clean in-distribution data and its integer classes, as every detector of
+   supervision ``"class-labels"``: trains deepad's classifier (or takes ``classifier=``) and
+   gathers the statistics the characteristics need (KDBU: the training features of each class;
+   LID: a reference mini-batch of clean training inputs; Mahalanobis: class means and tied
+   covariances per layer).
+2. ``fit_detector(X, is_adversarial)`` with normal (clean and noisy) and adversarial inputs:
+   computes each sample's characteristics and fits the papers' logistic regression on them
+   (standardised, scikit-learn's ``LogisticRegressionCV``). :func:`adversarial_protocol` makes
+   these inputs by Ma et al.'s protocol.
+
+``decision_function(X)`` is then the regression's logit (higher = more likely adversarial).
+Before ``fit_detector`` it is a fixed linear rule with the same form: each characteristic
+standardised on (up to 1,000) clean training samples, signed as the papers report it (LID up,
+kernel density down, uncertainty up, Mahalanobis distance up for adversarial inputs) and
+averaged. ``fit_detector`` replaces ``decision_scores_`` by the scores of the samples it was
+given and sets ``threshold_`` so that ``contamination`` of its *normal* samples are flagged
+(a false-positive rate of ``contamination``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from deepad.core.chunks import chunk_rows
+from deepad.core.params import Interval
+from deepad.core.registry import register
+from deepad.core.saved_state import read_field
+from deepad.core.scoring import contamination_threshold
+from deepad.core.trainer import Batch
+from deepad.data.spec import InputSpec
+from deepad.detectors.related.attacks import as_tensor, predict, run_attack
+from deepad.detectors.related.classifier import CLASSIFIER_DEFAULTS as D
+from deepad.detectors.related.classifier import (
+    CLASSIFIER_TEST_PARAMS,
+    ClassifierDetector,
+    ClassifierNet,
+    input_gradient,
+)
+from deepad.detectors.related.ood import Mahalanobis
+from deepad.nets import build_backbone
+from deepad.nets.mlp import ACTIVATIONS
+
+STANDARDISE_ROWS = 1000
+"""Clean training samples (a seeded subsample) that standardise the characteristics."""
+SKIPPED_LAYERS = (nn.Dropout, nn.Flatten, nn.Identity)
+DETECTOR_STATS = ("char_mean", "char_std", "coef", "intercept")
+
+
+def _leaf_layers(model: nn.Module) -> list[str]:
+    """Names of the leaf modules of ``model`` whose outputs are layers (not dropout, flatten
+    or identity), in ``named_modules`` order."""
+    return [name for name, m in model.named_modules()
+            if name and not list(m.children()) and not isinstance(m, SKIPPED_LAYERS)]
+
+
+def _activation_layers(model: nn.Module) -> list[str]:
+    """Names of the activation modules of ``model`` (ReLU, leaky ReLU, ...)."""
+    kinds = tuple(ACTIVATIONS.values())
+    return [name for name, m in model.named_modules() if name and isinstance(m, kinds)]
+
+
+def layer_outputs(model: nn.Module, x: torch.Tensor,
+                  names: Sequence[str]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One forward pass: the logits and each named module's output, flattened to ``(n, d)``."""
+    modules = dict(model.named_modules())
+    captured: dict[str, torch.Tensor] = {}
+    handles = [modules[name].register_forward_hook(
+        lambda _m, _i, out, name=name: captured.__setitem__(name, out)) for name in names]
+    try:
+        logits = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return logits, [captured[name].reshape(len(x), -1) for name in names]
+
+
+def lid_mle(distances: torch.Tensor, k: int) -> torch.Tensor:
+    """Maximum-likelihood LID estimate per row (Ma et al. 2018, Eq. 4; Amsaleg et al. 2015)
+    from each row's distances to a reference set: ``−(1/k Σ_{i≤k} log(r_i / r_k))⁻¹`` over the
+    ``k`` smallest distances ``r_1 ≤ ... ≤ r_k``. A zero smallest distance (the sample itself
+    in the reference) is skipped for the next one."""
+    nearest = distances.topk(min(k + 1, distances.shape[1]), dim=1, largest=False).values
+    self_hit = nearest[:, :1] <= 1e-12
+    r = torch.where(self_hit, nearest[:, 1:k + 1], nearest[:, :k]) if nearest.shape[1] > k \
+        else nearest
+    r = r.clamp(min=1e-12)
+    mean_log = torch.log(r / r[:, -1:]).mean(dim=1)
+    return -1.0 / mean_log.clamp(max=-1e-12)
+
+
+class AdversarialDetector(ClassifierDetector):
+    """Base of the adversarial-example detectors (not registered): characteristics per sample,
+    a standardised linear score, and :meth:`fit_detector`. Subclasses implement
+    ``fit_reference(X, y) -> dict`` (statistics the characteristics need) and
+    ``characteristics(x, index) -> (n, m)``, and declare ``signs`` (how each characteristic
+    moves for adversarial inputs; None → one sign for every column, ``default_sign``)."""
+
+    subcategory = "adversarial"
+    reference_stats: ClassVar[tuple[str, ...]] = ()
+    default_sign: ClassVar[float] = 1.0
+
+    # ------------------------------------------------------------------ hooks
+    def fit_reference(self, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    def characteristics(self, x: torch.Tensor, index: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def signs(self, n_columns: int) -> torch.Tensor:
+        return torch.full((n_columns,), self.default_sign, dtype=torch.float64)
+
+    # ------------------------------------------------------------------ fitting
+    def fit_statistics(self, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.model_.eval()
+        self.statistics_ = dict(self.fit_reference(X, y))
+        generator = torch.Generator().manual_seed(int(self.seed_ or 0))
+        rows = torch.randperm(len(X), generator=generator)[:STANDARDISE_ROWS].to(X.device)
+        chars = self._characteristics_in_chunks(X[rows])
+        mean, std = chars.mean(dim=0), chars.std(dim=0).clamp(min=1e-12)
+        coef = self.signs(chars.shape[1]).to(chars.device) / chars.shape[1]
+        self.detector_fitted_ = False
+        return {**self.statistics_, "char_mean": mean, "char_std": std, "coef": coef,
+                "intercept": torch.zeros(1, dtype=torch.float64, device=chars.device)}
+
+    def _characteristics_in_chunks(self, X: torch.Tensor) -> torch.Tensor:
+        rows = chunk_rows(X.shape)
+        index = torch.arange(len(X), device=X.device)
+        return torch.cat([self.characteristics(X[s:s + rows], index[s:s + rows]).double()
+                          for s in range(0, len(X), rows)])
+
+    def fit_detector(self, X: Any, is_adversarial: Any) -> AdversarialDetector:
+        """Fit the logistic regression on the characteristics of ``X`` (normal inputs,
+        ``is_adversarial = 0``: clean and noisy ones; adversarial inputs: 1), as Feinman et
+        al., Ma et al. and Lee et al. do; the classifier and its statistics stay as ``fit``
+        made them.
+
+        Raises
+        ------
+        ValueError
+            Labels other than 0 / 1, of another length than ``X``, or without both kinds;
+            ``X`` not of the fitted input's shape.
+        """
+        from sklearn.linear_model import LogisticRegressionCV
+
+        check_is_fitted(self, "statistics_")
+        X = self._check_input(X)
+        labels = np.asarray(is_adversarial)
+        if labels.ndim != 1 or len(labels) != len(X):
+            msg = (f"is_adversarial must hold one 0/1 label per sample of X, shape "
+                   f"({len(X)},); got shape {labels.shape}.")
+            raise ValueError(msg)
+        if not np.isin(labels, (0, 1)).all():
+            msg = (f"is_adversarial must be 0 (normal: clean or noisy) or 1 (adversarial); got "
+                   f"values {np.unique(labels)[:10].tolist()}.")
+            raise ValueError(msg)
+        counts = np.bincount(labels.astype(np.int64), minlength=2)
+        if counts.min() < 2:
+            msg = (f"fit_detector needs at least 2 normal and 2 adversarial samples; got "
+                   f"{counts[0]} normal and {counts[1]} adversarial.")
+            raise ValueError(msg)
+        X_t = torch.from_numpy(X).to(self.device_)
+        self.model_.eval()
+        chars = self._characteristics_in_chunks(X_t)
+        mean, std = chars.mean(dim=0), chars.std(dim=0).clamp(min=1e-12)
+        z = ((chars - mean) / std).cpu().numpy()
+        regression = LogisticRegressionCV(cv=int(min(5, counts.min())), max_iter=2000)
+        with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
+            warnings.simplefilter("ignore", FutureWarning)
+            regression.fit(z, labels.astype(np.int64))
+        device = chars.device
+        self.statistics_.update(
+            char_mean=mean, char_std=std,
+            coef=torch.from_numpy(regression.coef_[0].astype(np.float64)).to(device),
+            intercept=torch.tensor([float(regression.intercept_[0])], dtype=torch.float64,
+                                   device=device))
+        self.detector_fitted_ = True
+        scores = self._linear(chars).cpu().numpy()
+        self._check_scores(scores)
+        self.decision_scores_ = scores
+        self.threshold_rule_ = "contamination"
+        self.threshold_ = contamination_threshold(scores[labels == 0], self.contamination)
+        self.labels_ = (scores > self.threshold_).astype(np.int64)
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def _linear(self, chars: torch.Tensor) -> torch.Tensor:
+        s = self.statistics_
+        return ((chars - s["char_mean"]) / s["char_std"]) @ s["coef"] + s["intercept"]
+
+    def score(self, batch: Batch) -> torch.Tensor:
+        return self._linear(self.characteristics(batch.x, batch.index).double())
+
+    def ood_score(self, x: torch.Tensor) -> torch.Tensor:
+        return self._linear(self.characteristics(x).double())
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self):
+        state, tensors = super()._get_state()
+        state["detector_fitted"] = bool(self.detector_fitted_)
+        return state, tensors
+
+    def _set_state(self, state, tensors, device=None):
+        super()._set_state(state, tensors, device=device)
+        self.detector_fitted_ = read_field(state, "detector_fitted", "bool")
+
+
+_CLASSIFIER_ARGS = ("classifier", "feature_layer", "hidden_dims", "feature_dim", "activation",
+                    "backbone", "epochs", "batch_size", "lr", "weight_decay", "validation_size",
+                    "patience", "grad_clip", "contamination", "device", "random_state",
+                    "verbose")
+
+
+class _LayersOrAuto:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return value == "auto" or (isinstance(value, list | tuple) and len(value) > 0 and all(
+            isinstance(v, str) and v for v in value) and len(set(value)) == len(value))
+
+    def __str__(self) -> str:
+        return "'auto' or a non-empty tuple of distinct module names"
+
+
+# ============================================================================ LID
+@register
+class LID(AdversarialDetector):
+    """Local intrinsic dimensionality characteristics (Ma et al., ICLR 2018): adversarial
+    regions have a higher LID than the data's submanifold, at every layer of the classifier.
+
+    For a sample x and each layer ℓ, the maximum-likelihood estimate (Eq. 4)
+    ``LID_ℓ(x) = −(1/k Σ_{i=1}^{k} log(r_i(x) / r_k(x)))⁻¹`` over the distances ``r_i`` from
+    x's layer-ℓ output (flattened) to its k nearest neighbours in a mini-batch of clean
+    samples; the vector over layers goes to a logistic regression (:meth:`fit_detector`).
+    ``layers="auto"``: the output of every layer of the classifier (each leaf module but
+    dropout / flatten / identity, the logits included), as the paper uses all layers.
+    Defaults are the paper's MNIST ones: mini-batches of 100, k = 20.
+
+    Deviation: the paper estimates LID within each mini-batch of the evaluation data, against
+    the clean images of that batch; here the reference mini-batch is ``n_reference`` clean
+    training samples drawn once in ``fit`` (a buffer), so a sample's score does not depend on
+    which other samples it is scored with, and a saved model scores the same.
+
+    Parameters
+    ----------
+    k : int, default 20
+    n_reference : int, default 100
+        Size of the reference mini-batch (all training samples when there are fewer).
+    layers : "auto" or tuple of str, default "auto"
+    classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
+    batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
+    random_state, verbose
+        See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
+
+    References
+    ----------
+    Ma, Li, Wang, Erfani, Wijewickrema, Schoenebeck, Song, Houle & Bailey, "Characterizing
+    Adversarial Subspaces Using Local Intrinsic Dimensionality", ICLR 2018.
+    """
+
+    name = "LID"
+    reference = ("Ma et al., Characterizing Adversarial Subspaces Using Local Intrinsic "
+                 "Dimensionality, ICLR 2018")
+    uses_features = False
+    statistic_names = ("reference", *DETECTOR_STATS)
+    test_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_TEST_PARAMS, "k": 10}
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ClassifierDetector._parameter_constraints,
+        "k": [Interval(numbers.Integral, 2, None)],
+        "n_reference": [Interval(numbers.Integral, 3, None)],
+        "layers": [_LayersOrAuto()],
+    }
+
+    def __init__(self, k=20, n_reference=100, layers="auto", classifier=D["classifier"],
+                 feature_layer=D["feature_layer"], hidden_dims=D["hidden_dims"],
+                 feature_dim=D["feature_dim"], activation=D["activation"],
+                 backbone=D["backbone"], epochs=D["epochs"], batch_size=D["batch_size"],
+                 lr=D["lr"], weight_decay=D["weight_decay"],
+                 validation_size=D["validation_size"], patience=D["patience"],
+                 grad_clip=D["grad_clip"], contamination=D["contamination"],
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+        self.k = k
+        self.n_reference = n_reference
+        self.layers = layers
+        self.classifier = classifier
+        self.feature_layer = feature_layer
+        self.hidden_dims = hidden_dims
+        self.feature_dim = feature_dim
+        self.activation = activation
+        self.backbone = backbone
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_size = validation_size
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def lid_layers(self) -> list[str]:
+        names = _leaf_layers(self.model_) if self.layers == "auto" else list(self.layers)
+        self.check_layers(names)
+        return names
+
+    def fit_reference(self, X, y):
+        if self.k >= self.n_reference:
+            msg = f"LID needs k < n_reference; got k={self.k}, n_reference={self.n_reference}."
+            raise ValueError(msg)
+        if len(X) <= self.k:
+            msg = (f"LID needs more than k={self.k} clean training samples for its reference "
+                   f"mini-batch; got {len(X)}.")
+            raise ValueError(msg)
+        # n_reference samples (all of them when there are fewer)
+        generator = torch.Generator().manual_seed(int(self.seed_ or 0) + 1)
+        picks = torch.randperm(len(X), generator=generator)[:self.n_reference].to(X.device)
+        return {"reference": X[picks].clone()}
+
+    @torch.no_grad()
+    def characteristics(self, x, index=None):
+        names = self.lid_layers()
+        n = len(x)
+        _, outputs = layer_outputs(self.model_, torch.cat([x, self.statistics_["reference"]]),
+                                   names)
+        return torch.stack([lid_mle(torch.cdist(o[:n].double(), o[n:].double()), self.k)
+                            for o in outputs], dim=1)
+
+
+# ============================================================================ KD + BU
+class DropoutClassifierNet(ClassifierNet):
+    """:class:`ClassifierNet` with dropout before its head (the backbone has its own), for
+    Monte-Carlo dropout."""
+
+    def __init__(self, body: nn.Module, feature_dim: int, n_classes: int, activation: str,
+                 dropout: float) -> None:
+        super().__init__(body, feature_dim, n_classes, activation)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.act(self.body(x))))
+
+
+@register
+class KDBU(AdversarialDetector):
+    """Kernel density and Bayesian uncertainty (Feinman, Curtin, Shintre & Gardner, "Detecting
+    Adversarial Samples from Artifacts", 2017).
+
+    Kernel density (Eq. 1): ``K(x) = 1/|X_t| Σ_{x_i ∈ X_t} k(φ(x_i), φ(x))`` with the Gaussian
+    kernel ``k(a, b) ∝ exp(−||a − b||² / (2σ²))`` on the last hidden layer's features φ
+    (``feature_layer``), over the training samples ``X_t`` of the class the classifier
+    *predicts* for x; computed as a log-density (as the authors' code, scikit-learn's
+    ``KernelDensity.score_samples``), low for adversarial inputs. Bayesian uncertainty
+    (Eq. 4): with T stochastic passes under Monte-Carlo dropout, ``U(x) = 1/T Σ_t ŷ_tᵀŷ_t −
+    (1/T Σ_t ŷ_t)ᵀ(1/T Σ_t ŷ_t)`` on the softmax outputs ŷ_t, high for adversarial inputs. The
+    two, standardised, go to a logistic regression (:meth:`fit_detector`).
+
+    deepad's classifier gets dropout (rate ``dropout``) in its backbone and before its head, as
+    the paper's MNIST network; a given ``classifier`` must contain ``nn.Dropout`` modules
+    (only they are switched to training mode for the T passes). Defaults: σ = 1.20 and T =
+    50 (the authors' MNIST values); the density uses at most ``max_kde_samples`` training
+    samples (a seeded subsample; the authors use all), kept with the model. The dropout masks
+    are drawn from a generator seeded by ``random_state`` and the position of the scored chunk,
+    so the same input gives the same scores; a sample's uncertainty is a Monte-Carlo estimate
+    and changes slightly with the samples it is scored with.
+
+    Parameters
+    ----------
+    bandwidth : float, default 1.2
+    n_passes : int, default 50
+    dropout : float, default 0.5
+    max_kde_samples : int, default 10000
+    classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
+    batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
+    random_state, verbose
+        See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
+
+    References
+    ----------
+    Feinman, Curtin, Shintre & Gardner, "Detecting Adversarial Samples from Artifacts",
+    arXiv 1703.00410, 2017.
+    """
+
+    name = "KDBU"
+    reference = ("Feinman et al., Detecting Adversarial Samples from Artifacts, "
+                 "arXiv 1703.00410, 2017")
+    uses_features = True
+    statistic_names = ("kde_features", "kde_labels", *DETECTOR_STATS)
+    test_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_TEST_PARAMS, "n_passes": 10,
+                                             "dropout": 0.2, "bandwidth": 1.0}
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ClassifierDetector._parameter_constraints,
+        "bandwidth": [Interval(numbers.Real, 0.0, None, closed="neither")],
+        "n_passes": [Interval(numbers.Integral, 2, None)],
+        "dropout": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
+        "max_kde_samples": [Interval(numbers.Integral, 2, None)],
+    }
+
+    def __init__(self, bandwidth=1.2, n_passes=50, dropout=0.5, max_kde_samples=10000,
+                 classifier=D["classifier"], feature_layer=D["feature_layer"],
+                 hidden_dims=D["hidden_dims"], feature_dim=D["feature_dim"],
+                 activation=D["activation"], backbone=D["backbone"], epochs=D["epochs"],
+                 batch_size=D["batch_size"], lr=D["lr"], weight_decay=D["weight_decay"],
+                 validation_size=D["validation_size"], patience=D["patience"],
+                 grad_clip=D["grad_clip"], contamination=D["contamination"],
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+        self.bandwidth = bandwidth
+        self.n_passes = n_passes
+        self.dropout = dropout
+        self.max_kde_samples = max_kde_samples
+        self.classifier = classifier
+        self.feature_layer = feature_layer
+        self.hidden_dims = hidden_dims
+        self.feature_dim = feature_dim
+        self.activation = activation
+        self.backbone = backbone
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_size = validation_size
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def signs(self, n_columns):
+        return torch.tensor([-1.0, 1.0], dtype=torch.float64)  # density down, uncertainty up
+
+    def build(self, spec: InputSpec) -> nn.Module:
+        body = build_backbone(spec, hidden_dims=self.hidden_dims, out_dim=self.feature_dim,
+                              kind=self.backbone, activation=self.activation,
+                              dropout=self.dropout)
+        return DropoutClassifierNet(body, self.feature_dim, self.n_classes_, self.activation,
+                                    self.dropout)
+
+    def fit_reference(self, X, y):
+        if not any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.model_.modules()):
+            msg = ("KDBU's Bayesian uncertainty needs Monte-Carlo dropout: the classifier has "
+                   "no nn.Dropout module with p > 0. Pass a classifier trained with dropout, "
+                   "or let deepad train one (classifier=None, dropout > 0).")
+            raise ValueError(msg)
+        generator = torch.Generator().manual_seed(int(self.seed_ or 0) + 2)
+        rows = torch.randperm(len(X), generator=generator)[:self.max_kde_samples].to(X.device)
+        (features,) = self.features_in_chunks(X[rows])
+        return {"kde_features": features.double(), "kde_labels": y[rows].clone()}
+
+    def kernel_density(self, features: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """Gaussian-kernel log-density of each row of ``features`` among the training features
+        of its predicted class (scikit-learn's normalisation)."""
+        bank, labels = self.statistics_["kde_features"], self.statistics_["kde_labels"]
+        h = float(self.bandwidth)
+        sq = torch.cdist(features.double(), bank).pow(2) / (2 * h * h)
+        same = labels[None, :] == predicted[:, None]
+        log_kernel = torch.where(same, -sq, torch.full_like(sq, -math.inf))
+        counts = same.sum(dim=1).clamp(min=1).double()
+        dim = bank.shape[1]
+        log_norm = 0.5 * dim * math.log(2 * math.pi * h * h)
+        density = torch.logsumexp(log_kernel, dim=1) - counts.log() - log_norm
+        # a predicted class without training samples in the bank: the lowest density seen
+        return torch.where(torch.isfinite(density), density,
+                           torch.full_like(density, -0.5 * float(sq.max()) - log_norm))
+
+    def uncertainty(self, x: torch.Tensor, seed: int) -> torch.Tensor:
+        """Feinman et al.'s U(x) over ``n_passes`` Monte-Carlo dropout passes."""
+        dropouts = [m for m in self.model_.modules() if isinstance(m, nn.Dropout)]
+        probs = []
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            try:
+                for m in dropouts:
+                    m.train()
+                for _ in range(self.n_passes):
+                    probs.append(torch.softmax(self.model_(x).double(), dim=1))
+            finally:
+                for m in dropouts:
+                    m.eval()
+        p = torch.stack(probs)  # (T, n, K)
+        return p.pow(2).sum(dim=2).mean(dim=0) - p.mean(dim=0).pow(2).sum(dim=1)
+
+    @torch.no_grad()
+    def characteristics(self, x, index=None):
+        logits, (features,) = self.features(x)
+        density = self.kernel_density(features, logits.argmax(dim=1))
+        start = 0 if index is None or len(index) == 0 else int(index[0])
+        return torch.stack([density, self.uncertainty(x, int(self.seed_ or 0) + start)], dim=1)
+
+
+# ============================================================================ Mahalanobis
+@register
+class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
+    """Lee et al.'s (NeurIPS 2018) detector of adversarial examples: the Mahalanobis
+    confidence score at several layers of the classifier (class means and a tied covariance
+    per layer, Eq. 1-2, input pre-processing of size ε, Eq. 4 — the machinery of
+    :class:`~deepad.detectors.related.ood.Mahalanobis`), one score per layer, and a logistic
+    regression on them fitted on normal and adversarial samples (Sec. 2.2, the paper's
+    "feature ensemble" with weights learned from adversarial examples; :meth:`fit_detector`).
+
+    ``layers="auto"``: the output of every activation module of the classifier (for deepad's
+    classifier: the end of each block and the penultimate layer), feature maps averaged over
+    their positions, as the paper's layers at the end of each dense / residual block.
+    Deviation: ε is fixed (default 0.0014, ODIN's) or ``"auto"`` (chosen on clean training
+    data, see :class:`~deepad.detectors.related.ood.Mahalanobis`); the paper tunes it on the
+    adversarial validation samples.
+
+    Parameters
+    ----------
+    epsilon : float or "auto", default 0.0014
+    layers : "auto" or tuple of str, default "auto"
+    classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
+    batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
+    random_state, verbose
+        See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
+
+    References
+    ----------
+    Lee, Lee, Lee & Shin, "A Simple Unified Framework for Detecting Out-of-Distribution
+    Samples and Adversarial Attacks", NeurIPS 2018.
+    """
+
+    name = "MahalanobisAdversarial"
+    subcategory = "adversarial"
+    reference = ("Lee, Lee, Lee & Shin, A Simple Unified Framework for Detecting "
+                 "Out-of-Distribution Samples and Adversarial Attacks, NeurIPS 2018")
+    statistic_names = ("means", "precision", "score_mean", "score_std", *DETECTOR_STATS)
+    test_params: ClassVar[dict[str, Any]] = dict(CLASSIFIER_TEST_PARAMS)
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **Mahalanobis._parameter_constraints, "layers": [_LayersOrAuto()]}
+
+    def __init__(self, epsilon=0.0014, layers="auto", classifier=D["classifier"],
+                 feature_layer=D["feature_layer"], hidden_dims=D["hidden_dims"],
+                 feature_dim=D["feature_dim"], activation=D["activation"],
+                 backbone=D["backbone"], epochs=D["epochs"], batch_size=D["batch_size"],
+                 lr=D["lr"], weight_decay=D["weight_decay"],
+                 validation_size=D["validation_size"], patience=D["patience"],
+                 grad_clip=D["grad_clip"], contamination=D["contamination"],
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+        Mahalanobis.__init__(self, epsilon, layers, classifier, feature_layer, hidden_dims,
+                             feature_dim, activation, backbone, epochs, batch_size, lr,
+                             weight_decay, validation_size, patience, grad_clip, contamination,
+                             device, random_state, verbose)
+
+    def feature_layers(self) -> list[str | None]:
+        if self.layers != "auto":
+            return list(self.layers)
+        names = _activation_layers(self.model_)
+        return names if names else [self.feature_layer]
+
+    def fit_reference(self, X, y):
+        self._choosing_epsilon = True  # epsilon="auto" compares Mahalanobis' own scores
+        try:
+            return Mahalanobis.fit_statistics(self, X, y)
+        finally:
+            self._choosing_epsilon = False
+
+    def fit_statistics(self, X, y):
+        return AdversarialDetector.fit_statistics(self, X, y)
+
+    def characteristics(self, x, index=None):
+        """The smallest squared Mahalanobis distance at each layer, ``(n, n_layers)``, each on
+        the input pre-processed towards that layer's closest class."""
+        if self.epsilon_ <= 0:
+            with torch.no_grad():
+                return self._layer_distances(x).double()
+        columns = []
+        for i in range(len(self._dims)):
+            step = torch.sign(input_gradient(lambda z, i=i: self._layer_distances(z)[:, i], x))
+            with torch.no_grad():
+                columns.append(self._layer_distances(x - self.epsilon_ * step)[:, i])
+        return torch.stack(columns, dim=1).double()
+
+    def score(self, batch: Batch) -> torch.Tensor:
+        return AdversarialDetector.score(self, batch)
+
+    def ood_score(self, x: torch.Tensor) -> torch.Tensor:
+        if getattr(self, "_choosing_epsilon", False):
+            return Mahalanobis.ood_score(self, x)
+        return AdversarialDetector.ood_score(self, x)
+
+    def _get_state(self):
+        return AdversarialDetector._get_state(self)
+
+    def _set_state(self, state, tensors, device=None):
+        AdversarialDetector._set_state(self, state, tensors, device=device)
+
+
+# ============================================================================ protocol
+@dataclass
+class AdversarialSplit:
+    """Ma et al.'s data for one attack: normal (clean + noisy) and adversarial inputs of the
+    correctly classified images, split by source image into a half to fit the detector and a
+    half to evaluate it. ``y_*`` = 1 for adversarial inputs."""
+
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    X_eval: np.ndarray
+    y_eval: np.ndarray
+    n_correct: int
+    success_rate: float
+    """Share of the adversarial inputs the classifier no longer assigns to their true class."""
+    mean_l2: float
+    mean_linf: float
+
+
+def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
+                         eps: float | None = None, seed: int = 0, fit_share: float = 0.5,
+                         successful_only: bool = False,
+                         attack_options: dict | None = None) -> AdversarialSplit:
+    """Make detector data by Ma et al.'s protocol (ICLR 2018, Sec. 5.1, after Feinman et al.).
+
+    Of the test inputs ``X`` (in [0, 1]; uint8 images are divided by 255) the classifier
+    classifies correctly, each gives a clean input (label 0), a noisy counterpart (label 0:
+    Gaussian noise scaled to the same L2 norm as its adversarial perturbation, clipped to
+    [0, 1] — Ma et al.'s rule for the attacks of unbounded L∞) and an adversarial input
+    (label 1) from ``attack`` (``"fgsm"``, ``"bim"``, ``"pgd"`` with ``eps``, or ``"cw"``,
+    :func:`deepad.detectors.related.attacks.run_attack`). The source images are shuffled
+    (seeded) and split, ``fit_share`` of them with their three versions to fit the detector,
+    the rest to evaluate it. ``successful_only=True`` keeps only the images whose attack
+    succeeded (the protocol of later benchmarks such as Aldahdooh et al.'s).
+    """
+    if not 0 < fit_share < 1:
+        msg = f"fit_share must lie strictly between 0 and 1; got {fit_share!r}."
+        raise ValueError(msg)
+    x = as_tensor(X)
+    if x.ndim == 3:
+        x = x[:, None]
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    if len(labels) != len(x):
+        msg = f"y must hold one class per input: {len(x)} inputs, {len(labels)} labels."
+        raise ValueError(msg)
+    correct = predict(classifier, x) == labels
+    x, labels = x[correct], labels[correct]
+    if len(x) < 4:
+        msg = f"only {len(x)} input(s) are classified correctly; the protocol needs at least 4."
+        raise ValueError(msg)
+    adv = run_attack(attack, classifier, x, labels, eps=eps, seed=seed,
+                     **(attack_options or {}))
+    flipped = predict(classifier, adv) != labels
+    success = float(flipped.double().mean())
+    if successful_only:
+        x, labels, adv = x[flipped], labels[flipped], adv[flipped]
+    delta = (adv - x).reshape(len(x), -1)
+    l2 = delta.norm(dim=1)
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x.shape, generator=generator)
+    noise = noise / noise.reshape(len(x), -1).norm(dim=1).clamp(min=1e-12).reshape(
+        -1, *([1] * (x.ndim - 1)))
+    noisy = (x + noise * l2.reshape(-1, *([1] * (x.ndim - 1)))).clamp(0, 1)
+    order = torch.randperm(len(x), generator=generator)
+    n_fit = int(round(fit_share * len(x)))
+
+    def part(rows):
+        data = torch.cat([x[rows], noisy[rows], adv[rows]]).numpy()
+        target = np.r_[np.zeros(2 * len(rows), np.int64), np.ones(len(rows), np.int64)]
+        return data, target
+
+    X_fit, y_fit = part(order[:n_fit])
+    X_eval, y_eval = part(order[n_fit:])
+    return AdversarialSplit(X_fit, y_fit, X_eval, y_eval, int(correct.sum()), success,
+                            float(l2.mean()), float(delta.abs().amax(dim=1).mean()))
+
+
+__all__ = ["KDBU", "LID", "AdversarialDetector", "AdversarialSplit", "MahalanobisAdversarial",
+           "adversarial_protocol", "layer_outputs", "lid_mle"]

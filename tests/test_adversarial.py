@@ -1,0 +1,137 @@
+"""What is specific to the adversarial-example detectors (LID, KDBU, MahalanobisAdversarial):
+the LID estimate, the kernel density against scikit-learn, Ma et al.'s protocol, detection of
+FGSM inputs after fit_detector, persistence of the fitted regression, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import KernelDensity
+from torch import nn
+
+import deepad
+from deepad.detectors import KDBU, LID, MahalanobisAdversarial
+from deepad.detectors.related.adversarial import adversarial_protocol, lid_mle
+
+PARAMS = {"hidden_dims": (32,), "feature_dim": 16, "epochs": 40, "batch_size": 64,
+          "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three classes of points in [0, 1]^20 (600 to train, 300 to attack)."""
+    gen = np.random.default_rng(0)
+    means = gen.random((3, 20)) * 0.3 + 0.35
+    y = np.arange(900) % 3
+    X = np.clip(means[y] + 0.08 * gen.normal(size=(900, 20)), 0, 1).astype(np.float32)
+    return X[:600], y[:600], X[600:], y[600:]
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, y, X_test, y_test = blobs
+    kdbu = KDBU(**PARAMS, dropout=0.2, n_passes=20, bandwidth=1.0).fit(X, y)
+    lid = LID(**PARAMS).fit(X, y)
+    maha = MahalanobisAdversarial(**PARAMS).fit(X, y)
+    # ε = 0.2: on these isotropic blobs (no low-dimensional manifold) the noisy counterparts
+    # of ε = 0.1 are nearly as far off the data as the attack (AUROC 0.6-0.7 measured)
+    split = adversarial_protocol(lid.classifier_, X_test, y_test, "fgsm", eps=0.2, seed=0)
+    for det in (kdbu, lid, maha):
+        det.fit_detector(split.X_fit, split.y_fit)
+    return {"KDBU": kdbu, "LID": lid, "MahalanobisAdversarial": maha}, split
+
+
+def test_lid_mle_hand_case_and_uniform_cube():
+    # distances 1 and 2, k = 2: -1 / mean(log(1/2), log(2/2)) = 2 / log 2
+    np.testing.assert_allclose(lid_mle(torch.tensor([[1.0, 2.0, 5.0]]), 2).numpy(),
+                               [2 / np.log(2)], rtol=1e-6)
+    # the sample itself (distance 0) is skipped
+    np.testing.assert_allclose(lid_mle(torch.tensor([[0.0, 1.0, 2.0]]), 2).numpy(),
+                               [2 / np.log(2)], rtol=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    for dim in (2, 5):
+        points = torch.rand(20000, dim, generator=gen, dtype=torch.float64)
+        centre = torch.full((1, dim), 0.5, dtype=torch.float64)
+        estimate = float(lid_mle(torch.cdist(centre, points), 200)[0])
+        assert abs(estimate - dim) < 0.2 * dim
+
+
+def test_kernel_density_matches_scikit_learn(fitted, blobs):
+    det = fitted[0]["KDBU"]
+    X_test = torch.from_numpy(blobs[2][:10])
+    with torch.no_grad():
+        logits, (features,) = det.features(X_test)
+    predicted = logits.argmax(dim=1)
+    ours = det.kernel_density(features, predicted).numpy()
+    bank = det.statistics_["kde_features"].numpy()
+    labels = det.statistics_["kde_labels"].numpy()
+    for i in range(10):
+        kde = KernelDensity(bandwidth=1.0).fit(bank[labels == int(predicted[i])])
+        np.testing.assert_allclose(ours[i], kde.score_samples(features[i:i + 1].double()
+                                                              .numpy())[0], rtol=1e-6)
+
+
+def test_protocol_follows_ma_et_al(blobs, fitted):
+    _, split = fitted
+    n_fit = len(split.y_fit) // 3
+    assert split.y_fit.sum() == n_fit and len(split.y_fit) == 3 * n_fit
+    assert abs(len(split.y_fit) - len(split.y_eval)) <= 3
+    assert (len(split.y_fit) + len(split.y_eval)) // 3 == split.n_correct
+    assert split.X_fit.min() >= 0 and split.X_fit.max() <= 1
+    clean, noisy, adv = np.split(split.X_fit, 3)
+    assert np.abs(adv - clean).max() <= 0.2 + 1e-6
+    # the noise has the adversarial perturbation's L2 norm (less where clipping bites)
+    l2_adv = np.linalg.norm(adv - clean, axis=1)
+    l2_noise = np.linalg.norm(noisy - clean, axis=1)
+    assert np.all(l2_noise <= l2_adv + 1e-4) and np.median(l2_noise / l2_adv) > 0.8
+    assert 0.5 < split.success_rate <= 1.0
+
+
+@pytest.mark.parametrize("name", ["LID", "KDBU", "MahalanobisAdversarial"])
+def test_detectors_find_fgsm_inputs(fitted, name):
+    dets, split = fitted
+    det = dets[name]
+    scores = det.decision_function(split.X_eval)
+    assert roc_auc_score(split.y_eval, scores) >= 0.8
+    assert det.detector_fitted_
+    # the threshold flags about `contamination` of the normal samples it was fitted on
+    normal = det.decision_scores_[split.y_fit == 0]
+    assert abs((normal > det.threshold_).mean() - det.contamination) <= 0.02
+
+
+@pytest.mark.parametrize("name", ["LID", "KDBU", "MahalanobisAdversarial"])
+def test_save_load_keeps_the_fitted_regression(fitted, name, tmp_path):
+    det = fitted[0][name]
+    X = fitted[1].X_eval
+    loaded = deepad.load(det.save(tmp_path / name))
+    assert loaded.detector_fitted_
+    np.testing.assert_array_equal(loaded.decision_function(X), det.decision_function(X))
+    assert loaded.threshold_ == det.threshold_
+
+
+@pytest.mark.parametrize(("labels", "match"), [
+    (lambda n: np.full(n, 2), "0 \\(normal"), (lambda n: np.zeros(n, int), "at least 2"),
+    (lambda n: np.zeros(n - 1, int), "one 0/1 label")])
+def test_fit_detector_rejects_bad_labels(fitted, labels, match):
+    det = fitted[0]["LID"]
+    X = fitted[1].X_eval[:30]
+    with pytest.raises(ValueError, match=match):
+        det.fit_detector(X, labels(len(X)))
+
+
+def test_fit_detector_needs_a_fitted_detector(blobs):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        LID().fit_detector(blobs[0][:10], np.r_[np.zeros(5), np.ones(5)])
+
+
+def test_kdbu_needs_dropout_and_lid_needs_k_below_reference(blobs):
+    X, y = blobs[0], blobs[1]
+    plain = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match="dropout"):
+        KDBU(classifier=plain).fit(X, y)
+    with pytest.raises(ValueError, match="k < n_reference"):
+        LID(classifier=plain, k=20, n_reference=20).fit(X, y)
