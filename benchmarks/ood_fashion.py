@@ -219,7 +219,8 @@ def report(info, results, anchor_result, peer) -> str:
              "noise, per pixel U[0, 1], as in Hendrycks & Gimpel's release, clipped to the "
              "images' range [0, 1] (the release does not clip). Every OOD detector scores "
              "with this one classifier; none is tuned on OOD data (ODIN and Mahalanobis ε: "
-             "fixed, or `\"auto\"` = chosen on training images only, the Generalized-ODIN criterion). DeepSVDD, AutoEncoder and RND "
+             "fixed, or `\"auto\"` = chosen on training images only, the "
+             "Generalized-ODIN criterion). DeepSVDD, AutoEncoder and RND "
              f"are label-free baselines (default parameters) fitted on {LABEL_FREE_ROWS:,} "
              "training images (seeded subsample).", "",
              "Metrics in %: AUROC, AUPR-in (in-distribution positive), AUPR-out (OOD "
