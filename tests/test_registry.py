@@ -89,8 +89,11 @@ def test_filter_by_supervision():
     assert "DevNet" in weak and "DevNet" not in unsupervised
     assert {"AutoEncoder", "DeepSVDD"} <= unsupervised
     assert not {"AutoEncoder", "DeepSVDD"} & weak
+    classes = {r["name"] for r in deepad.list_detectors(supervision="class-labels")}
+    assert {"MSP", "ODIN", "Energy", "Mahalanobis", "DeepKNN"} <= classes
+    assert not classes & (weak | unsupervised)
     everything = {r["name"] for r in deepad.list_detectors()}
-    assert weak | unsupervised == everything
+    assert weak | unsupervised | classes == everything
 
 
 def test_filter_by_category_and_combined():
