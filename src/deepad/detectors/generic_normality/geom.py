@@ -28,9 +28,11 @@ from deepad.nets.mlp import ACTIVATIONS
 
 TRANSFORMATION_SETS = {"rotations": 4, "flip_rotations": 8, "all": 72}
 """Name → number of transformations (``transformations=`` of :class:`GEOM`)."""
-IMAGE_BACKBONE = "conv"
-"""The classifier ``backbone="auto"`` builds for GEOM and GOAD on images (chosen on the
-training-split validation of ``benchmarks/image_ssl_budget.py``; ``docs/decisions.md``)."""
+IMAGE_BACKBONE = "dcgan"
+"""The classifier ``backbone="auto"`` builds for GEOM and GOAD on images: the DCGAN-style
+all-convolutional CNN (strided convolutions, no pooling), which trains and scores several
+times more views per CPU second than the pooled CNN of :mod:`deepad.nets.conv` and a WRN
+(``benchmarks/image_ssl_budget.py``, ``docs/decisions.md``)."""
 _VIEWS_PER_CHUNK = 4096  # transformed images per forward pass when scoring (bounded memory)
 _EULER_GAMMA = 0.5772156649015329  # −ψ(1)
 
@@ -238,13 +240,21 @@ class GEOM(DeepDetector):
     Deviations from the authors' release (``izikgo/AnomalyDetectionTransformations``: a
     Wide-ResNet WRN-10-4 trained with Adam at Keras' defaults, batch 128 of transformed images
     shuffled over the 72-fold expanded training set, ``ceil(200 / 72) = 3`` epochs): the
-    network is the small CNN of :mod:`deepad.nets.conv` (widths 16-32-64 with batch
-    normalisation, about 1 % of WRN-10-4's arithmetic: the WRN is far too slow on a CPU); a
-    batch holds ``batch_size`` images with all their T views (every (image, transformation)
-    pair once per epoch, as in the release, but the T views of an image share a batch, so
-    an epoch takes 72 / 128 · 8 ≈ 4.5 times fewer, larger steps than the release's). Defaults:
-    the release's 3 epochs and Adam at lr 1e-3; 8 images (576 views) per batch (measured on
-    one-class MNIST: ``docs/results/geom_mnist.md``).
+    network is a small all-convolutional CNN (``backbone="auto"`` →
+    :class:`~deepad.nets.dcgan.DCGANEncoder`: strided 4 x 4 convolutions of widths 16-32-64,
+    batch normalisation, leaky ReLU, a last convolution over the whole map to the T logits;
+    ``backbone="wrn"`` builds the paper's kind of network, ``hidden_dims=(64, 128, 256)``
+    being WRN-10-4, far too slow on a CPU); a batch holds ``batch_size`` images with all
+    their T views (every (image, transformation) pair once per epoch, as in the release, but
+    the T views of an image share a batch, so an epoch takes 72 / 128 · 8 ≈ 4.5 times fewer,
+    larger steps than the release's); one epoch instead of three. Defaults were chosen for a
+    CPU budget of a few minutes per class on two cores (6,000 images x 72 views per epoch,
+    10,000 x 72 views to score) and only on training data: Fashion-MNIST training images,
+    part of the normal class held out against other classes' training images, the test split
+    never read (``benchmarks/image_ssl_budget.py``, ``docs/results/image_ssl_budget.md``,
+    ``docs/decisions.md``). Adam at lr 1e-3 and 8 images (576 views) per batch as before
+    (``docs/results/geom_mnist.md`` used three epochs of the pooled CNN of
+    :mod:`deepad.nets.conv`).
 
     Parameters
     ----------
@@ -254,7 +264,7 @@ class GEOM(DeepDetector):
         Translation s in pixels for ``"all"``; "auto" → round(side / 4) (8 for 32 × 32).
     score_type : {"dirichlet", "simple"}, default "dirichlet"
     hidden_dims : tuple of int, default (16, 32, 64)
-        Channel widths of the convolutional blocks.
+        Channel widths of the convolutional layers (of the groups for ``backbone="wrn"``).
     batch_norm : bool, default True
     activation : str, default "relu"
     backbone, epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
@@ -312,7 +322,7 @@ class GEOM(DeepDetector):
 
     def __init__(self, transformations="all", shift="auto", score_type="dirichlet",
                  hidden_dims=(16, 32, 64), batch_norm=True, activation="relu", backbone="auto",
-                 epochs=3, batch_size=8, lr=1e-3, weight_decay=0.0, validation_size=0.0,
+                 epochs=1, batch_size=8, lr=1e-3, weight_decay=0.0, validation_size=0.0,
                  patience=None, grad_clip=None, contamination=0.1, device=None,
                  random_state=None, verbose=False):
         self.transformations = transformations
