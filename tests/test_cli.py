@@ -64,7 +64,8 @@ def test_list_text_shows_every_leaf_and_detector():
     leaves_filled = {(d["category"], d["subcategory"]) for d in deepad.list_detectors()}
     n_empty = sum(1 for category, leaves in SUBCATEGORIES.items() for leaf in leaves
                   if (category, leaf) not in leaves_filled)
-    assert ("(none yet)" in result.stdout) == (n_empty > 0)
+    assert f"{n_empty} leaves (none yet)" in result.stdout
+    assert (result.stdout.count("(none yet)") - 1) == n_empty  # the header, then each leaf
     for name in ("AutoEncoder", "DeepSVDD", "DevNet"):
         assert name in result.stdout
     assert "weakly-supervised" in result.stdout
