@@ -91,3 +91,11 @@ def test_series_rows_out_of_time_order_are_refused(series_csv, tmp_path):
 def test_anomalous_stretches():
     assert anomalous_stretches(np.array([1, 1, 0, 0, 1, 0, 1])) == [(0, 1), (4, 4), (6, 6)]
     assert anomalous_stretches(np.zeros(4, dtype=int)) == []
+
+
+def test_series_label_like_column_without_label_option_is_warned(series_csv, tmp_path):
+    result = invoke("run", series_csv, "--window", 16, "--train-stride", 8, *FAST,
+                    "--output", "none", "--plot", "none")
+    assert result.exit_code == 0, result.output
+    assert "column 'is_anomaly' is named like a label and is used as a channel" in result.output
+    assert "3 channel(s)" in result.output

@@ -218,6 +218,10 @@ def run_series(data: Path, *, cls: type, params: dict[str, Any], window: int,
     channels, y, times, time_name = split_series(
         frame, label_column=label_column, timestamp_column=timestamp_column,
         ignore_columns=ignore_columns)
+    from deepad.cli.tabular_input import suspicious_columns
+
+    for line in suspicious_columns(channels, label_given=label_column is not None):
+        typer.echo(f"Warning: {line.replace('feature', 'channel')}", err=True)
     typer.echo(f"data: {data} (a series: {len(channels)} timestamps x {channels.shape[1]} "
                f"channel(s)" + (f", time column {time_name!r}" if time_name else ", row order")
                + "); labels: " + ("none" if y is None else
