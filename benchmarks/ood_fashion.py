@@ -367,6 +367,15 @@ def main() -> None:
         print(label, {o: round(metrics(results[label]["scores"]["in"],
                                        results[label]["scores"][o])["auroc"], 4)
                       for o in OOD_SETS}, flush=True)
+    anchor_result = anchor(args.anchor_epochs if not args.quick else 1)
+    print("anchor", [{k: round(r[k]["auroc"], 4) for k in ("uniform", "gaussian")}
+                     for r in anchor_result["seeds"]])
+
+    def write() -> None:  # after the OOD detectors, and again after each baseline
+        OUT.write_text(report(info, results, anchor_result, peer_lines(results)) + "\n")
+        print(f"wrote {OUT}", flush=True)
+
+    write()
     if not args.skip_label_free:
         rows = np.random.default_rng(SEED).permutation(len(sets["train"]))[:LABEL_FREE_ROWS]
         for label, name, params in LABEL_FREE:
@@ -380,12 +389,7 @@ def main() -> None:
             print(label, {o: round(metrics(results[label]["scores"]["in"],
                                            results[label]["scores"][o])["auroc"], 4)
                           for o in OOD_SETS}, flush=True)
-    anchor_result = anchor(args.anchor_epochs if not args.quick else 1)
-    print("anchor", [{k: round(r[k]["auroc"], 4) for k in ("uniform", "gaussian")}
-                     for r in anchor_result["seeds"]])
-    peer = peer_lines(results)
-    OUT.write_text(report(info, results, anchor_result, peer) + "\n")
-    print(f"wrote {OUT}")
+            write()
 
 
 if __name__ == "__main__":
