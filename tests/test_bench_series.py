@@ -192,7 +192,7 @@ def test_time_limit_gives_a_timeout_row(series_env, tmp_path):
     db = tmp_path / "slow.db"
     result = invoke("--datasets", "ucr/001", "--detectors", f"{FAKE}SeriesSleeps",
                     "--timeout", 1, "--db", db, "--quiet")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # every job of the benchmark failed
     rows = load_results(db)
     assert rows.status.tolist() == ["timeout"] and "timeout after 1 s" in rows.error.iloc[0]
     assert rows.dataset.tolist() == ["ucr/001_UCR_Anomaly_Toy_300_521_540"]
