@@ -87,6 +87,9 @@ def test_protocol_follows_ma_et_al(blobs, fitted):
     l2_noise = np.linalg.norm(noisy - clean, axis=1)
     assert np.all(l2_noise <= l2_adv + 1e-4) and np.median(l2_noise / l2_adv) > 0.8
     assert 0.5 < split.success_rate <= 1.0
+    # the success flag is per source image, the same on its three rows
+    flags = np.split(split.succeeded_fit, 3)
+    assert np.array_equal(flags[0], flags[1]) and np.array_equal(flags[0], flags[2])
 
 
 @pytest.mark.parametrize("name", ["LID", "KDBU", "MahalanobisAdversarial"])

@@ -614,6 +614,10 @@ class AdversarialSplit:
     y_fit: np.ndarray
     X_eval: np.ndarray
     y_eval: np.ndarray
+    succeeded_fit: np.ndarray
+    """Per row of ``X_fit``: whether the attack on its source image succeeded (for all three
+    versions of the image), to restrict an evaluation to successful attacks."""
+    succeeded_eval: np.ndarray
     n_correct: int
     success_rate: float
     """Share of the adversarial inputs the classifier no longer assigns to their true class."""
@@ -657,7 +661,7 @@ def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
     flipped = predict(classifier, adv) != labels
     success = float(flipped.double().mean())
     if successful_only:
-        x, labels, adv = x[flipped], labels[flipped], adv[flipped]
+        x, labels, adv, flipped = x[flipped], labels[flipped], adv[flipped], flipped[flipped]
     delta = (adv - x).reshape(len(x), -1)
     l2 = delta.norm(dim=1)
     generator = torch.Generator().manual_seed(seed)
@@ -671,12 +675,13 @@ def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
     def part(rows):
         data = torch.cat([x[rows], noisy[rows], adv[rows]]).numpy()
         target = np.r_[np.zeros(2 * len(rows), np.int64), np.ones(len(rows), np.int64)]
-        return data, target
+        return data, target, np.tile(flipped[rows].numpy(), 3)
 
-    X_fit, y_fit = part(order[:n_fit])
-    X_eval, y_eval = part(order[n_fit:])
-    return AdversarialSplit(X_fit, y_fit, X_eval, y_eval, int(correct.sum()), success,
-                            float(l2.mean()), float(delta.abs().amax(dim=1).mean()))
+    X_fit, y_fit, succeeded_fit = part(order[:n_fit])
+    X_eval, y_eval, succeeded_eval = part(order[n_fit:])
+    return AdversarialSplit(X_fit, y_fit, X_eval, y_eval, succeeded_fit, succeeded_eval,
+                            int(correct.sum()), success, float(l2.mean()),
+                            float(delta.abs().amax(dim=1).mean()))
 
 
 __all__ = ["KDBU", "LID", "AdversarialDetector", "AdversarialSplit", "MahalanobisAdversarial",
