@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
+from torch.nn.modules.dropout import _DropoutNd
 
 from deepad.core.chunks import chunk_rows
 from deepad.core.params import Interval
@@ -57,7 +58,7 @@ from deepad.nets.mlp import ACTIVATIONS
 
 STANDARDISE_ROWS = 1000
 """Clean training samples (a seeded subsample) that standardise the characteristics."""
-SKIPPED_LAYERS = (nn.Dropout, nn.Flatten, nn.Identity)
+SKIPPED_LAYERS = (_DropoutNd, nn.Flatten, nn.Identity)
 DETECTOR_STATS = ("char_mean", "char_std", "coef", "intercept")
 
 
@@ -90,7 +91,7 @@ def layer_outputs(model: nn.Module, x: torch.Tensor,
 
 
 def lid_mle(distances: torch.Tensor, k: int) -> torch.Tensor:
-    """Maximum-likelihood LID estimate per row (Ma et al. 2018, Eq. 4; Amsaleg et al. 2015)
+    """Maximum-likelihood LID estimate per row (Ma et al. 2018, after Amsaleg et al. 2015)
     from each row's distances to a reference set: ``−(1/k Σ_{i≤k} log(r_i / r_k))⁻¹`` over the
     ``k`` smallest distances ``r_1 ≤ ... ≤ r_k``. A zero smallest distance (the sample itself
     in the reference) is skipped for the next one."""
@@ -241,7 +242,7 @@ class LID(AdversarialDetector):
     """Local intrinsic dimensionality characteristics (Ma et al., ICLR 2018): adversarial
     regions have a higher LID than the data's submanifold, at every layer of the classifier.
 
-    For a sample x and each layer ℓ, the maximum-likelihood estimate (Eq. 4)
+    For a sample x and each layer ℓ, the maximum-likelihood estimate (Amsaleg et al. 2015)
     ``LID_ℓ(x) = −(1/k Σ_{i=1}^{k} log(r_i(x) / r_k(x)))⁻¹`` over the distances ``r_i`` from
     x's layer-ℓ output (flattened) to its k nearest neighbours in a mini-batch of clean
     samples; the vector over layers goes to a logistic regression (:meth:`fit_detector`).
@@ -344,7 +345,7 @@ class LID(AdversarialDetector):
 
 # ============================================================================ KD + BU
 class DropoutClassifierNet(ClassifierNet):
-    """:class:`ClassifierNet` with dropout before its head (the backbone has its own), for
+    """:class:`ClassifierNet` with dropout on its last hidden layer (before the head), for
     Monte-Carlo dropout."""
 
     def __init__(self, body: nn.Module, feature_dim: int, n_classes: int, activation: str,
@@ -361,20 +362,22 @@ class KDBU(AdversarialDetector):
     """Kernel density and Bayesian uncertainty (Feinman, Curtin, Shintre & Gardner, "Detecting
     Adversarial Samples from Artifacts", 2017).
 
-    Kernel density (Eq. 1): ``K(x) = 1/|X_t| Σ_{x_i ∈ X_t} k(φ(x_i), φ(x))`` with the Gaussian
-    kernel ``k(a, b) ∝ exp(−||a − b||² / (2σ²))`` on the last hidden layer's features φ
+    Kernel density: ``K(x) = 1/|X_t| Σ_{x_i ∈ X_t} k(φ(x_i), φ(x))`` with the Gaussian kernel
+    ``k(a, b) ∝ exp(−||a − b||² / (2σ²))`` on the last hidden layer's features φ
     (``feature_layer``), over the training samples ``X_t`` of the class the classifier
     *predicts* for x; computed as a log-density (as the authors' code, scikit-learn's
-    ``KernelDensity.score_samples``), low for adversarial inputs. Bayesian uncertainty
-    (Eq. 4): with T stochastic passes under Monte-Carlo dropout, ``U(x) = 1/T Σ_t ŷ_tᵀŷ_t −
+    ``KernelDensity.score_samples``), low for adversarial inputs. Bayesian uncertainty: with T
+    stochastic passes under Monte-Carlo dropout, ``U(x) = 1/T Σ_t ŷ_tᵀŷ_t −
     (1/T Σ_t ŷ_t)ᵀ(1/T Σ_t ŷ_t)`` on the softmax outputs ŷ_t, high for adversarial inputs. The
     two, standardised, go to a logistic regression (:meth:`fit_detector`).
 
-    deepad's classifier gets dropout (rate ``dropout``) in its backbone and before its head, as
-    the paper's MNIST network; a given ``classifier`` must contain ``nn.Dropout`` modules
-    (only they are switched to training mode for the T passes). Defaults: σ = 1.20 and T =
-    50 (the authors' MNIST values); the density uses at most ``max_kde_samples`` training
-    samples (a seeded subsample; the authors use all), kept with the model. The dropout masks
+    deepad's classifier gets dropout (rate ``dropout``) on its last hidden layer, before the
+    head (the paper's MNIST network also drops after its convolutions; the convolutional
+    backbone's channel dropout cost much accuracy on small networks); a given ``classifier``
+    must contain dropout modules (only they are switched to training mode for the T passes).
+    Defaults: σ = 1.20 and T = 50 (the authors' MNIST values); the density uses at most
+    ``max_kde_samples`` training samples (a seeded subsample; the authors use all), kept with
+    the model. The dropout masks
     are drawn from a generator seeded by ``random_state`` and the position of the scored chunk,
     so the same input gives the same scores; a sample's uncertainty is a Monte-Carlo estimate
     and changes slightly with the samples it is scored with.
@@ -447,13 +450,12 @@ class KDBU(AdversarialDetector):
 
     def build(self, spec: InputSpec) -> nn.Module:
         body = build_backbone(spec, hidden_dims=self.hidden_dims, out_dim=self.feature_dim,
-                              kind=self.backbone, activation=self.activation,
-                              dropout=self.dropout)
+                              kind=self.backbone, activation=self.activation)
         return DropoutClassifierNet(body, self.feature_dim, self.n_classes_, self.activation,
                                     self.dropout)
 
     def fit_reference(self, X, y):
-        if not any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.model_.modules()):
+        if not any(isinstance(m, _DropoutNd) and m.p > 0 for m in self.model_.modules()):
             msg = ("KDBU's Bayesian uncertainty needs Monte-Carlo dropout: the classifier has "
                    "no nn.Dropout module with p > 0. Pass a classifier trained with dropout, "
                    "or let deepad train one (classifier=None, dropout > 0).")
@@ -481,7 +483,7 @@ class KDBU(AdversarialDetector):
 
     def uncertainty(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         """Feinman et al.'s U(x) over ``n_passes`` Monte-Carlo dropout passes."""
-        dropouts = [m for m in self.model_.modules() if isinstance(m, nn.Dropout)]
+        dropouts = [m for m in self.model_.modules() if isinstance(m, _DropoutNd)]
         probs = []
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
@@ -511,7 +513,7 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
     confidence score at several layers of the classifier (class means and a tied covariance
     per layer, Eq. 1-2, input pre-processing of size ε, Eq. 4 — the machinery of
     :class:`~deepad.detectors.related.ood.Mahalanobis`), one score per layer, and a logistic
-    regression on them fitted on normal and adversarial samples (Sec. 2.2, the paper's
+    regression on them fitted on normal and adversarial samples (the paper's
     "feature ensemble" with weights learned from adversarial examples; :meth:`fit_detector`).
 
     ``layers="auto"``: the output of every activation module of the classifier (for deepad's
@@ -629,7 +631,7 @@ def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
                          eps: float | None = None, seed: int = 0, fit_share: float = 0.5,
                          successful_only: bool = False,
                          attack_options: dict | None = None) -> AdversarialSplit:
-    """Make detector data by Ma et al.'s protocol (ICLR 2018, Sec. 5.1, after Feinman et al.).
+    """Make detector data by Ma et al.'s protocol (ICLR 2018, after Feinman et al. 2017).
 
     Of the test inputs ``X`` (in [0, 1]; uint8 images are divided by 255) the classifier
     classifies correctly, each gives a clean input (label 0), a noisy counterpart (label 0:

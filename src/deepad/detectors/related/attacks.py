@@ -82,7 +82,7 @@ def _batched(attack: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: to
 # ---------------------------------------------------------------------------- L∞ attacks
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
          clip_min: float = 0.0, clip_max: float = 1.0, batch_size: int = 512) -> torch.Tensor:
-    """Fast gradient sign method (Goodfellow, Shlens & Szegedy, ICLR 2015, Eq. 3 / Sec. 4):
+    """Fast gradient sign method (Goodfellow, Shlens & Szegedy, ICLR 2015, Sec. 4):
     ``x' = clip(x + ε · sign(∇_x J(θ, x, y)))``, one step of size ``eps`` in L∞."""
     _positive("eps", eps)
     _check(x, y, clip_min, clip_max)
@@ -98,11 +98,11 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
         step_size: float | None = None, n_steps: int = 40, random_start: bool = True,
         clip_min: float = 0.0, clip_max: float = 1.0, batch_size: int = 512,
         generator: torch.Generator | None = None) -> torch.Tensor:
-    """Projected gradient descent in L∞ (Madry et al., ICLR 2018, Eq. 2 / Sec. 2.1):
+    """Projected gradient descent in L∞ (Madry et al., ICLR 2018):
     ``x^{t+1} = Π_{B∞(x, ε) ∩ [clip_min, clip_max]} (x^t + α · sign(∇_x J(θ, x^t, y)))``,
     from a uniform random start in the ε-ball (``random_start=True``, Madry et al.) or from
     ``x`` itself, which is the basic iterative method, BIM (Kurakin, Goodfellow & Bengio,
-    ICLR 2017 workshop, Eq. 1). ``step_size`` α defaults to ``2.5 ε / n_steps`` (Madry et
+    ICLR 2017 workshop). ``step_size`` α defaults to ``2.5 ε / n_steps`` (Madry et
     al.'s rule of thumb); ``n_steps`` 40, as their MNIST attack."""
     _positive("eps", eps)
     _check(x, y, clip_min, clip_max)
@@ -142,7 +142,7 @@ def carlini_wagner_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                       binary_search_steps: int = 5, max_iterations: int = 200,
                       lr: float = 1e-2, clip_min: float = 0.0, clip_max: float = 1.0,
                       batch_size: int = 512) -> torch.Tensor:
-    """Carlini & Wagner's L2 attack (IEEE S&P 2017, Sec. V-A), untargeted.
+    """Carlini & Wagner's L2 attack (IEEE S&P 2017, their "L2 attack"), untargeted.
 
     Change of variable ``x' = lo + (tanh(w) + 1) / 2 · (hi − lo)`` (so ``x'`` is always a valid
     input); minimise ``||x' − x||²₂ + c · f(x')`` with Adam over ``w``, where
