@@ -103,7 +103,8 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
     from a uniform random start in the ε-ball (``random_start=True``, Madry et al.) or from
     ``x`` itself, which is the basic iterative method, BIM (Kurakin, Goodfellow & Bengio,
     ICLR 2017 workshop). ``step_size`` α defaults to ``2.5 ε / n_steps`` (Madry et
-    al.'s rule of thumb); ``n_steps`` 40, as their MNIST attack."""
+    al.'s rule of thumb); ``n_steps`` 40, as their MNIST attack. The random start is drawn from
+    ``generator`` (None: torch's global generator; :func:`run_attack` passes a seeded one)."""
     _positive("eps", eps)
     _check(x, y, clip_min, clip_max)
     if not (isinstance(n_steps, int) and n_steps >= 1):
