@@ -373,7 +373,7 @@ class KDBU(AdversarialDetector):
 
     deepad's classifier gets dropout (rate ``dropout``) on its last hidden layer, before the
     head (the paper's MNIST network also drops after its convolutions; the convolutional
-    backbone's channel dropout cost much accuracy on small networks); a given ``classifier``
+    backbone's channel dropout is left out); a given ``classifier``
     must contain dropout modules (only they are switched to training mode for the T passes).
     Defaults: σ = 1.20 and T = 50 (the authors' MNIST values); the density uses at most
     ``max_kde_samples`` training samples (a seeded subsample; the authors use all), kept with
