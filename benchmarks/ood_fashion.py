@@ -337,6 +337,8 @@ def main() -> None:
     parser.add_argument("--anchor-epochs", type=int, default=30)
     parser.add_argument("--skip-label-free", action="store_true")
     parser.add_argument("--peer-export", action="store_true")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report the label-free baselines already scored, run none")
     parser.add_argument("--only", nargs="*", help="labels of the detectors to run")
     parser.add_argument("--quick", action="store_true",
                         help="a dry run on 2,000 / 500 images into /tmp (no report written)")
@@ -385,6 +387,8 @@ def main() -> None:
             try:
                 cls = deepad.get_detector(name)
             except KeyError:
+                continue
+            if args.cached_only and not (CACHE / f"scores_free_{name}.json").is_file():
                 continue
             results[label] = score_detector(
                 f"free_{name}", lambda cls=cls, params=params: cls(**params, random_state=SEED),
