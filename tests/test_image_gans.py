@@ -114,3 +114,16 @@ def test_ganomaly_anomaly_map_is_the_contextual_error(image_fits, planted_images
 def test_image_gans_refuse_other_image_sizes(image_fits, planted_images):
     with pytest.raises(ValueError):
         image_fits["GANomaly"].decision_function(np.zeros((2, 1, 12, 12), dtype=np.float32))
+
+
+def test_anogan_anomaly_map_is_the_residual_image(image_fits, planted_images):
+    """Schlegl et al.'s residual |x − G(z_Γ)| after the latent search: finite, one map per
+    image, the same on a second call (the search's starting codes are seeded per call), and
+    larger on the planted images than on the normal ones."""
+    X, y = planted_images
+    detector = image_fits["AnoGAN"]
+    picked = np.concatenate([np.flatnonzero(y == 1)[:5], np.flatnonzero(y == 0)[:5]])
+    maps = detector.anomaly_map(X[picked])
+    assert maps.shape == (10, 16, 16) and np.isfinite(maps).all()
+    np.testing.assert_array_equal(maps, detector.anomaly_map(X[picked]))
+    assert maps[:5].sum(axis=(1, 2)).mean() > maps[5:].sum(axis=(1, 2)).mean()

@@ -37,7 +37,7 @@ with widths of 32 (``docs/decisions.md``).
 from __future__ import annotations
 
 import numbers
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -418,6 +418,22 @@ class AnoGAN(_GAN):
             return super()._score_samples(X)
         finally:
             del self._search_generator
+
+    def anomaly_map(self, X: Any) -> np.ndarray:
+        # the latent search draws its starting codes from the same per-call generator
+        self._search_generator = torch.Generator().manual_seed(self.seed_ or 0)
+        try:
+            return super().anomaly_map(X)
+        finally:
+            del self._search_generator
+
+    def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual image of Schlegl et al. (2017, Sec. 2.3), ``|x − G(z_Γ)|`` after the
+        latent search, summed over channels: where the closest generated normal image
+        differs from the input."""
+        z, _ = self.search(x, self.starting_codes(x))
+        with torch.no_grad():
+            return (x - self.model_.generator(z)).abs().sum(dim=1)
 
     def search(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent search from the starting codes ``z`` (one row per sample of ``x``), all rows
