@@ -20,12 +20,20 @@ modality is refused when the plan is made.
 from __future__ import annotations
 
 import functools
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deepad.bench import detectors
+from deepad.bench.image_sets import (  # noqa: F401 (re-exported names)
+    IMAGE_SUITES,
+    N_CLASSES,
+    SOURCE_TITLES,
+    SOURCES,
+    class_names,
+    is_image_name,
+    parse_name,
+)
 from deepad.bench.protocol import (
     Data,
     DatasetEntry,
@@ -46,46 +54,6 @@ if TYPE_CHECKING:
 
 ONECLASS = "oneclass"
 """The setting of one-class image jobs (never chosen by ``--setting``: by the datasets)."""
-
-SOURCES = {"fashion_mnist": "ruff", "mnist": "within-test"}
-"""Image source → the one-class protocol of its jobs
-(:data:`deepad.data.images.ONE_CLASS_PROTOCOLS`)."""
-
-SOURCE_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
-
-IMAGE_SUITES = {"fashion-oneclass": "fashion_mnist", "mnist-oneclass": "mnist"}
-"""Suite → its source; each suite is the source's 10 classes."""
-
-N_CLASSES = 10
-_NAME = re.compile(r"^(?P<source>[a-z_]+)/(?P<cls>\d+)$")
-
-
-def parse_name(name: str) -> tuple[str, int]:
-    """``"fashion_mnist/3"`` → ``("fashion_mnist", 3)`` (``ValueError`` otherwise)."""
-    found = _NAME.match(name.strip().lower())
-    if found is None or found["source"] not in SOURCES or int(found["cls"]) >= N_CLASSES:
-        msg = (f"{name!r} is not a one-class image dataset; expected <source>/<class> with a "
-               f"source among {', '.join(SOURCES)} and a class 0-{N_CLASSES - 1} (e.g. "
-               "fashion_mnist/0).")
-        raise ValueError(msg)
-    return found["source"], int(found["cls"])
-
-
-def is_image_name(name: str) -> bool:
-    """Whether ``name`` is a one-class image dataset name."""
-    try:
-        parse_name(name)
-    except ValueError:
-        return False
-    return True
-
-
-def class_names(source: str) -> tuple[str, ...]:
-    """The class names of a source, by label."""
-    from deepad.data.images import FASHION_MNIST_CLASSES
-
-    return FASHION_MNIST_CLASSES if source == "fashion_mnist" else tuple(map(str, range(10)))
-
 
 def takes_images(ref: detectors.DetectorRef, cls: type | None) -> bool:
     """Whether the detector is given images (else flattened rows)."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from deepad._version import __version__
 from deepad.bench import figures
-from deepad.bench.image_protocol import SOURCE_TITLES, SOURCES, class_names, parse_name
+from deepad.bench.image_sets import SOURCE_TITLES, SOURCES, class_names, parse_name
 from deepad.bench.render import (
     Block,
     Bullets,
