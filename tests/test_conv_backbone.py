@@ -49,7 +49,8 @@ def test_four_dimensional_input_only_for_image_detectors():
         with pytest.raises(ValueError, match=r"4 dimension\(s\) with shape \(4, 1, 8, 8\).*"
                                              r"detectors of the image modality"):
             check_input(images, modalities)
-    with pytest.raises(ValueError, match=r"5 dimension\(s\).*or 4-D images"):
+    # an image-only detector names both image layouts it reads (4-D, and 3-D grayscale)
+    with pytest.raises(ValueError, match=r"5 dimension\(s\).*expected 4-D images.*3-D grayscale"):
         check_input(images[None], ("image",))
 
 
