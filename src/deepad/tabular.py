@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepad._version import __version__
 from deepad.core.persistence import load as load_detector
-from deepad.core.persistence import read_json, register_format
+from deepad.core.persistence import read_json, register_format, save_detector
 from deepad.core.saved_state import CONFIG_FILE
 from deepad.data.encoding import CATEGORICAL_CHOICES
 from deepad.data.preprocess import SCALINGS, TablePreprocessor
@@ -153,10 +153,46 @@ class TableDetector(BaseEstimator):
     # ------------------------------------------------------------------ fit / score
     def fit(self, X: Any, y: Any = None) -> TableDetector:
         """Fit the preprocessing on the raw table ``X`` and a clone of ``detector`` on the
-        result (``y`` passed on: weak supervision, 1 = labelled anomaly)."""
+        result (``y`` passed on: weak supervision, 1 = labelled anomaly).
+
+        ``X`` may be a streaming source of numeric columns (:class:`deepad.data.ParquetSource`,
+        ``docs/scale.md``): the scaling is then fitted from one streaming pass
+        (:meth:`TablePreprocessor.fit_stats`: min / max or mean / variance per column) and
+        the detector fits the scaled stream (it must declare ``stream_fit``); categorical
+        columns are refused (list them in the source's ``exclude``).
+        """
+        from deepad.data.streaming import is_stream
+
+        if is_stream(X):
+            return self._fit_stream(X, y)
         preprocessor = self.make_preprocessor()
         features = self._as_input(preprocessor.fit_transform(X), self.detector)
         detector = clone(self.detector).fit(features, y)
+        self._set_fitted(preprocessor, detector)
+        return self
+
+    def _fit_stream(self, X: Any, y: Any) -> TableDetector:
+        from deepad.data.streaming import MappedSource, as_source, scan
+
+        source = as_source(X)
+        preprocessor = self.make_preprocessor()
+        if preprocessor.categorical == "ordinal" and reads_categories(self.detector):
+            msg = (f"{type(self.detector).__name__} reads categories; a streaming source gives "
+                   "numeric columns only.")
+            raise TypeError(msg)
+        if not self.detector.stream_fit:
+            raise TypeError(self.detector._stream_refusal_message())
+        drop = set(self.drop)
+        keep = [j for j, c in enumerate(source.columns) if c not in drop]
+        columns = [source.columns[j] for j in keep]
+        selected = source if len(keep) == len(source.columns) else MappedSource(
+            source, lambda x: x[:, keep], columns)
+        stats = scan(selected, reservoir=1)
+        preprocessor.fit_stats(columns, stats.min, stats.max, stats.mean, stats.var)
+        multiply = preprocessor.multiply_.astype(np.float32)
+        add = preprocessor.add_.astype(np.float32)
+        scaled = MappedSource(selected, lambda x: x * multiply + add, columns)
+        detector = clone(self.detector).fit(scaled, y)
         self._set_fitted(preprocessor, detector)
         return self
 
@@ -251,10 +287,17 @@ class TableDetector(BaseEstimator):
                        "drop": [str(c) for c in self.drop]},
             "state": {"preprocessing": self.preprocessor_.to_dict()},
         }
-        path.mkdir(parents=True, exist_ok=True)
-        self.detector_.save(path / DETECTOR_DIR)
-        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-        return path
+        from deepad.core.distributed import rank0_save
+
+        def write(path: Path) -> Path:
+            path.mkdir(parents=True, exist_ok=True)
+            save_detector(self.detector_, path / DETECTOR_DIR)
+            (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+            return path
+
+        # only rank 0 writes in a data-parallel run (the detector's own save would also
+        # synchronise, so its files are written here directly)
+        return rank0_save(write, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> TableDetector:

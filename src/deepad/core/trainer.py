@@ -1,25 +1,32 @@
 """The one training loop every deep detector runs.
 
-Mini-batches come from in-memory tensors by indexing (no DataLoader): shuffled epochs by
-default, or class-balanced batches (half labelled anomalies, half unlabelled rows, drawn with
-replacement) for methods that ask for it, such as DevNet. Methods never copy this loop: they
-fill in the hooks of :class:`deepad.core.deep.DeepDetector` (``loss``, ``training_step``,
-``on_train_start``, ``on_epoch_end``).
+Mini-batches come from in-memory tensors by indexing (no DataLoader), or from a streaming
+source through a bounded shuffle buffer (:meth:`Trainer.fit_stream`,
+:mod:`deepad.data.streaming`): shuffled epochs by default, or class-balanced batches (half
+labelled anomalies, half unlabelled rows, drawn with replacement) for methods that ask for
+it, such as DevNet. Methods never copy this loop: they fill in the hooks of
+:class:`deepad.core.deep.DeepDetector` (``loss``, ``training_step``, ``on_train_start``,
+``on_epoch_end``).
 
 The loop knows a detector only through :class:`Trainable`, the hooks it calls, so this module
-does not import :mod:`deepad.core.deep` (which imports it): no import circle.
+does not import :mod:`deepad.core.deep` (which imports it): no import circle. Under a
+distributed launcher the same loop trains data-parallel (:mod:`deepad.core.distributed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 from typing import NamedTuple, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from deepad.core.distributed import DistContext, GradientAllReduce
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +165,13 @@ class Trainer:
         detector.model_.train()
         return total / len(val_idx)
 
-    def fit(self, detector: Trainable, X: torch.Tensor, y: torch.Tensor | None) -> list[dict]:
+    def fit(self, detector: Trainable, X: torch.Tensor, y: torch.Tensor | None,
+            dist: DistContext | None = None) -> list[dict]:
         """Train ``detector.model_`` in place; return the per-epoch history.
+
+        With ``dist`` (a data-parallel run, :mod:`deepad.core.distributed`) every rank holds
+        ``X``, draws the same batches and trains on rows ``rank::world`` of each; the
+        gradients are all-reduced before each optimiser step.
 
         Raises
         ------
@@ -171,43 +183,129 @@ class Trainer:
         # indices are drawn on the CPU (local generator); the labels they select must be too
         y_cpu = None if y is None else y.cpu()
         train_idx, val_idx = self._split(len(X), y_cpu)
+
+        def epoch_batches(epoch: int):
+            for idx in self._batches(train_idx, y_cpu):
+                if dist is None:
+                    yield self._make_batch(X, y, idx), 1.0
+                elif len(idx) >= dist.world:
+                    # a global batch smaller than the world would leave a rank without rows
+                    local = idx[dist.rank::dist.world]
+                    yield self._make_batch(X, y, local), len(local) / len(idx)
+
+        validate = None
+        if len(val_idx):
+            def validate() -> float:
+                return self._validation_loss(detector, X, y, val_idx)
+        return self._run(detector, epoch_batches, validate, dist)
+
+    def fit_stream(self, detector: Trainable, source, *, device: torch.device, seed: int,
+                   n_rows: int, buffer_rows: int,
+                   dist: DistContext | None = None) -> list[dict]:
+        """Train ``detector.model_`` on a streaming source (:mod:`deepad.data.streaming`);
+        return the per-epoch history.
+
+        Each epoch reads the source's units (row groups) in a new order drawn from ``seed``
+        and the epoch, mixes their rows in a shuffle buffer of ``buffer_rows`` rows and cuts
+        mini-batches of ``batch_size`` rows (``Batch.index`` is the row's position in the
+        epoch). ``steps_per_epoch`` batches per epoch when set (the stream is read again when
+        one pass has fewer), else one pass. In a data-parallel run each rank reads its share
+        of the units and makes batches of ``batch_size // world`` rows; an epoch ends for all
+        ranks when one of them runs out (the others drop their last few rows).
+        """
+        from deepad.data.streaming import shuffle_batches
+
+        local_batch = self.batch_size if dist is None else max(1, self.batch_size // dist.world)
+        steps = self.steps_per_epoch
+
+        def rows(epoch: int):
+            passes = 0
+            while True:
+                pass_seed = int(seed) * 1_000_003 + epoch * 7919 + passes
+                chunks = (source.chunks(seed=pass_seed) if dist is None else
+                          source.chunks(seed=pass_seed, rank=dist.rank, world=dist.world))
+                rng = np.random.default_rng(pass_seed)
+                yield from shuffle_batches(chunks, local_batch, buffer_rows, rng)
+                passes += 1
+                if steps is None:
+                    return
+
+        def epoch_batches(epoch: int):
+            position = 0
+            stream = rows(epoch)
+            step = 0
+            while steps is None or step < steps:
+                x = next(stream, None)
+                if x is not None and len(x) < 2 and n_rows > 1:
+                    x = next(stream, None)  # a lone trailing row cannot train batch norm
+                n_local = 0 if x is None else len(x)
+                share = 1.0
+                if dist is not None:
+                    have, total = dist.all_sum([float(n_local > 0), float(n_local)])
+                    if have < dist.world:
+                        return
+                    share = n_local / total
+                elif x is None:
+                    return
+                t = torch.from_numpy(x).to(device)
+                index = torch.arange(position, position + len(x), device=device)
+                position += len(x)
+                step += 1
+                yield Batch(t, None, index), share
+
+        return self._run(detector, epoch_batches, None, dist)
+
+    def _run(self, detector: Trainable, epoch_batches, validate, dist) -> list[dict]:
+        """The epoch loop shared by in-memory and streaming fits: optimisers, losses, history,
+        divergence check, early stopping with the best weights restored."""
         optimizers = detector.configure_optimizers()
         history: list[dict] = []
         best, best_state, stale = math.inf, None, 0
+        if dist is not None:
+            dist.broadcast_module(detector.model_)
+        reducer = GradientAllReduce(optimizers) if dist is not None else None
         detector.model_.train()
         epochs = tqdm(range(self.epochs), desc=type(detector).__name__, disable=not self.verbose,
                       leave=False)
-        for epoch in epochs:
-            sums: dict[str, float] = {}
-            n_steps = 0
-            for idx in self._batches(train_idx, y_cpu):
-                logs = detector.training_step(self._make_batch(X, y, idx), optimizers)
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
-                n_steps += 1
-            record = {"epoch": epoch + 1, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
-            if len(val_idx):
-                record["val_loss"] = self._validation_loss(detector, X, y, val_idx)
-            detector.on_epoch_end(epoch, record)
-            history.append(record)
-            if not all(math.isfinite(v) for v in record.values()):
-                msg = (f"{type(detector).__name__} training diverged at epoch {epoch + 1} "
-                       f"(losses {record}); try a lower lr or scale the features.")
-                raise FloatingPointError(msg)
-            epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
-            logger.debug("%s epoch %d: %s", type(detector).__name__, epoch + 1, record)
-            if self.patience is not None:
-                monitored = record.get("val_loss", record.get("loss", math.inf))
-                if best == math.inf or monitored < best - 1e-7 * max(abs(best), 1.0):
-                    best, stale = monitored, 0
-                    best_state = copy.deepcopy(detector.model_.state_dict())
-                else:
-                    stale += 1
-                    if stale >= self.patience:
-                        logger.info("%s: early stop at epoch %d (best %.5g)",
-                                    type(detector).__name__, epoch + 1, best)
-                        break
+        with reducer if reducer is not None else contextlib.nullcontext():
+            for epoch in epochs:
+                sums: dict[str, float] = {}
+                n_steps = 0
+                for batch, share in epoch_batches(epoch):
+                    if reducer is not None:
+                        reducer.share = share
+                    logs = detector.training_step(batch, optimizers)
+                    for key, value in logs.items():
+                        sums[key] = sums.get(key, 0.0) + float(value)
+                    n_steps += 1
+                record = {k: v / max(n_steps, 1) for k, v in sums.items()}
+                if dist is not None:
+                    record = dist.all_mean(record)
+                record = {"epoch": epoch + 1, **record}
+                if validate is not None:
+                    record["val_loss"] = validate()
+                detector.on_epoch_end(epoch, record)
+                history.append(record)
+                if not all(math.isfinite(v) for v in record.values()):
+                    msg = (f"{type(detector).__name__} training diverged at epoch {epoch + 1} "
+                           f"(losses {record}); try a lower lr or scale the features.")
+                    raise FloatingPointError(msg)
+                epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
+                logger.debug("%s epoch %d: %s", type(detector).__name__, epoch + 1, record)
+                if self.patience is not None:
+                    monitored = record.get("val_loss", record.get("loss", math.inf))
+                    if best == math.inf or monitored < best - 1e-7 * max(abs(best), 1.0):
+                        best, stale = monitored, 0
+                        best_state = copy.deepcopy(detector.model_.state_dict())
+                    else:
+                        stale += 1
+                        if stale >= self.patience:
+                            logger.info("%s: early stop at epoch %d (best %.5g)",
+                                        type(detector).__name__, epoch + 1, best)
+                            break
         if best_state is not None:
             detector.model_.load_state_dict(best_state)
+        if dist is not None:
+            dist.broadcast_module(detector.model_, buffers_only=True)
         detector.model_.eval()
         return history

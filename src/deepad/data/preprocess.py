@@ -127,6 +127,45 @@ class TablePreprocessor:
         self.drop_ = drop
         return self._scale(encoded, values)
 
+    def fit_stats(self, columns: Sequence[str], minimum: np.ndarray, maximum: np.ndarray,
+                  mean: np.ndarray, var: np.ndarray) -> TablePreprocessor:
+        """Fit from per-column statistics of numeric columns, computed in one streaming pass
+        (:func:`deepad.data.streaming.scan`) instead of a frame: the same affine map as
+        ``MinMaxScaler`` / ``StandardScaler`` (a constant column: multiplier 1), no
+        categorical column. ``drop`` columns must already be left out of ``columns``."""
+        drop = self._check_params()
+        columns = [str(c) for c in columns]
+        _check_unique(columns)
+        if not columns:
+            msg = "The table has no feature column."
+            raise ValueError(msg)
+        self.columns_ = columns
+        self.encoding_ = CategoricalEncoding(self.categorical, [], {}, list(columns))
+        self.feature_names_ = list(columns)
+        self.scaled_columns_ = list(columns)
+        width = len(columns)
+        if self.scale == "none":
+            self.multiply_, self.add_ = np.ones(width), np.zeros(width)
+        elif self.scale == "minmax":
+            span = np.asarray(maximum, dtype=np.float64) - np.asarray(minimum, dtype=np.float64)
+            self.multiply_ = 1.0 / np.where(span < 10 * np.finfo(np.float64).eps, 1.0, span)
+            self.add_ = -np.asarray(minimum, dtype=np.float64) * self.multiply_
+        else:
+            std = np.sqrt(np.asarray(var, dtype=np.float64))
+            std = np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+            self.multiply_ = 1.0 / std
+            self.add_ = -np.asarray(mean, dtype=np.float64) / std
+        self.drop_ = drop
+        return self
+
+    def transform_array(self, values: np.ndarray) -> np.ndarray:
+        """The scaling alone, on a numeric array whose columns are ``columns_`` in order (a
+        fitted preprocessor without categorical columns): ``values * multiply_ + add_``."""
+        if self.encoding_.columns:
+            msg = "transform_array needs a preprocessor without categorical columns."
+            raise ValueError(msg)
+        return values * self.multiply_ + self.add_
+
     def transform(self, frame: Any) -> pd.DataFrame:
         """The raw table ``frame`` preprocessed as the training table was.
 

@@ -211,6 +211,8 @@ class DeepFeatureDetector(BaseDetector):
     reference = ("Pang et al., Deep Learning for Anomaly Detection: A Review, ACM CSUR 2021 "
                  "(deep learning for feature extraction)")
     test_params: ClassVar[dict] = {"encoder": "AutoEncoder", "detector": "knn", "epochs": 3}
+    stream_refusal = ("its shallow detector is fitted on the features of every training row, "
+                      "and kNN / LOF scoring compares each new row with all of them")
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **BaseDetector._parameter_constraints,

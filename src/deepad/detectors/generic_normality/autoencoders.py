@@ -119,6 +119,7 @@ class AutoEncoder(DeepDetector):
     reference = ("Hawkins et al., Outlier detection using replicator neural networks, "
                  "DaWaK 2002")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 4), "batch_size": 32}
+    stream_fit = "batches"  # the loss and score are per row: any stream trains it
     # images: the LeNet-type autoencoder of Deep SVDD's pre-training (a light conv AE)
     preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
 

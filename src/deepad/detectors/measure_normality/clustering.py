@@ -219,6 +219,8 @@ class DAGMM(DeepDetector):
     modalities = ("tabular", "sequence")
     reference = ("Zong et al., Deep Autoencoding Gaussian Mixture Model for Unsupervised "
                  "Anomaly Detection, ICLR 2018")
+    stream_refusal = ("its mixture parameters (Zong et al. 2018, Eq. 5) are estimated over "
+                      "the whole training set once the network is trained")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 8), "latent_dim": 2,
                                    "n_components": 2, "estimation_dims": (8,),
                                    "batch_size": 64}

@@ -258,6 +258,9 @@ class REPEN(DeepDetector):
     reference = ("Pang et al., Learning Representations of Ultrahigh-dimensional Data for "
                  "Random Distance-based Outlier Detection, KDD 2018")
     min_samples = 3  # an anchor, a different positive and a negative
+    stream_refusal = ("its triplet sampler draws from the LeSiNN outlier scores of every "
+                      "training row, computed against reference subsamples of the whole set "
+                      "before training (Pang et al. 2018, Sec. 3.2)")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (8,), "batch_size": 64,
                                    "n_estimators": 10}
 

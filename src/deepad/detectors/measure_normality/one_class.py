@@ -167,6 +167,13 @@ class _Hypersphere(DeepDetector):
         finally:
             self.__dict__.pop("_fit_X", None)
 
+    def _fit_source(self, source, y):
+        self.pretrain_history_ = []
+        try:
+            return super()._fit_source(source, y)
+        finally:
+            self.__dict__.pop("_fit_X", None)
+
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         self._fit_X = X
         if self.pretrain_epochs > 0:
@@ -369,6 +376,8 @@ class DeepSVDD(_Hypersphere):
                                    "batch_size": 32}
     # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
     modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
+    # a stream: the centre c (and the pre-training) from a uniform reservoir sample
+    stream_fit = "reservoir"
     _radius = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {

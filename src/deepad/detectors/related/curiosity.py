@@ -185,6 +185,7 @@ class RND(DeepDetector):
     supervision = ("unsupervised",)
     modalities = ("tabular", "sequence", "image")
     reference = ("Burda et al., Exploration by Random Network Distillation, ICLR 2019")
+    stream_fit = "reservoir"  # a stream: the observation normaliser from a reservoir sample
     test_params: ClassVar[dict] = {"epochs": 5, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32, "lr": 1e-3}
     # the TCN's random target needs about 250 steps before planted windows rank on top

@@ -217,6 +217,11 @@ class DPLAN(DeepDetector):
     modalities = ("tabular", "sequence")
     reference = ("Pang et al., Toward Deep Supervised Anomaly Detection: Reinforcement Learning "
                  "from Partially Labeled Anomaly Data, KDD 2021")
+    # reinforcement learning is sequential: each step's transition follows the last action
+    data_parallel = False
+    data_parallel_refusal = ("its reinforcement-learning loop is sequential (each step's "
+                             "transition follows the agent's previous action, and the replay "
+                             "memory and target network are one agent's)")
     test_params: ClassVar[dict] = {"epochs": 2, "steps_per_episode": 80, "warmup_steps": 200,
                                    "n_candidates": 64, "epsilon_steps": 80, "target_update": 40}
 
