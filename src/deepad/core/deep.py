@@ -186,6 +186,14 @@ class DeepDetector(BaseDetector):
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         """Called after each epoch with its logged means."""
 
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The score split exactly into one term per input value, shaped like ``x``, for a
+        method whose score is a sum of such terms (the autoencoders' per-feature
+        reconstruction error): ``score_terms(x).flatten(1).sum(1) == score(x)``. ``None``
+        (the default) where the score has no such decomposition; :mod:`deepad.explain`
+        then attributes the score by its gradients."""
+        return None
+
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Maps ``(n, H, W)`` of a batch of images ``(n, C, H, W)`` (the model in eval mode):
         the gradient map of ``score`` (:func:`deepad.core.maps.gradient_map`); autoencoders

@@ -18,6 +18,7 @@ from deepad.data.image_folder import load_image_folder
 from deepad.data.images import ImageDataset, load_fashion_mnist, load_mnist, one_class_split
 from deepad.data.logs import hdfs_deeplog_split, load_hdfs_deeplog
 from deepad.data.odds import load_odds
+from deepad.data.planted import make_planted_feature_anomalies
 from deepad.data.streaming import BatchSource, ParquetSource, scan
 from deepad.data.synthetic_anomalies import make_adbench_synthetic
 from deepad.data.tables import load_table
@@ -36,7 +37,8 @@ __all__ = [
     "hdfs_deeplog_split", "load_adbench", "load_fashion_mnist", "load_hdfs_deeplog",
     "load_image_folder", "load_mnist", "load_nab",
     "load_odds", "load_smap_msl", "load_smd",
-    "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic", "make_rare_combinations",
+    "load_table", "load_ucr", "local_datasets", "make_adbench_synthetic",
+    "make_planted_feature_anomalies", "make_rare_combinations",
     "one_class_split",
     "sliding_windows", "window_labels", "window_scores_to_points",
 ]

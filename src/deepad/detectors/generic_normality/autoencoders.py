@@ -167,6 +167,11 @@ class AutoEncoder(DeepDetector):
     def score(self, batch: Batch) -> torch.Tensor:
         return reconstruction_error(batch.x, self.model_(batch.x))
 
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x − D(E(x)))² / m`` per value (``m`` values per sample): the terms whose sum is
+        the score (the per-feature reconstruction error)."""
+        return (x - self.model_(x)).pow(2) / x[0].numel()
+
     @torch.no_grad()
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Squared reconstruction error per pixel, summed over channels."""
@@ -1054,6 +1059,16 @@ class VAE(DeepDetector):
         x = batch.x.unsqueeze(0).expand(self.n_samples, *batch.x.shape)
         nll = self.model_.nll(x.flatten(0, 1), z.flatten(0, 1))
         return nll.view(self.n_samples, -1).mean(dim=0)
+
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``−log p(x_j | z_l)`` per value of ``x``, averaged over the same ``n_samples`` draws
+        as :meth:`score`: the terms whose sum is the score."""
+        mu, logvar = self.model_.encode(x)
+        eps = self._score_noise(mu.device)
+        z = mu.unsqueeze(0) + torch.exp(0.5 * logvar).unsqueeze(0) * eps.unsqueeze(1)
+        xs = x.unsqueeze(0).expand(self.n_samples, *x.shape)
+        terms = self.model_.nll_terms(xs.flatten(0, 1), z.flatten(0, 1))
+        return terms.view(self.n_samples, *x.shape).mean(dim=0)
 
     @torch.no_grad()
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:

@@ -212,6 +212,12 @@ class _Hypersphere(DeepDetector):
     def loss(self, batch: Batch) -> torch.Tensor:
         return self._objective(batch)
 
+    def representation_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``(φ(x)_k − c_k)²`` per dimension k of the representation, ``(n, rep_dim)``: the
+        squared distance to the centre split exactly over the dimensions (their sum is
+        ``||φ(x) − c||²``; the score subtracts ``R²`` for the soft boundary)."""
+        return (self.model_.encoder(x) - self.model_.center).pow(2)
+
     def _objective(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 
