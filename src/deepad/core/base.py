@@ -43,6 +43,7 @@ from deepad.core.scoring import (
     rule_threshold,
 )
 from deepad.core.validation import (
+    Graph,
     InputSpec,
     check_class_labels,
     check_input,
@@ -100,13 +101,9 @@ class BaseDetector(BaseEstimator):
     # hyperparameters added after models were saved, with the value that rebuilds those
     # models as they were; ``load`` uses it when a saved configuration lacks the parameter
     params_added: ClassVar[dict[str, Any]] = {}
-    # streaming sources (docs/scale.md): None → ``fit`` refuses them (with ``stream_refusal``
-    # as the reason); "batches" → trained batch by batch; "reservoir" → trained batch by
-    # batch, with what the method computes from all rows at once (a centre, a normaliser)
-    # computed from a uniform reservoir sample of the stream
-    stream_fit: ClassVar[str | None] = None
-    stream_refusal: ClassVar[str] = ("its method reads the whole training set at once, which "
-                                     "a stream never holds")
+    # graph input: False for a transductive method, which scores only the graph it was fitted
+    # on (decision_function on another graph raises ValueError)
+    inductive: ClassVar[bool] = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "contamination": [Interval(numbers.Real, 0.0, 0.5, closed="right")],
@@ -143,10 +140,6 @@ class BaseDetector(BaseEstimator):
         self
         """
         validate_parameters(self)
-        from deepad.data.streaming import is_stream
-
-        if is_stream(X):
-            return self._fit_source(X, y)
         self._remember_feature_names(X)
         X = check_input(X, self.modalities, min_samples=self.min_samples)
         y = self._check_fit_labels(y, len(X))
@@ -157,6 +150,7 @@ class BaseDetector(BaseEstimator):
             raise ValueError(msg)
         self.n_features_in_ = self.spec_.n_features
         self._fit_abs_max = _abs_max(X)
+        self._remember_graph(X)
         self._fit(X, y)
         scores = self._score_samples(X)
         self._check_scores(scores)
@@ -164,17 +158,6 @@ class BaseDetector(BaseEstimator):
         self.threshold_rule_ = "contamination"  # a refit forgets set_threshold
         self._set_threshold()
         return self
-
-    def _fit_source(self, source: Any, y: Any) -> BaseDetector:
-        """Fit on a streaming source (:mod:`deepad.data.streaming`); deep detectors that
-        declare ``stream_fit`` do (:meth:`deepad.core.deep.DeepDetector._fit_source`), the
-        others refuse with ``TypeError``."""
-        raise TypeError(self._stream_refusal_message())
-
-    def _stream_refusal_message(self) -> str:
-        return (f"{type(self).__name__} cannot fit a streaming source: "
-                f"{self.stream_refusal}. Fit it on an array instead, for instance a uniform "
-                "sample of the stream: deepad.data.scan(source, reservoir=n).sample.")
 
     def _check_fit_labels(self, y: Any, n_samples: int) -> np.ndarray | None:
         if "class-labels" in self.supervision:
@@ -191,6 +174,21 @@ class BaseDetector(BaseEstimator):
             raise ValueError(msg)
         return check_labels(y, n_samples, require_anomaly=not unsupervised,
                             require_unlabelled=True)
+
+    def _remember_graph(self, X: Any) -> None:
+        """A transductive detector fitted on a graph keeps the graph's fingerprint."""
+        self.__dict__.pop("graph_fingerprint_", None)
+        if isinstance(X, Graph) and not self.inductive:
+            self.graph_fingerprint_ = X.fingerprint()
+
+    def _check_same_graph(self, X: Any) -> None:
+        expected = getattr(self, "graph_fingerprint_", None)
+        if isinstance(X, Graph) and expected is not None and X.fingerprint() != expected:
+            msg = (f"{type(self).__name__} is transductive: it scores the nodes of the graph "
+                   f"it was fitted on, and this is another graph ({X.n_nodes} nodes, "
+                   f"{X.n_edges} edges, or other attributes). Fit it on the new graph "
+                   "(fit(G).decision_scores_), or use an inductive graph detector.")
+            raise ValueError(msg)
 
     def _remember_feature_names(self, X: Any) -> None:
         if isinstance(X, pd.DataFrame):
@@ -260,6 +258,7 @@ class BaseDetector(BaseEstimator):
                 raise ValueError(msg)
         X = check_input(X, self.modalities, fitted=self.spec_.modality)
         check_matches_spec(X, self.spec_)
+        self._check_same_graph(X)
         return X
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -399,6 +398,8 @@ class BaseDetector(BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in"] = [str(c) for c in self.feature_names_in_]
         state["threshold_rule"] = getattr(self, "threshold_rule_", "contamination")
+        if hasattr(self, "graph_fingerprint_"):
+            state["graph_fingerprint"] = self.graph_fingerprint_
         return state, {"decision_scores": torch.from_numpy(self.decision_scores_.copy())}
 
     def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -441,19 +442,18 @@ class BaseDetector(BaseEstimator):
                    f"{list(THRESHOLD_RULES)}; got {self.threshold_rule_!r}.")
             raise ValueError(msg)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.__dict__.pop("graph_fingerprint_", None)
+        if "graph_fingerprint" in state:
+            self.graph_fingerprint_ = read_field(state, "graph_fingerprint", "str")
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted detector to the directory ``path`` (safetensors + JSON, no pickle).
 
-        In a data-parallel run (:mod:`deepad.core.distributed`) only rank 0 writes; every
-        rank returns once the files are written.
-
         See :func:`deepad.load`.
         """
-        from deepad.core.distributed import rank0_save
         from deepad.core.persistence import save_detector
 
-        return rank0_save(lambda p: save_detector(self, p), path)
+        return save_detector(self, path)
 
     def to_onnx(self, path: str | Path) -> Path:
         """Export the fitted detector's scoring to the ONNX file ``path``, for serving with

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from deepad.core.deep import DeepDetector, make_optimizer
+from deepad.core.graph_input import trainer_batch_size
 from deepad.core.trainer import Batch, Trainer
 from deepad.nets.autoencoder import AutoEncoderNet, reconstruction_error
 
@@ -73,7 +74,8 @@ def pretrain_autoencoder(detector: DeepDetector, encoder: nn.Module, decoder: nn
             return make_optimizer(detector.optimizer_name, params, lr=detector.lr,
                                   weight_decay=detector.weight_decay)
     autoencoder = AutoEncoderNet(encoder, decoder.to(detector.device_))
-    trainer = Trainer(epochs=epochs, batch_size=detector.batch_size,
+    trainer = Trainer(epochs=epochs,
+                      batch_size=trainer_batch_size(detector.batch_size, X, "shuffle"),
                       generator=detector._generator, validation_size=validation_size,
                       patience=patience, verbose=bool(detector.verbose))
     return trainer.fit(AutoencoderPretraining(detector, autoencoder, optimizer), X, None)

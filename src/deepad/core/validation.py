@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepad.data.graph import Graph, check_graph, is_graph_input
 from deepad.data.spec import InputSpec, Sessions
 
 MODALITY_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
@@ -49,7 +50,8 @@ CHANNEL_COUNTS = (1, 3, 4)
 """Channel counts of common images (grey, RGB, RGBA): a 4-D array whose last axis has one of
 these and whose second axis does not is read as channels-last and refused with a hint."""
 
-__all__ = ["InputSpec", "Sessions", "check_array", "check_categorical", "check_class_labels",
+__all__ = ["Graph", "InputSpec", "Sessions", "check_array", "check_categorical",
+           "check_class_labels",
            "check_input", "check_labels", "check_matches_spec", "check_sessions", "describe_input",
            "reads_3d_as_images"]
 
@@ -179,8 +181,12 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def describe_input(X: np.ndarray | Sessions) -> str:
-    """``"with shape (n, d)"`` for arrays, ``"of n sessions"`` for event sessions."""
+def describe_input(X: np.ndarray | Sessions | Graph) -> str:
+    """``"with shape (n, d)"`` for arrays, ``"of n sessions"`` for event sessions, ``"of a
+    graph of n nodes and e edges with d attributes"`` for graphs."""
+    if isinstance(X, Graph):
+        return (f"of a graph of {X.n_nodes} nodes and {X.n_edges} edges with {X.n_features} "
+                "attribute(s) per node")
     if isinstance(X, Sessions):
         return f"of {len(X)} sessions"
     return f"with shape {X.shape}"
@@ -230,8 +236,17 @@ def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
     categorical or event detector is read as rows or windows and refused by its modality.
     4-D arrays are read as images only when ``"image"`` is declared; 3-D arrays as grayscale
     images by the rule of :func:`reads_3d_as_images` (``fitted``: the modality the detector
-    was fitted on, at scoring).
+    was fitted on, at scoring). Graphs (a ``torch_geometric.data.Data``, ``(X, adjacency)``
+    or a :class:`~deepad.data.graph.Graph`) go to :func:`deepad.data.graph.check_graph` when
+    ``"graph"`` is declared and are refused (``TypeError``) otherwise.
     """
+    if is_graph_input(X):
+        if "graph" in modalities:
+            return check_graph(X, min_nodes=min_samples, name=name)
+        msg = (f"{name} is a graph; this detector takes {list(modalities)} input. Graph "
+               "detectors: deepad.list_detectors(modalities='graph'); or pass the node "
+               "attributes as rows.")
+        raise TypeError(msg)
     if "event" in modalities and _reads_as_sessions(X):
         return check_sessions(X, min_samples=min_samples, name=name)
     if "categorical" in modalities and _reads_as_categorical(X, modalities):

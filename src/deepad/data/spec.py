@@ -11,7 +11,9 @@ shape:
 - an object array of 2 dimensions ``(n_samples, n_columns)``: categorical rows, one category
   (a string, int or bool) per cell;
 - :class:`Sessions`: event sessions, variable-length sequences of integer event keys (log
-  keys), stored flat.
+  keys), stored flat;
+- a :class:`~deepad.data.graph.Graph`: an attributed graph, one sample per node,
+  ``n_features`` attributes per node.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from deepad.data.graph import Graph
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +60,7 @@ MODALITY_SIZES: dict[str, tuple[str, ...]] = {
     "tabular": ("n_features",), "sequence": ("n_features", "window"),
     "image": ("n_features", "height", "width"), "categorical": ("n_features",),
     "event": ("n_features",),
+    "graph": ("n_features",),
 }
 """The sizes each modality's spec holds."""
 
@@ -158,7 +163,9 @@ class InputSpec:
         return spec
 
     @classmethod
-    def of(cls, X: np.ndarray | Sessions) -> InputSpec:
+    def of(cls, X: np.ndarray | Sessions | Graph) -> InputSpec:
+        if isinstance(X, Graph):
+            return cls("graph", n_features=X.n_features)
         if isinstance(X, Sessions):
             return cls("event", n_features=1)
         if X.dtype == object:

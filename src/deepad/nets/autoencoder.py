@@ -10,10 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepad.nets.graph import GraphBatch, node_inputs
 
-def reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error over every feature (and time step): shape (batch,)."""
-    return (x - x_hat).pow(2).flatten(1).mean(dim=1)
+
+def reconstruction_error(x: torch.Tensor | GraphBatch, x_hat: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean squared error over every feature (and time step): shape (batch,).
+
+    For a :class:`~deepad.nets.graph.GraphBatch` the samples are its target nodes and ``x``
+    their attributes (attribute reconstruction)."""
+    return (node_inputs(x) - x_hat).pow(2).flatten(1).mean(dim=1)
 
 
 class AutoEncoderNet(nn.Module):

@@ -1,7 +1,8 @@
 """``build_backbone`` / ``build_decoder``: the network for an input spec, chosen by modality.
 
 Detectors call these instead of constructing networks, so one implementation of a method
-serves rows, sequence windows and images (and, as backbones are added, graphs).
+serves rows, sequence windows, images and graph nodes (GCN / GAT / GIN,
+:mod:`deepad.nets.graph`; torch_geometric is imported only when one is built).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from deepad.data.spec import InputSpec
 from deepad.nets.conv import ConvDecoder, ConvEncoder
 from deepad.nets.dcgan import DCGANDecoder, DCGANEncoder
+from deepad.nets.graph import GNN_KINDS, GNNEncoder
 from deepad.nets.lenet import LeNetDecoder, LeNetEncoder, lenet_widths
 from deepad.nets.mlp import MLP
 from deepad.nets.temporal import (
@@ -27,11 +29,11 @@ from deepad.nets.temporal import (
 from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
-             "image": ("conv", "lenet", "dcgan", "wrn")}
+             "image": ("conv", "lenet", "dcgan", "wrn"), "graph": GNN_KINDS}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
-DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv"}
+DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv", "graph": "gcn"}
 
 
 def resolve_backbone(spec: InputSpec, kind: str = "auto",
@@ -77,6 +79,9 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     encoder (:class:`~deepad.nets.dcgan.DCGANEncoder`, Radford et al. 2016), the GANs' choice;
     ``"wrn"``, a Wide-ResNet (:class:`~deepad.nets.wrn.WideResNet`) with group widths
     ``hidden_dims``, always batch-normalised (``batch_norm`` and ``bias`` not read).
+    Graph nodes: a :class:`~deepad.nets.graph.GNNEncoder` (``"gcn"`` by default, ``"gat"``,
+    ``"gin"``) with one message-passing layer per entry of ``hidden_dims`` and one to
+    ``out_dim``, full-graph, read at the batch's target nodes (one vector per node).
     ``prefer`` maps a modality to the backbone ``"auto"`` means for it (see
     :func:`resolve_backbone`).
 
@@ -92,6 +97,8 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
                             dropout=dropout, bias=bias)
     options = {"activation": activation, "dropout": dropout, "batch_norm": batch_norm,
                "bias": bias}
+    if kind in GNN_KINDS:
+        return GNNEncoder(kind, spec.n_features, hidden_dims, out_dim, **options)
     if kind == "mlp":
         return MLP(spec.n_features, hidden_dims, out_dim, **options)
     if kind == "conv":
@@ -129,9 +136,14 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     mean and log-variance per channel). For ``"lenet"`` the mirror
     :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths;
     for ``"dcgan"`` DCGAN's generator (:class:`~deepad.nets.dcgan.DCGANDecoder`, linear
-    output). ``"wrn"`` is a classifier and has no decoder (``ValueError``).
+    output). ``"wrn"`` is a classifier and has no decoder (``ValueError``). Graph nodes: the
+    mirror MLP from a node's code back to its attributes (attribute reconstruction; the
+    encoder already mixed in the neighbourhood).
     """
     kind = resolve_backbone(spec, kind, prefer)
+    if kind in GNN_KINDS:
+        return MLP(latent_dim, list(reversed(hidden_dims)), spec.n_features,
+                   activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias)
     if kind == "lenet":  # the widths of the input's channels, whatever the output's
         return LeNetDecoder(latent_dim, out_channels or spec.n_features, spec.height,
                             spec.width, lenet_widths(spec.n_features), activation=activation,

@@ -21,6 +21,7 @@ from torch import nn
 
 from deepad.core.chunks import forward_in_chunks
 from deepad.core.deep import DeepDetector
+from deepad.core.graph_input import GraphSource
 from deepad.core.params import BOOLEAN, Interval, Options
 from deepad.core.pretrain import pretrain_autoencoder
 from deepad.core.registry import register
@@ -116,7 +117,10 @@ class ScaledEncoder(nn.Module):
 def feature_std(X: torch.Tensor) -> torch.Tensor:
     """Per-feature standard deviation of ``X`` (rows, or windows pooled over rows and steps;
     images ``(n, C, H, W)``: per channel over all images and pixels, shape ``(C, 1, 1)``),
-    with 1 in place of any not above ``STD_TOL``, so constant features are left as they are."""
+    with 1 in place of any not above ``STD_TOL``, so constant features are left as they are.
+    A graph's nodes: per attribute over all nodes."""
+    if isinstance(X, GraphSource):
+        X = X.x
     if X.dim() == 4:
         flat = X.transpose(0, 1).reshape(X.shape[1], -1).double()
         std = flat.std(dim=1, unbiased=False).to(X.dtype)[:, None, None]
@@ -167,13 +171,6 @@ class _Hypersphere(DeepDetector):
         finally:
             self.__dict__.pop("_fit_X", None)
 
-    def _fit_source(self, source, y):
-        self.pretrain_history_ = []
-        try:
-            return super()._fit_source(source, y)
-        finally:
-            self.__dict__.pop("_fit_X", None)
-
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         self._fit_X = X
         if self.pretrain_epochs > 0:
@@ -211,12 +208,6 @@ class _Hypersphere(DeepDetector):
     # -------------------------------------------------------------- objective
     def loss(self, batch: Batch) -> torch.Tensor:
         return self._objective(batch)
-
-    def representation_terms(self, x: torch.Tensor) -> torch.Tensor:
-        """``(φ(x)_k − c_k)²`` per dimension k of the representation, ``(n, rep_dim)``: the
-        squared distance to the centre split exactly over the dimensions (their sum is
-        ``||φ(x) − c||²``; the score subtracts ``R²`` for the soft boundary)."""
-        return (self.model_.encoder(x) - self.model_.center).pow(2)
 
     def _objective(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -376,14 +367,12 @@ class DeepSVDD(_Hypersphere):
     category = "measure_normality"
     subcategory = "one_class"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence", "image")
+    modalities = ("tabular", "sequence", "image", "graph")
     reference = "Ruff et al., Deep One-Class Classification, ICML 2018"
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32}
     # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
     modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
-    # a stream: the centre c (and the pre-training) from a uniform reservoir sample
-    stream_fit = "reservoir"
     _radius = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -587,7 +576,7 @@ class DeepSAD(_Hypersphere):
     category = "measure_normality"
     subcategory = "one_class"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence", "image")
+    modalities = ("tabular", "sequence", "image", "graph")
     reference = "Ruff et al., Deep Semi-Supervised Anomaly Detection, ICLR 2020"
     test_params: ClassVar[dict] = {"epochs": 3, "pretrain_epochs": 1, "hidden_dims": (16,),
                                    "rep_dim": 8, "batch_size": 32}

@@ -99,7 +99,7 @@ class DevNet(DeepDetector):
     category = "score_learning"
     subcategory = "prior"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence", "image")
+    modalities = ("tabular", "sequence", "image", "graph")
     reference = "Pang et al., Deep Anomaly Detection with Deviation Networks, KDD 2019"
     optimizer_name = "rmsprop"
     sampling = "balanced"

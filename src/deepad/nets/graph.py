@@ -1,0 +1,144 @@
+"""Graph backbones: GCN, GAT and GIN node encoders on PyTorch Geometric layers.
+
+A graph network reads a :class:`GraphBatch` (node attributes, an edge list and the *target*
+nodes whose outputs are wanted) and returns one vector per target node, shape
+``(n_targets, out_dim)``, so that every objective written for rows (a reconstruction error,
+a distance to a centre, a deviation loss) applies per node unchanged.
+
+torch_geometric is imported when a graph network is built (``pip install "deepad[graph]"``);
+importing this module does not need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from deepad.nets.mlp import activation_layer
+
+GNN_KINDS = ("gcn", "gat", "gin")
+
+
+def import_pyg():
+    """``torch_geometric``, or ``ImportError`` naming the extra to install."""
+    try:
+        import torch_geometric
+    except ImportError as error:  # pragma: no cover - the extra is installed in CI
+        msg = ("Graph input needs PyTorch Geometric: pip install 'deepad[graph]' "
+               "(torch_geometric).")
+        raise ImportError(msg) from error
+    return torch_geometric
+
+
+@dataclass(frozen=True, eq=False)
+class GraphBatch:
+    """A graph on one device and the nodes a forward pass is for.
+
+    Attributes
+    ----------
+    x : Tensor (n_nodes, n_features)
+        Attributes of the nodes of this (sub)graph.
+    edge_index : Tensor of int64 (2, n_edges)
+        Edges between them, local indices, both directions of each undirected edge.
+    target : Tensor of int64 (n_targets,)
+        Local indices of the nodes whose outputs (embeddings, scores, losses) are wanted.
+
+    ``len(batch)`` is the number of targets, ``batch.shape`` is ``(n_targets, n_features)``;
+    ``batch / scale`` divides the attributes (an input scaling).
+    """
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    target: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), int(self.x.shape[1]))
+
+    @property
+    def target_x(self) -> torch.Tensor:
+        """Attributes of the target nodes, ``(n_targets, n_features)``."""
+        return self.x[self.target]
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def __truediv__(self, scale: torch.Tensor) -> GraphBatch:
+        return GraphBatch(self.x / scale, self.edge_index, self.target)
+
+    def to(self, device: torch.device | str) -> GraphBatch:
+        return GraphBatch(self.x.to(device), self.edge_index.to(device), self.target.to(device))
+
+
+def node_inputs(x: torch.Tensor | GraphBatch) -> torch.Tensor:
+    """The rows an objective compares against: ``x`` itself, or the target nodes' attributes
+    of a :class:`GraphBatch`."""
+    return x.target_x if hasattr(x, "target_x") else x
+
+
+def _conv(kind: str, in_dim: int, out_dim: int, bias: bool, activation: str) -> nn.Module:
+    pyg = import_pyg()
+    layers = pyg.nn
+    if kind == "gcn":
+        return layers.GCNConv(in_dim, out_dim, bias=bias)
+    if kind == "gat":
+        return layers.GATConv(in_dim, out_dim, heads=1, bias=bias)
+    mlp = nn.Sequential(nn.Linear(in_dim, out_dim, bias=bias), activation_layer(activation),
+                        nn.Linear(out_dim, out_dim, bias=bias))
+    return layers.GINConv(mlp, train_eps=False)
+
+
+class GNNEncoder(nn.Module):
+    """``kind`` message-passing layers: one per width of ``hidden_dims``, then one to
+    ``out_dim`` (when not None), each followed (except the last) by [BatchNorm] →
+    activation → [Dropout]; the output is read at the batch's target nodes.
+
+    - ``"gcn"``: Kipf & Welling, ICLR 2017, ``H' = D̂^-1/2 Â D̂^-1/2 H W`` with ``Â = A + I``
+      (``torch_geometric.nn.GCNConv``);
+    - ``"gat"``: Veličković et al., ICLR 2018, one attention head (``GATConv``);
+    - ``"gin"``: Xu et al., ICLR 2019, ``H' = MLP((1 + ε) H + Σ_neighbours H)`` with ε = 0
+      and a two-layer MLP (``GINConv``).
+
+    ``bias=False`` removes every bias (and makes batch normalisation non-affine), as Deep SVDD
+    / OCGNN require. ``out_dim`` None: the last hidden width is the output (a backbone for a
+    score head).
+    """
+
+    def __init__(self, kind: str, in_dim: int, hidden_dims: Sequence[int], out_dim: int | None,
+                 *, activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__()
+        if kind not in GNN_KINDS:
+            msg = f"kind must be one of {list(GNN_KINDS)}; got {kind!r}."
+            raise ValueError(msg)
+        widths = [*hidden_dims] + ([out_dim] if out_dim is not None else [])
+        self.convs = nn.ModuleList()
+        self.post = nn.ModuleList()
+        previous = in_dim
+        for i, width in enumerate(widths):
+            self.convs.append(_conv(kind, previous, width, bias, activation))
+            last = i == len(widths) - 1 and out_dim is not None
+            post: list[nn.Module] = []
+            if not last:
+                if batch_norm:
+                    post.append(nn.BatchNorm1d(width, eps=1e-4, affine=bias))
+                post.append(activation_layer(activation))
+                if dropout > 0:
+                    post.append(nn.Dropout(dropout))
+            self.post.append(nn.Sequential(*post))
+            previous = width
+        self.kind = kind
+        self.out_dim = previous
+
+    def forward(self, batch: GraphBatch) -> torch.Tensor:
+        h = batch.x
+        for conv, post in zip(self.convs, self.post, strict=True):
+            h = post(conv(h, batch.edge_index))
+        return h[batch.target]
