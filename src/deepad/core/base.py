@@ -104,6 +104,13 @@ class BaseDetector(BaseEstimator):
     # graph input: False for a transductive method, which scores only the graph it was fitted
     # on (decision_function on another graph raises ValueError)
     inductive: ClassVar[bool] = True
+    # streaming sources (docs/scale.md): None → ``fit`` refuses them (with ``stream_refusal``
+    # as the reason); "batches" → trained batch by batch; "reservoir" → trained batch by
+    # batch, with what the method computes from all rows at once (a centre, a normaliser)
+    # computed from a uniform reservoir sample of the stream
+    stream_fit: ClassVar[str | None] = None
+    stream_refusal: ClassVar[str] = ("its method reads the whole training set at once, which "
+                                     "a stream never holds")
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "contamination": [Interval(numbers.Real, 0.0, 0.5, closed="right")],
@@ -140,6 +147,10 @@ class BaseDetector(BaseEstimator):
         self
         """
         validate_parameters(self)
+        from deepad.data.streaming import is_stream
+
+        if is_stream(X):
+            return self._fit_source(X, y)
         self._remember_feature_names(X)
         X = check_input(X, self.modalities, min_samples=self.min_samples)
         y = self._check_fit_labels(y, len(X))
@@ -158,6 +169,17 @@ class BaseDetector(BaseEstimator):
         self.threshold_rule_ = "contamination"  # a refit forgets set_threshold
         self._set_threshold()
         return self
+
+    def _fit_source(self, source: Any, y: Any) -> BaseDetector:
+        """Fit on a streaming source (:mod:`deepad.data.streaming`); deep detectors that
+        declare ``stream_fit`` do (:meth:`deepad.core.deep.DeepDetector._fit_source`), the
+        others refuse with ``TypeError``."""
+        raise TypeError(self._stream_refusal_message())
+
+    def _stream_refusal_message(self) -> str:
+        return (f"{type(self).__name__} cannot fit a streaming source: "
+                f"{self.stream_refusal}. Fit it on an array instead, for instance a uniform "
+                "sample of the stream: deepad.data.scan(source, reservoir=n).sample.")
 
     def _check_fit_labels(self, y: Any, n_samples: int) -> np.ndarray | None:
         if "class-labels" in self.supervision:
@@ -449,11 +471,15 @@ class BaseDetector(BaseEstimator):
     def save(self, path: str | Path) -> Path:
         """Save the fitted detector to the directory ``path`` (safetensors + JSON, no pickle).
 
+        In a data-parallel run (:mod:`deepad.core.distributed`) only rank 0 writes; every
+        rank returns once the files are written.
+
         See :func:`deepad.load`.
         """
+        from deepad.core.distributed import rank0_save
         from deepad.core.persistence import save_detector
 
-        return save_detector(self, path)
+        return rank0_save(lambda p: save_detector(self, p), path)
 
     def to_onnx(self, path: str | Path) -> Path:
         """Export the fitted detector's scoring to the ONNX file ``path``, for serving with

@@ -30,6 +30,7 @@ from torch import nn
 
 from deepad.core.base import BaseDetector
 from deepad.core.chunks import chunk_rows
+from deepad.core.distributed import context as distributed_context
 from deepad.core.graph_input import Graph, GraphSource, full_batch, trainer_batch_size
 from deepad.core.maps import check_image_spec, gradient_map, maps_in_chunks
 from deepad.core.params import NONE, Interval, Options, PositiveInts
@@ -111,6 +112,13 @@ class DeepDetector(BaseDetector):
         Device resolved from ``device`` in ``fit``.
     history_ : list of dict
         Per-epoch mean losses (and ``val_loss`` when ``validation_size > 0``).
+    n_rows_seen_ : int
+        Rows of the streaming source ``fit`` read (streaming fits only).
+
+    Large data (``docs/scale.md``): a detector that declares ``stream_fit`` also fits a
+    streaming source (:class:`deepad.data.ParquetSource`, :class:`deepad.data.BatchSource`),
+    and every deep detector trains data-parallel when launched by ``torchrun``
+    (:mod:`deepad.core.distributed`) unless it declares ``data_parallel = False``.
     """
 
     optimizer_name: ClassVar[str] = "adam"
@@ -118,6 +126,10 @@ class DeepDetector(BaseDetector):
     # what backbone="auto" means per modality where the method's paper fixes a network
     # (modality → backbone name, passed to build_backbone's ``prefer``): Deep SVDD's LeNet
     preferred_backbones: ClassVar[dict[str, str]] = {}
+    # trains data-parallel under torch.distributed (deepad.core.distributed); a method
+    # whose training is not (a sequential reinforcement-learning loop) sets False and says why
+    data_parallel: ClassVar[bool] = True
+    data_parallel_refusal: ClassVar[str] = ""
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **BaseDetector._parameter_constraints,
@@ -175,6 +187,14 @@ class DeepDetector(BaseDetector):
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         """Called after each epoch with its logged means."""
 
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The score split exactly into one term per input value, shaped like ``x``, for a
+        method whose score is a sum of such terms (the autoencoders' per-feature
+        reconstruction error): ``score_terms(x).flatten(1).sum(1) == score(x)``. ``None``
+        (the default) where the score has no such decomposition; :mod:`deepad.explain`
+        then attributes the score by its gradients."""
+        return None
+
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Maps ``(n, H, W)`` of a batch of images ``(n, C, H, W)`` (the model in eval mode):
         the gradient map of ``score`` (:func:`deepad.core.maps.gradient_map`); autoencoders
@@ -202,9 +222,21 @@ class DeepDetector(BaseDetector):
         return maps_in_chunks(self.anomaly_map_batch, X, self.device_)
 
     # ------------------------------------------------------------------ template
+    def _distributed(self):
+        """The data-parallel context of a run under a launcher (None alone); a detector
+        whose training is not data-parallel refuses it (``data_parallel``)."""
+        dist = distributed_context(self.device_)
+        if dist is not None and not self.data_parallel:
+            msg = (f"{type(self).__name__} cannot train data-parallel ({dist.world} processes "
+                   f"under torch.distributed): {self.data_parallel_refusal}. Run it in one "
+                   "process.")
+            raise RuntimeError(msg)
+        return dist
+
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self.device_ = resolve_device(self.device)
         self.seed_ = resolve_seed(self.random_state)
+        dist = self._distributed()
         graph = isinstance(X, Graph)
         X_t = None if graph else torch.from_numpy(X).to(self.device_)
         y_t = None if y is None else torch.from_numpy(y).to(self.device_)
@@ -220,8 +252,83 @@ class DeepDetector(BaseDetector):
                 sampling=self.sampling, steps_per_epoch=self.steps_per_epoch(len(X)),
                 validation_size=self.validation_size, patience=self.patience,
                 verbose=bool(self.verbose))
-            self.history_ = trainer.fit(self, X_t, y_t)
+            self.history_ = trainer.fit(self, X_t, y_t, dist=dist)
             del self._generator
+
+    def _fit_source(self, source: Any, y: Any) -> DeepDetector:
+        """``fit`` on a streaming source (:mod:`deepad.data.streaming`, ``docs/scale.md``).
+
+        One pass (:func:`~deepad.data.streaming.scan`) counts and checks the rows and keeps
+        a uniform reservoir sample of ``source.reservoir`` rows; the networks are built for
+        the rows' width; ``on_train_start`` receives the sample (a "reservoir" method computes
+        its centre or normaliser from it); each epoch streams the source through the
+        trainer's shuffle buffer (:meth:`~deepad.core.trainer.Trainer.fit_stream`). The
+        training scores ``decision_scores_`` and so ``threshold_`` are those of the sample.
+        Memory: the buffer, the sample and one row group, whatever the stream's length.
+
+        Raises
+        ------
+        TypeError
+            The detector does not fit streams (``stream_fit`` None), or ``source`` is a
+            one-shot iterator.
+        ValueError
+            ``y`` given (a streaming fit is unsupervised), ``validation_size > 0``, fewer
+            rows than the detector needs, a non-finite value.
+        """
+        from deepad.data.streaming import DEFAULT_BUFFER_ROWS, DEFAULT_RESERVOIR, as_source, scan
+
+        name = type(self).__name__
+        if self.stream_fit is None:
+            raise TypeError(self._stream_refusal_message())
+        source = as_source(source)
+        if y is not None:
+            msg = (f"{name}: a streaming fit is unsupervised; got y. Fit on an array to use "
+                   "labels.")
+            raise ValueError(msg)
+        if "unsupervised" not in self.supervision:
+            msg = f"{name} needs labels (y), which a streaming fit does not read."
+            raise ValueError(msg)
+        if self.validation_size:
+            msg = (f"{name}: validation_size={self.validation_size} holds rows out of an "
+                   "in-memory training set; a streaming fit has none. Set validation_size=0 "
+                   "(patience then monitors the training loss).")
+            raise ValueError(msg)
+        self.device_ = resolve_device(self.device)
+        self.seed_ = resolve_seed(self.random_state)
+        dist = self._distributed()
+        reservoir = int(getattr(source, "reservoir", DEFAULT_RESERVOIR))
+        stats = scan(source, reservoir=reservoir, seed=self.seed_)
+        if stats.n_rows < self.min_samples:
+            msg = f"{name} needs at least {self.min_samples} rows; the stream holds {stats.n_rows}."
+            raise ValueError(msg)
+        sample = stats.sample
+        self.spec_ = InputSpec.of(sample)
+        self.n_features_in_ = self.spec_.n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        names = getattr(source, "columns", None)
+        if names is not None and getattr(source, "named", True):
+            self.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
+        self._fit_abs_max = float(max(np.abs(stats.min).max(), np.abs(stats.max).max()))
+        self.n_rows_seen_ = stats.n_rows
+        with seeded(self.seed_, self.device_) as generator:
+            self.model_ = self.build(self.spec_).to(self.device_)
+            self._generator = generator
+            self.on_train_start(torch.from_numpy(sample).to(self.device_), None)
+            trainer = Trainer(
+                epochs=self.epochs, batch_size=self.batch_size, generator=generator,
+                sampling=self.sampling, steps_per_epoch=self.steps_per_epoch(stats.n_rows),
+                validation_size=0.0, patience=self.patience, verbose=bool(self.verbose))
+            self.history_ = trainer.fit_stream(
+                self, source, device=self.device_, seed=self.seed_, n_rows=stats.n_rows,
+                buffer_rows=int(getattr(source, "buffer_rows", DEFAULT_BUFFER_ROWS)),
+                dist=dist)
+            del self._generator
+        scores = self._score_samples(sample)
+        self._check_scores(scores)
+        self.decision_scores_ = scores
+        self._set_threshold()
+        return self
 
     @torch.no_grad()
     def _score_samples(self, X: np.ndarray) -> np.ndarray:

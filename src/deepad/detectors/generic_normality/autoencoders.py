@@ -129,6 +129,7 @@ class AutoEncoder(DeepDetector):
     reference = ("Hawkins et al., Outlier detection using replicator neural networks, "
                  "DaWaK 2002")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 4), "batch_size": 32}
+    stream_fit = "batches"  # the loss and score are per row: any stream trains it
     # images: the LeNet-type autoencoder of Deep SVDD's pre-training (a light conv AE)
     preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
 
@@ -175,6 +176,11 @@ class AutoEncoder(DeepDetector):
 
     def score(self, batch: Batch) -> torch.Tensor:
         return reconstruction_error(batch.x, self.model_(batch.x))
+
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x − D(E(x)))² / m`` per value (``m`` values per sample): the terms whose sum is
+        the score (the per-feature reconstruction error)."""
+        return (x - self.model_(x)).pow(2) / x[0].numel()
 
     @torch.no_grad()
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
@@ -1063,6 +1069,16 @@ class VAE(DeepDetector):
         x = batch.x.unsqueeze(0).expand(self.n_samples, *batch.x.shape)
         nll = self.model_.nll(x.flatten(0, 1), z.flatten(0, 1))
         return nll.view(self.n_samples, -1).mean(dim=0)
+
+    def score_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``−log p(x_j | z_l)`` per value of ``x``, averaged over the same ``n_samples`` draws
+        as :meth:`score`: the terms whose sum is the score."""
+        mu, logvar = self.model_.encode(x)
+        eps = self._score_noise(mu.device)
+        z = mu.unsqueeze(0) + torch.exp(0.5 * logvar).unsqueeze(0) * eps.unsqueeze(1)
+        xs = x.unsqueeze(0).expand(self.n_samples, *x.shape)
+        terms = self.model_.nll_terms(xs.flatten(0, 1), z.flatten(0, 1))
+        return terms.view(self.n_samples, *x.shape).mean(dim=0)
 
     @torch.no_grad()
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:

@@ -171,6 +171,13 @@ class _Hypersphere(DeepDetector):
         finally:
             self.__dict__.pop("_fit_X", None)
 
+    def _fit_source(self, source, y):
+        self.pretrain_history_ = []
+        try:
+            return super()._fit_source(source, y)
+        finally:
+            self.__dict__.pop("_fit_X", None)
+
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         self._fit_X = X
         if self.pretrain_epochs > 0:
@@ -208,6 +215,12 @@ class _Hypersphere(DeepDetector):
     # -------------------------------------------------------------- objective
     def loss(self, batch: Batch) -> torch.Tensor:
         return self._objective(batch)
+
+    def representation_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``(φ(x)_k − c_k)²`` per dimension k of the representation, ``(n, rep_dim)``: the
+        squared distance to the centre split exactly over the dimensions (their sum is
+        ``||φ(x) − c||²``; the score subtracts ``R²`` for the soft boundary)."""
+        return (self.model_.encoder(x) - self.model_.center).pow(2)
 
     def _objective(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -373,6 +386,8 @@ class DeepSVDD(_Hypersphere):
                                    "batch_size": 32}
     # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
     modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
+    # a stream: the centre c (and the pre-training) from a uniform reservoir sample
+    stream_fit = "reservoir"
     _radius = True
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
