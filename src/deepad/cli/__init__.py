@@ -6,6 +6,7 @@ See ``deepad --help``; the commands live in :mod:`deepad.cli.app`.
 
 from deepad.cli import bench as _bench  # noqa: F401  (registers "deepad bench")
 from deepad.cli import datasets as _datasets  # noqa: F401  (registers "deepad datasets")
+from deepad.cli import explain as _explain  # noqa: F401  (registers "deepad explain")
 from deepad.cli import report as _report  # noqa: F401  (registers "deepad report")
 from deepad.cli.app import app
 

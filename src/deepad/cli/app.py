@@ -407,6 +407,14 @@ def run(
         "--timestamp-column", metavar="COL",
         help="Series: the time column (dates or numbers, increasing); default: a column "
              "named timestamp / time / datetime / date, else the row order.")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Tables: explain the --top anomalies: print the features that make "
+                          "each one anomalous (value, normal range, direction) and write a "
+                          "PNG per anomaly and attributions.csv to --explain-out "
+                          "(deepad.explain).")] = False,
+    explain_out: Annotated[Path, typer.Option(
+        "--explain-out", metavar="DIR",
+        help="Folder for --explain's PNGs and CSV.")] = Path("deepad-explain"),
 ) -> None:
     """Fit a detector on a table or on images and report its scores (and metrics when labels
     are known).
@@ -429,6 +437,9 @@ def run(
     if train_stride is not None or score_stride != 1 or timestamp_column is not None:
         _fail("--train-stride, --score-stride and --timestamp-column apply to a time series: "
               "add --window W.")
+    if explain and (window is not None or (data is not None and is_image_input(data))):
+        _fail("--explain explains table rows; for a series or images save the model "
+              "(--save-model DIR) and run deepad explain DIR DATA.")
     if data is not None and is_image_input(data):
         with _clean_errors(verbose):
             _run_images(data, detector, param or [], seed, top, output, plot, save_model,
@@ -440,7 +451,8 @@ def run(
         _run(data, detector=detector, label_column=label_column, id_column=id_column,
              ignore_columns=ignore_columns or [], categorical=categorical, param=param or [],
              scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
-             plot=plot, save_model=save_model, verbose=verbose)
+             plot=plot, save_model=save_model, verbose=verbose,
+             explain_out=explain_out if explain else None)
 
 
 def _run_series(data: Path | None, *, window: int, train_stride: int | None,
@@ -492,7 +504,8 @@ def _run_images(data: Path, detector: str, param: list[str], seed: int, top: int
 def _run(data: Path | None, *, detector: str, label_column: str | None,
          id_column: str | None, ignore_columns: list[str], categorical: Categorical,
          param: list[str], scale: Scale, labeled_ratio: float, seed: int, top: int, output: str,
-         plot: str, save_model: Path | None, verbose: bool) -> None:
+         plot: str, save_model: Path | None, verbose: bool,
+         explain_out: Path | None = None) -> None:
     from deepad.cli.tabular_input import categorical_problem, read_input, split_names
     from deepad.tabular import TableDetector, reads_categories
 
@@ -616,6 +629,11 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
         plot_scores(plot, scores, float(model.threshold_), y, revealed=revealed,
                     title=f"{cls.name} on {dataset}")
         typer.echo(f"histogram written to {plot}")
+    if explain_out is not None and top > 0:
+        from deepad.cli.explain import explain_table
+
+        explain_table(model, X, scores, top=top, out=explain_out, ids=table.ids,
+                      id_name=id_column or "id")
     if save_model is not None:
         model.save(save_model)
         typer.echo(f"model saved to {save_model} with its preprocessing: "

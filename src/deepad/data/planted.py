@@ -89,7 +89,8 @@ def make_planted_feature_anomalies(
         msg = f"kind must be one of {PLANTED_KINDS}; got {kind!r}."
         raise ValueError(msg)
     std = X.std(axis=0)
-    candidates = np.flatnonzero(std > 0)
+    candidates = np.flatnonzero(X.max(axis=0) > X.min(axis=0))  # not constant (std can be
+    # a rounding error above 0 for a constant column)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= len(candidates):
         msg = (f"k must be an integer from 1 to {len(candidates)} (the non-constant features of "
                f"X); got {k!r}.")

@@ -184,6 +184,15 @@ def _resolve_method(detector: Any, Xv: np.ndarray, method: str, modality: str) -
 def _explain_array(detector: Any, Xv: np.ndarray, method: str, baseline: Any,
                    reference: np.ndarray | None, n_steps: int, seed: int) -> dict[str, Any]:
     """Attributions of the validated samples ``Xv`` by the (inner) detector."""
+    import warnings
+
+    with warnings.catch_warnings():  # arrays on purpose, to a detector fitted on a frame
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return _explain_validated(detector, Xv, method, baseline, reference, n_steps, seed)
+
+
+def _explain_validated(detector: Any, Xv: np.ndarray, method: str, baseline: Any,
+                       reference: np.ndarray | None, n_steps: int, seed: int) -> dict[str, Any]:
     modality = detector.spec_.modality
     scores = np.asarray(detector.decision_function(Xv), dtype=np.float64)
     if reference is None:
@@ -318,7 +327,6 @@ def _explain_series(model: Any, series: Any, method: str, baseline: Any, referen
                     windows: Any, n_steps: int, seed: int) -> Explanation:
     from numpy.lib.stride_tricks import sliding_window_view
 
-    inner = model.detector_
     array = model._check_series(series)
     if windows is None:
         starts = _tiles(len(array), model.window)
@@ -328,14 +336,27 @@ def _explain_series(model: Any, series: Any, method: str, baseline: Any, referen
             msg = (f"windows must be start timestamps from 0 to {len(array) - model.window} "
                    f"(series of {len(array)}, window {model.window}); got {starts[:10]}.")
             raise ValueError(msg)
-    view = sliding_window_view(array, model.window, axis=0).transpose(0, 2, 1)
-    W = np.ascontiguousarray(view[starts], dtype=np.float32)
     ref = None
     if reference is not None:
         ref_array = model._check_series(reference)
         ref_view = sliding_window_view(ref_array, model.window, axis=0).transpose(0, 2, 1)
         ref = np.ascontiguousarray(ref_view[_tiles(len(ref_array), model.window)],
                                    dtype=np.float32)
+    return _explain_series_windows(model, array, starts, method, ref, baseline, n_steps, seed)
+
+
+def _explain_series_windows(model: Any, series: Any, starts: np.ndarray, method: str,
+                            reference_windows: np.ndarray | None, baseline: Any = "median",
+                            n_steps: int = m.IG_STEPS, seed: int = 0) -> Explanation:
+    """The windows of ``series`` starting at ``starts``, explained against reference
+    windows ``(n, T, d)`` (None: the explained windows the detector calls normal)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    inner = model.detector_
+    array = model._check_series(series)
+    view = sliding_window_view(array, model.window, axis=0).transpose(0, 2, 1)
+    W = np.ascontiguousarray(view[starts], dtype=np.float32)
+    ref = None if reference_windows is None else _validated(inner, reference_windows)
     result = _explain_array(inner, _validated(inner, W), method, baseline, ref, n_steps, seed)
     names = getattr(model, "feature_names_in_", None)
     feature_names = ([str(c) for c in names] if names is not None

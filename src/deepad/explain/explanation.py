@@ -107,7 +107,9 @@ class Explanation:
         head = f"score {self.scores[i]:.4g}"
         if self.modality == "tabular":
             out = [head + " — the features that raise it most:"]
-            for _, row in self.top_features(i, k).iterrows():
+            top = self.top_features(i, k)
+            top = top[(top["attribution"] > 0) | (np.arange(len(top)) == 0)]
+            for _, row in top.iterrows():
                 value = _fmt(row["value"])
                 rng = (f"normal range [{_fmt(row['normal_low'])}, {_fmt(row['normal_high'])}]"
                        if np.isfinite(row["normal_low"]) else "categorical")
