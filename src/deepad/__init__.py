@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from deepad.detectors import *  # noqa: F403
     from deepad.series import SeriesDetector
     from deepad.tabular import TableDetector
+    from deepad.video import VideoDetector
 
 # name -> module that defines it (imported on first access)
 _CONTRACT = {
@@ -35,13 +36,15 @@ _CONTRACT = {
     "list_detectors": "deepad.core.registry",
     "load": "deepad.core.persistence",
     "SeriesDetector": "deepad.series",
+    "VideoDetector": "deepad.video",
     "TableDetector": "deepad.tabular",
 }
 # every built-in detector class, from ``deepad.detectors`` (its ``__all__``; a test keeps the
 # two lists equal)
 _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
               "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
-              "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KDBU",
+              "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
+              "IsolationForest", "KDBU",
               "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
               "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "PReNet", "RandNet", "RDP",
               "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE")
@@ -49,10 +52,10 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly
 _SUBPACKAGES = ("bench", "cli", "core", "data", "detectors", "metrics", "nets", "series",
-                "tabular")
+                "tabular", "video")
 
 __all__ = ["BaseDetector", "DeepDetector", "__version__", "get_detector", "list_detectors",
-           "load", "SeriesDetector", "TableDetector", *_DETECTORS]
+           "load", "SeriesDetector", "TableDetector", "VideoDetector", *_DETECTORS]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,6 +41,8 @@ def chunk_rows(shape: Sequence[int], positions: int = FORWARD_POSITIONS) -> int:
         per_sample = shape[1]
     elif len(shape) == 4:  # (images, channels, height, width)
         per_sample = shape[2] * shape[3]
+    elif len(shape) == 5:  # video clips (clips, frames, channels, height, width)
+        per_sample = shape[1] * shape[3] * shape[4]
     return max(1, positions // max(per_sample, 1))
 
 

@@ -67,7 +67,9 @@ labelled anomalies and 0 for unlabelled rows (which may themselves contain anoma
 least two classes), for the out-of-distribution and adversarial-example detectors, which work
 on a classifier of those classes (:func:`deepad.core.validation.check_class_labels`)."""
 
-MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical", "event")
+MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "graph", "categorical", "event",
+                               "video")
 """``tabular``: rows of numeric features; ``sequence``: windows of a (multivariate) series;
 ``categorical``: rows of categories (strings / ints), encoded by the detector itself;
-``event``: sessions of integer event keys of varying length (parsed log keys)."""
+``event``: sessions of integer event keys of varying length (parsed log keys); ``video``:
+clips of consecutive frames ``(n, T, C, H, W)`` (:class:`deepad.video.VideoDetector`)."""

@@ -102,14 +102,16 @@ def _check_channels_first(array: np.ndarray, name: str) -> None:
 
 
 def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
-                images: bool = False, grayscale: bool = False) -> np.ndarray:
+                images: bool = False, grayscale: bool = False,
+                videos: bool = False) -> np.ndarray:
     """Validate ``X`` and return it as a C-contiguous float32 array of 2 or 3 dimensions (or
     4, images ``(n_images, channels, height, width)``, when ``images`` is True).
 
     With ``images``, a ``uint8`` array of images becomes ``float32 / 255`` and a channels-last
     array ``(n, H, W, 1 | 3 | 4)`` is refused; with ``grayscale`` too, a 3-D array is read as
     grayscale images ``(n, H, W)`` and returned as ``(n, 1, H, W)`` (see
-    :func:`reads_3d_as_images`).
+    :func:`reads_3d_as_images`). With ``videos``, a 5-D array is video clips ``(n_clips,
+    frames, channels, height, width)``, ``uint8`` read as ``float32 / 255`` as images.
 
     Raises
     ------
@@ -141,7 +143,8 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
         array = array[:, None]  # (n, H, W) → (n, 1, H, W)
     if images and array.ndim == 4:
         _check_channels_first(array, name)
-    if array.ndim not in (2, 3, 4) or (array.ndim == 4 and not images):
+    if array.ndim not in (2, 3, 4, 5) or (array.ndim == 4 and not images) or (
+            array.ndim == 5 and not videos):
         expected = ("2-D rows (n_samples, n_features) or 3-D sequence windows (n_windows, window, "
                     "n_features)")
         if images:
@@ -150,6 +153,8 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
         if images and grayscale:
             expected = ("4-D images (n_images, channels, height, width) or 3-D grayscale "
                         "images (n_images, height, width)")
+        if videos:
+            expected += " or 5-D video clips (n_clips, frames, channels, height, width)"
         hint = ""
         if array.ndim == 1:
             hint = " Reshape a single feature with X.reshape(-1, 1)."
@@ -176,7 +181,7 @@ def check_array(X: Any, *, min_samples: int = 1, name: str = "X",
         msg = f"{name} has values too large for float32 (max |x| = {np.abs(array).max():.3g}); "\
               "scale the features first."
         raise ValueError(msg)
-    if array.ndim == 4 and array.dtype == np.uint8:  # pixels 0..255 → [0, 1]
+    if array.ndim >= 4 and array.dtype == np.uint8:  # pixels 0..255 → [0, 1]
         return np.ascontiguousarray(array, dtype=np.float32) / np.float32(255.0)
     return np.ascontiguousarray(array, dtype=np.float32)
 
@@ -205,13 +210,18 @@ def check_matches_spec(X: np.ndarray | Sessions, spec: InputSpec, *, name: str =
         msg = (f"{name} is {seen.modality} data {describe_input(X)}, but the detector was fitted "
                f"on {spec.modality} data with {_describe_spec(spec)}.")
         raise ValueError(msg)
-    if seen.n_features != spec.n_features and spec.modality == "image":
-        msg = (f"{name} has images of {seen.n_features} channel(s), but the detector was fitted "
-               f"on images of {spec.n_features} channel(s).")
+    if seen.n_features != spec.n_features and spec.modality in ("image", "video"):
+        what = "images" if spec.modality == "image" else "video frames"
+        msg = (f"{name} has {what} of {seen.n_features} channel(s), but the detector was "
+               f"fitted on {what} of {spec.n_features} channel(s).")
         raise ValueError(msg)
     if seen.n_features != spec.n_features:
         msg = (f"{name} has {seen.n_features} features, but the detector was fitted with "
                f"{spec.n_features} features.")
+        raise ValueError(msg)
+    if seen.window != spec.window and spec.modality == "video":
+        msg = (f"{name} has clips of {seen.window} frames, but the detector was fitted on "
+               f"clips of {spec.window} frames.")
         raise ValueError(msg)
     if seen.window != spec.window:
         msg = (f"{name} has windows of length {seen.window}, but the detector was fitted on "
@@ -260,7 +270,7 @@ def check_input(X: Any, modalities: tuple[str, ...], *, min_samples: int = 1,
         except (ValueError, TypeError):
             pass  # check_array says why
     return check_array(X, min_samples=min_samples, name=name, images="image" in modalities,
-                       grayscale=grayscale)
+                       grayscale=grayscale, videos="video" in modalities)
 
 
 def _reads_as_sessions(X: Any) -> bool:

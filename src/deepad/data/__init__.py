@@ -7,7 +7,9 @@ synthetic anomalies :func:`make_adbench_synthetic`. Series: :func:`load_nab`,
 :func:`window_scores_to_points`. Images: :func:`load_fashion_mnist`, :func:`load_mnist`,
 :func:`load_image_folder` (PNG / JPEG folders, the MVTec-AD layout; an :class:`ImageDataset`),
 :func:`one_class_split`. Event
-sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`.
+sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`. Video:
+:func:`load_ucsd_ped2`, :func:`frame_clips`, :func:`clip_scores_to_frames`,
+:func:`minmax_per_video`.
 """
 
 from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
@@ -29,6 +31,13 @@ from deepad.data.timeseries import (
     load_smd,
     load_ucr,
 )
+from deepad.data.video import (
+    VideoDataset,
+    clip_scores_to_frames,
+    frame_clips,
+    load_ucsd_ped2,
+    minmax_per_video,
+)
 from deepad.data.windows import sliding_windows, window_labels, window_scores_to_points
 
 __all__ = [
@@ -41,4 +50,6 @@ __all__ = [
     "make_planted_feature_anomalies", "make_rare_combinations",
     "one_class_split",
     "sliding_windows", "window_labels", "window_scores_to_points",
+    "VideoDataset", "clip_scores_to_frames", "frame_clips", "load_ucsd_ped2",
+    "minmax_per_video",
 ]

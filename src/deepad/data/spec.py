@@ -59,7 +59,7 @@ class Sessions:
 MODALITY_SIZES: dict[str, tuple[str, ...]] = {
     "tabular": ("n_features",), "sequence": ("n_features", "window"),
     "image": ("n_features", "height", "width"), "categorical": ("n_features",),
-    "event": ("n_features",),
+    "event": ("n_features",), "video": ("n_features", "window", "height", "width"),
     "graph": ("n_features",),
 }
 """The sizes each modality's spec holds."""
@@ -84,7 +84,8 @@ class InputSpec:
     ``n_features`` is the number of features of a row or time step (the channels of a pixel
     for images), the number of columns of a categorical row, and 1 for event sessions (one key
     per event). ``window`` is set for sequence windows only, ``height`` and ``width`` for
-    images only.
+    images only; video clips ``(n, T, C, H, W)`` set all three (``window`` = frames per clip
+    ``T``, ``n_features`` = channels ``C``).
     """
 
     modality: str
@@ -104,6 +105,8 @@ class InputSpec:
             return (self.window, self.n_features)
         if self.modality == "image":
             return (self.n_features, self.height, self.width)
+        if self.modality == "video":
+            return (self.window, self.n_features, self.height, self.width)
         return (self.n_features,)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,7 +153,8 @@ class InputSpec:
         if modality == "event" and sizes["n_features"] != 1:
             msg = f"spec['n_features'] must be 1 for event sessions; got {sizes['n_features']}."
             raise ValueError(msg)
-        if modality == "image" and sizes["height"] * sizes["width"] > MAX_IMAGE_PIXELS:
+        if (modality in ("image", "video")
+                and sizes["height"] * sizes["width"] > MAX_IMAGE_PIXELS):
             msg = (f"spec['height'] x spec['width'] must be at most {MAX_IMAGE_PIXELS} pixels; "
                    f"got {sizes['height']} x {sizes['width']}.")
             raise ValueError(msg)
@@ -174,4 +178,7 @@ class InputSpec:
             return cls("sequence", n_features=X.shape[2], window=X.shape[1])
         if X.ndim == 4:
             return cls("image", n_features=X.shape[1], height=X.shape[2], width=X.shape[3])
+        if X.ndim == 5:  # video clips (n, frames, channels, height, width)
+            return cls("video", n_features=X.shape[2], window=X.shape[1], height=X.shape[3],
+                       width=X.shape[4])
         return cls("tabular", n_features=X.shape[1])

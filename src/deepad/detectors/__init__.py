@@ -11,6 +11,7 @@ from deepad.detectors.generic_normality.autoencoders import (
     RobustAutoEncoder,
 )
 from deepad.detectors.generic_normality.deeplog import DeepLog
+from deepad.detectors.generic_normality.frame_prediction import FuturePrediction
 from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
 from deepad.detectors.generic_normality.geom import GEOM
 from deepad.detectors.generic_normality.predictive import Forecaster, LSTMAutoEncoder
@@ -32,7 +33,8 @@ from deepad.detectors.score_learning.softmax import APE
 
 __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
            "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
-           "Forecaster", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD", "IsolationForest", "KDBU",
+           "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
+           "IsolationForest", "KDBU",
            "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
            "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
            "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE"]

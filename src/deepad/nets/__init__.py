@@ -7,7 +7,9 @@ from deepad.nets.lenet import LeNetDecoder, LeNetEncoder
 from deepad.nets.mlp import MLP
 from deepad.nets.scaling import Standardize
 from deepad.nets.temporal import GRUDecoder, GRUEncoder, StepConv, TCNEncoder
+from deepad.nets.video import Conv3DEncoder, FrameStackDecoder, FrameStackEncoder, UNet
 
-__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "GRUDecoder", "GRUEncoder", "LeNetDecoder",
+__all__ = ["MLP", "Conv3DEncoder", "ConvDecoder", "ConvEncoder", "FrameStackDecoder",
+           "FrameStackEncoder", "GRUDecoder", "GRUEncoder", "LeNetDecoder",
            "LeNetEncoder", "LinearScoreNet", "Standardize", "StepConv", "TCNEncoder",
-           "build_backbone", "build_decoder", "resolve_backbone"]
+           "UNet", "build_backbone", "build_decoder", "resolve_backbone"]

@@ -26,6 +26,7 @@ from deepad.nets.temporal import (
     TCNEncoder,
     TransformerEncoder,
 )
+from deepad.nets.video import Conv3DEncoder, FrameStackDecoder, FrameStackEncoder
 from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
@@ -34,6 +35,9 @@ BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transforme
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
 DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv", "graph": "gcn"}
+# video clips: 2-D convolutions over the stacked frames (Hasan et al.'s Conv-AE), or 3-D ones
+BACKBONES["video"] = ("conv", "conv3d")
+DEFAULT_BACKBONE["video"] = "conv"
 
 
 def resolve_backbone(spec: InputSpec, kind: str = "auto",
@@ -85,12 +89,25 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     ``prefer`` maps a modality to the backbone ``"auto"`` means for it (see
     :func:`resolve_backbone`).
 
+    Video clips ``(n, T, C, H, W)`` (:mod:`deepad.nets.video`): ``"conv"``, 2-D convolutions
+    over the stacked frames (:class:`~deepad.nets.video.FrameStackEncoder`, Hasan et al.'s
+    Conv-AE design), whose code is ``out_dim`` channels over the last feature map, flattened
+    (``module.out_dim`` is its length; ``readout="grid"`` average-pools the map to at most
+    4 x 4 cells first); ``"conv3d"``, 3-D convolutions
+    (:class:`~deepad.nets.video.Conv3DEncoder`, C3D-style) to a vector of ``out_dim``.
+
     Raises
     ------
     ValueError
         An unknown ``kind``, or one that does not take this modality (``"lstm"`` for rows).
     """
     kind = resolve_backbone(spec, kind, prefer)
+    if spec.modality == "video":
+        cls = Conv3DEncoder if kind == "conv3d" else FrameStackEncoder
+        extra = {} if kind == "conv3d" else {"pool_grid": readout == "grid"}
+        return cls(spec.window, spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
+                   activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias,
+                   **extra)
     if kind == "lenet":
         return LeNetEncoder(spec.n_features, spec.height, spec.width,
                             lenet_widths(spec.n_features), out_dim, activation=activation,
@@ -148,6 +165,14 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
         return LeNetDecoder(latent_dim, out_channels or spec.n_features, spec.height,
                             spec.width, lenet_widths(spec.n_features), activation=activation,
                             bias=bias)
+    if spec.modality == "video":  # "conv": the stacked frames' mirror, from a spatial code
+        if kind == "conv3d":
+            msg = ("backbone='conv3d' has no decoder; for a method that reconstructs clips "
+                   "choose 'conv' (2-D convolutions over stacked frames) or 'auto'.")
+            raise ValueError(msg)
+        return FrameStackDecoder(latent_dim, spec.window, out_channels or spec.n_features,
+                                 spec.height, spec.width, hidden_dims, activation=activation,
+                                 batch_norm=batch_norm, bias=bias)
     if out_channels is not None and spec.modality == "image":
         spec = dataclasses.replace(spec, n_features=out_channels)
     if kind == "dcgan":

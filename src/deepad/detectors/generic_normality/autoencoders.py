@@ -59,6 +59,17 @@ class AutoEncoder(DeepDetector):
     squared error per pixel summed over channels (the map's sum is the score times
     ``C·H·W``).
 
+    Video clips ``(n, T, C, H, W)`` (:class:`deepad.VideoDetector`): the convolutional
+    autoencoder of Hasan et al. ("Learning Temporal Regularity in Video Sequences", CVPR
+    2016, Sec. 3.2): the ``T`` frames are stacked as channels of a fully convolutional
+    autoencoder (:class:`~deepad.nets.video.FrameStackEncoder`: 3 x 3 blocks of widths
+    ``hidden_dims[:-1]``, a spatial code of ``hidden_dims[-1]`` channels, and its mirror
+    decoder); score: the mean squared reconstruction error of the clip, given to every frame
+    of the clip (Hasan et al.'s per-frame error is the sum over the cuboids covering the
+    frame; ``VideoDetector`` averages the overlapping clips). Deviations: 3 x 3 convolutions
+    with max pooling instead of the paper's 11 x 11 / 5 x 5 / 3 x 3 layers of 512 / 256 / 128
+    filters, and the frames at the size given (the paper: 227 x 227, T = 10).
+
     Graphs (a ``torch_geometric.data.Data`` or ``(X, adjacency)``, one score per node;
     ``docs/graphs.md``): attribute reconstruction through a GNN encoder (GCN by default,
     ``backbone="gat"`` / ``"gin"``) over ``hidden_dims`` and an MLP decoder back to each
@@ -128,6 +139,8 @@ class AutoEncoder(DeepDetector):
     modalities = ("tabular", "sequence", "image", "graph")
     reference = ("Hawkins et al., Outlier detection using replicator neural networks, "
                  "DaWaK 2002")
+    # video clips (n, T, C, H, W): Hasan et al.'s Conv-AE over the stacked frames
+    modalities = (*modalities, "video")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16, 4), "batch_size": 32}
     stream_fit = "batches"  # the loss and score are per row: any stream trains it
     # images: the LeNet-type autoencoder of Deep SVDD's pre-training (a light conv AE)

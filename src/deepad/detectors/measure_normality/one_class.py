@@ -121,8 +121,9 @@ def feature_std(X: torch.Tensor) -> torch.Tensor:
     A graph's nodes: per attribute over all nodes."""
     if isinstance(X, GraphSource):
         X = X.x
-    if X.dim() == 4:
-        flat = X.transpose(0, 1).reshape(X.shape[1], -1).double()
+    if X.dim() in (4, 5):  # images (n, C, H, W) or clips (n, T, C, H, W): per channel
+        channel = X.dim() - 3
+        flat = X.transpose(0, channel).reshape(X.shape[channel], -1).double()
         std = flat.std(dim=1, unbiased=False).to(X.dtype)[:, None, None]
     else:
         std = X.reshape(-1, X.shape[-1]).double().std(dim=0, unbiased=False).to(X.dtype)
@@ -382,6 +383,8 @@ class DeepSVDD(_Hypersphere):
     supervision = ("unsupervised",)
     modalities = ("tabular", "sequence", "image", "graph")
     reference = "Ruff et al., Deep One-Class Classification, ICML 2018"
+    # video clips (n, T, C, H, W): the stacked-frames CNN (deepad.VideoDetector)
+    modalities = (*modalities, "video")
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32}
     # the tiny LeNet needs its pre-training to rank planted images (3 epochs at lr 1e-4)
@@ -431,7 +434,7 @@ class DeepSVDD(_Hypersphere):
 
     def _wrap_encoder(self, encoder: nn.Module, spec: InputSpec) -> nn.Module:
         return ScaledEncoder(encoder, spec.n_features, self.output_activation,
-                             image=spec.modality == "image")
+                             image=spec.modality in ("image", "video"))
 
     def on_train_start(self, X: torch.Tensor, y: torch.Tensor | None) -> None:
         if self.objective == "soft-boundary" and self.epochs <= self.warm_up_epochs:

@@ -100,6 +100,13 @@ class MILRanking(DeepDetector):
     in iterations: ``epochs × n_batches`` (the release runs 20,000 iterations of 60
     videos; 1,000 by default here).
 
+    Video clips ``(n, T, C, H, W)`` (:class:`deepad.VideoDetector`, which makes each training
+    video one bag of ``bag_size`` evenly spaced clips): the instances are clips, scored end
+    to end by a 3-D convolutional network (:class:`~deepad.nets.video.Conv3DEncoder`, blocks
+    of widths ``hidden_dims`` and the score head; C3D-style, CPU-sized) instead of the paper's
+    fixed C3D features and 3-layer network; dropout before the output layer only. A clip's
+    score belongs to all its frames.
+
     Images: not supported, because the paper ranks bags of video-segment features (C3D), which are
     rows; give it frame or segment embeddings as rows.
 
@@ -148,7 +155,9 @@ class MILRanking(DeepDetector):
     category = "score_learning"
     subcategory = "ranking"
     supervision = ("weakly-supervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "video")
+    # video: C3D-style 3-D convolutions, as the paper's C3D features (deepad.nets.video)
+    preferred_backbones: ClassVar[dict[str, str]] = {"video": "conv3d"}
     reference = ("Sultani, Chen & Shah, Real-world Anomaly Detection in Surveillance Videos, "
                  "CVPR 2018")
     sampling = "balanced"
@@ -199,7 +208,8 @@ class MILRanking(DeepDetector):
         rows = spec.modality == "tabular"
         backbone = build_backbone(spec, hidden_dims=tuple(self.hidden_dims), out_dim=None,
                                   kind=self.backbone, activation=self.activation,
-                                  dropout=self.dropout if rows else 0.0)
+                                  dropout=self.dropout if rows else 0.0,
+                                  prefer=self.preferred_backbones)
         return InstanceScorer(backbone, dropout=0.0 if rows else self.dropout)
 
     def _fit(self, X, y) -> None:

@@ -386,6 +386,14 @@ class SDOR(DeepDetector):
     targets change from one iteration to the next, early stopping (``patience``) is not
     offered.
 
+    Video clips ``(n, T, C, H, W)`` (:class:`deepad.VideoDetector`): φ is the stacked-frames
+    CNN (:class:`~deepad.nets.video.FrameStackEncoder`, blocks of widths ``hidden_dims``,
+    average-pooled to at most 4 x 4 cells) with the linear output, trained end to end on the
+    clips as the paper trains its ResNet-50 on frames; the initial detector scores the clips
+    (iForest on the flattened clips by default, or ``initial_detector="AutoEncoder"``, the
+    Conv-AE). As in the paper the method is transductive: fit it on the unlabelled videos to
+    be scored. A clip's score belongs to all its frames.
+
     Images: not supported, because the paper scores ResNet-50 features of video frames, and its
     initial pseudo-labels come from shallow detectors on rows; give it image embeddings as rows.
 
@@ -448,7 +456,7 @@ class SDOR(DeepDetector):
     category = "score_learning"
     subcategory = "ranking"
     supervision = ("unsupervised",)
-    modalities = ("tabular", "sequence")
+    modalities = ("tabular", "sequence", "video")
     reference = ("Pang et al., Self-trained Deep Ordinal Regression for End-to-End Video Anomaly "
                  "Detection, CVPR 2020")
     test_params: ClassVar[dict] = {"epochs": 4, "n_iterations": 2, "batch_size": 64,
@@ -582,7 +590,8 @@ class SDOR(DeepDetector):
 
     def build(self, spec: InputSpec) -> nn.Module:
         backbone = build_backbone(spec, hidden_dims=tuple(self.hidden_dims), out_dim=None,
-                                  kind=self.backbone, activation=self.activation)
+                                  kind=self.backbone, activation=self.activation,
+                                  readout="grid" if spec.modality == "video" else "pool")
         return OrdinalScoreNet(backbone)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
