@@ -192,3 +192,28 @@ def test_errors(module_net):
         MSP(classifier=module_net).fit(X, c.astype(str))
     with pytest.raises(ValueError, match="'classifier' parameter"):
         MSP(classifier="resnet").fit(X, c)
+
+
+def test_batch_norm_classifier_saves_and_ranks(images, tmp_path):
+    """``batch_norm=True``: deepad's CNN normalises each convolution (every classifier
+    detector takes the option, KDBU's dropout network too); the scores use the running
+    statistics (eval mode), so a saved and loaded detector scores identically and one image
+    scores the same alone as in a batch."""
+    from deepad import load
+    from deepad.detectors.related.adversarial import KDBU
+
+    X, c, X_test, y_test = images
+    detector = Mahalanobis(**CLASSIFIER_TEST_PARAMS, batch_norm=True, random_state=0).fit(X, c)
+    norms = [m for m in detector.classifier_.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == len(CLASSIFIER_TEST_PARAMS["hidden_dims"])
+    assert all(m.num_batches_tracked > 0 for m in norms)
+    scores = detector.decision_function(X_test)
+    assert roc_auc_score(y_test, scores) >= 0.9
+    np.testing.assert_allclose(detector.decision_function(X_test[:1]), scores[:1], rtol=1e-5)
+    detector.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").decision_function(X_test), scores)
+    kdbu = KDBU(hidden_dims=(4,), feature_dim=8, epochs=1, n_passes=2, batch_norm=True,
+                random_state=0).fit(X, c)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in kdbu.classifier_.modules())
+    plain = MSP(hidden_dims=(4,), feature_dim=8, epochs=1).fit(X, c)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.classifier_.modules())

@@ -263,7 +263,7 @@ class LID(AdversarialDetector):
     layers : "auto" or tuple of str, default "auto"
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -293,7 +293,8 @@ class LID(AdversarialDetector):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         self.k = k
         self.n_reference = n_reference
         self.layers = layers
@@ -314,6 +315,7 @@ class LID(AdversarialDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.batch_norm = batch_norm
 
     def lid_layers(self) -> list[str]:
         names = _leaf_layers(self.model_) if self.layers == "auto" else list(self.layers)
@@ -390,7 +392,7 @@ class KDBU(AdversarialDetector):
     max_kde_samples : int, default 10000
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -422,7 +424,8 @@ class KDBU(AdversarialDetector):
                  batch_size=D["batch_size"], lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         self.bandwidth = bandwidth
         self.n_passes = n_passes
         self.dropout = dropout
@@ -444,13 +447,15 @@ class KDBU(AdversarialDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.batch_norm = batch_norm
 
     def signs(self, n_columns):
         return torch.tensor([-1.0, 1.0], dtype=torch.float64)  # density down, uncertainty up
 
     def build(self, spec: InputSpec) -> nn.Module:
         body = build_backbone(spec, hidden_dims=self.hidden_dims, out_dim=self.feature_dim,
-                              kind=self.backbone, activation=self.activation)
+                              kind=self.backbone, activation=self.activation,
+                              batch_norm=self.batch_norm)
         return DropoutClassifierNet(body, self.feature_dim, self.n_classes_, self.activation,
                                     self.dropout)
 
@@ -529,7 +534,7 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
     layers : "auto" or tuple of str, default "auto"
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -555,11 +560,12 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         Mahalanobis.__init__(self, epsilon, layers, classifier, feature_layer, hidden_dims,
                              feature_dim, activation, backbone, epochs, batch_size, lr,
                              weight_decay, validation_size, patience, grad_clip, contamination,
-                             device, random_state, verbose)
+                             device, random_state, verbose, batch_norm)
 
     def feature_layers(self) -> list[str | None]:
         if self.layers != "auto":

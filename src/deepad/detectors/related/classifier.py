@@ -31,7 +31,7 @@ from torch import nn
 
 from deepad.core.chunks import chunk_rows
 from deepad.core.deep import DeepDetector
-from deepad.core.params import NONE, Interval, Options
+from deepad.core.params import BOOLEAN, NONE, Interval, Options
 from deepad.core.runtime import resolve_device, resolve_seed
 from deepad.core.saved_state import CONFIG_FILE, read_field, take_tensors
 from deepad.core.trainer import Batch
@@ -133,6 +133,7 @@ CLASSIFIER_CONSTRAINTS: dict[str, list] = {
     "feature_layer": [_NameOrNone()],
     "feature_dim": [Interval(numbers.Integral, 1, None)],
     "activation": [Options(tuple(ACTIVATIONS))],
+    "batch_norm": [BOOLEAN],
 }
 
 
@@ -157,9 +158,13 @@ class ClassifierDetector(DeepDetector):
     feature_layer : str or None, default None
         Name (in ``classifier.named_modules()``) of the module whose output are the features;
         None → the input of the last ``nn.Linear``.
-    hidden_dims, feature_dim, activation, backbone
+    hidden_dims, feature_dim, activation, backbone, batch_norm
         deepad's classifier: the modality's backbone (MLP layers / convolutional blocks of
-        ``hidden_dims``) to ``feature_dim`` units, the activation, and a linear head.
+        ``hidden_dims``, each followed by batch normalisation when ``batch_norm``, default
+        False) to ``feature_dim`` units, the activation, and a linear head. Batch
+        normalisation is what lifts the Fashion-MNIST CNN above 90 % test accuracy
+        (docs/results/ood_fashion.md); the scores use the network in eval mode, so its
+        running statistics, not the batch's, normalise.
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip
         Its training (Adam, cross-entropy).
 
@@ -193,7 +198,8 @@ class ClassifierDetector(DeepDetector):
     # ------------------------------------------------------------------ classifier
     def build(self, spec: InputSpec) -> nn.Module:
         body = build_backbone(spec, hidden_dims=self.hidden_dims, out_dim=self.feature_dim,
-                              kind=self.backbone, activation=self.activation)
+                              kind=self.backbone, activation=self.activation,
+                              batch_norm=self.batch_norm)
         return ClassifierNet(body, self.feature_dim, self.n_classes_, self.activation)
 
     def loss(self, batch: Batch) -> torch.Tensor:
@@ -343,7 +349,8 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "classifier": None, "feature_layer": None, "hidden_dims": (32, 64), "feature_dim": 128,
     "activation": "relu", "backbone": "auto", "epochs": 20, "batch_size": 128, "lr": 1e-3,
     "weight_decay": 0.0, "validation_size": 0.0, "patience": None, "grad_clip": None,
-    "contamination": 0.1, "device": None, "random_state": None, "verbose": False}
+    "contamination": 0.1, "device": None, "random_state": None, "verbose": False,
+    "batch_norm": False}
 """Defaults of the shared hyperparameters (each detector's ``__init__`` restates them)."""
 
 CLASSIFIER_TEST_PARAMS: dict[str, Any] = {"hidden_dims": (16,), "feature_dim": 16,

@@ -83,7 +83,7 @@ class MSP(ClassifierDetector):
     ----------
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector` (MSP reads no
         features).
 
@@ -116,7 +116,8 @@ class MSP(ClassifierDetector):
                  batch_size=D["batch_size"], lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         self.classifier = classifier
         self.feature_layer = feature_layer
         self.hidden_dims = hidden_dims
@@ -134,6 +135,7 @@ class MSP(ClassifierDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.batch_norm = batch_norm
 
     def ood_score(self, x: torch.Tensor) -> torch.Tensor:
         return -torch.softmax(self.logits(x), dim=1).amax(dim=1)
@@ -154,7 +156,7 @@ class Energy(MSP):
         ``T``.
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -177,10 +179,12 @@ class Energy(MSP):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         super().__init__(classifier, feature_layer, hidden_dims, feature_dim, activation,
                          backbone, epochs, batch_size, lr, weight_decay, validation_size,
-                         patience, grad_clip, contamination, device, random_state, verbose)
+                         patience, grad_clip, contamination, device, random_state, verbose,
+                         batch_norm)
         self.temperature = temperature
 
     def ood_score(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,7 +212,7 @@ class ODIN(MSP):
     epsilon : float or "auto", default 0.0014
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     Attributes
@@ -237,10 +241,12 @@ class ODIN(MSP):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         super().__init__(classifier, feature_layer, hidden_dims, feature_dim, activation,
                          backbone, epochs, batch_size, lr, weight_decay, validation_size,
-                         patience, grad_clip, contamination, device, random_state, verbose)
+                         patience, grad_clip, contamination, device, random_state, verbose,
+                         batch_norm)
         self.temperature = temperature
         self.epsilon = epsilon
 
@@ -299,7 +305,7 @@ class Mahalanobis(MSP):
         Module names whose outputs are ensembled; None → ``feature_layer`` only.
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -324,10 +330,12 @@ class Mahalanobis(MSP):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         super().__init__(classifier, feature_layer, hidden_dims, feature_dim, activation,
                          backbone, epochs, batch_size, lr, weight_decay, validation_size,
-                         patience, grad_clip, contamination, device, random_state, verbose)
+                         patience, grad_clip, contamination, device, random_state, verbose,
+                         batch_norm)
         self.epsilon = epsilon
         self.layers = layers
 
@@ -449,7 +457,7 @@ class DeepKNN(MSP):
         k; at most the number of training samples.
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
-    random_state, verbose
+    random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
 
     References
@@ -474,10 +482,12 @@ class DeepKNN(MSP):
                  lr=D["lr"], weight_decay=D["weight_decay"],
                  validation_size=D["validation_size"], patience=D["patience"],
                  grad_clip=D["grad_clip"], contamination=D["contamination"],
-                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"]):
+                 device=D["device"], random_state=D["random_state"], verbose=D["verbose"],
+                 batch_norm=D["batch_norm"]):
         super().__init__(classifier, feature_layer, hidden_dims, feature_dim, activation,
                          backbone, epochs, batch_size, lr, weight_decay, validation_size,
-                         patience, grad_clip, contamination, device, random_state, verbose)
+                         patience, grad_clip, contamination, device, random_state, verbose,
+                         batch_norm)
         self.n_neighbors = n_neighbors
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
