@@ -158,6 +158,23 @@ def test_plan_errors_are_clear(image_env):
     assert len(plan.jobs) == 20 and {j.setting for j in plan.jobs} == {ONECLASS}
 
 
+def test_a_class_image_settings_are_the_job_params_unless_given(image_env):
+    from deepad import DeepSVDD
+    from deepad.bench.plan import plan_detectors
+
+    settings = DeepSVDD.modality_defaults["image"]
+    assert settings and "image" in DeepSVDD.modalities
+    (entry,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": "DeepSVDD"}))
+    assert entry.params == settings
+    assert {k: entry.resolved[k] for k in settings} == settings
+    (given,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": "DeepSVDD",
+                                           "params": ["DeepSVDD.epochs=3"]}))
+    assert given.params["epochs"] == given.resolved["epochs"] == 3
+    assert given.params["lr"] == settings["lr"]
+    (plain,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": IMAGE_FAKE}))
+    assert plain.params == {}
+
+
 def test_missing_image_files_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPAD_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="Fashion-MNIST train files"):

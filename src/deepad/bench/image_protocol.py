@@ -14,7 +14,10 @@ Detectors that accept images (``"image"`` among a deepad detector's ``modalities
 ``python:`` class declaring it) get uint8 images of shape (n, 1, 28, 28) and scale them
 themselves; the others (PyOD, DeepOD, plain ``python:`` classes) get flattened rows of 784
 float32 pixel values in [0, 1] (:class:`FlatRows`). A deepad detector without the image
-modality is refused when the plan is made.
+modality is refused when the plan is made. A deepad detector whose class declares image
+settings (``modality_defaults["image"]``, e.g. DeepSVDD's shorter schedule) runs with them
+unless the job's parameters say otherwise; they are the job's parameters, so the report lists
+them.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ def takes_images(ref: detectors.DetectorRef, cls: type | None) -> bool:
     if ref.kind not in ("deepad", "python") or cls is None:
         return False
     return "image" in tuple(getattr(cls, "modalities", ()) or ())
+
+
+def image_settings(ref: detectors.DetectorRef, cls: type | None) -> dict[str, Any]:
+    """A deepad detector's image settings (``cls.modality_defaults["image"]``, chosen on
+    training images only and documented on the class), else none; a job's own parameters
+    override them."""
+    if ref.kind != "deepad" or cls is None:
+        return {}
+    return dict(getattr(cls, "modality_defaults", {}).get("image", {}))
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,6 +178,7 @@ class ImageProtocol(Protocol):
                    f"{', '.join(cls.modalities)}); `deepad list` shows the detectors with "
                    "'image'. Run a row detector on flattened pixels as a peer (pyod:Name).")
             raise ValueError(msg)
+        params = {**image_settings(ref, cls), **params}
         detectors.check_params(ref, cls, params)
         fixed = detectors.job_defaults(ref, cls, 0)
         resolved = resolve({**default_params(ref, cls), **fixed}, params)
