@@ -279,7 +279,12 @@ class BatchSource(StreamSource):
         return self._columns
 
     def __repr__(self) -> str:
-        return f"BatchSource({self.batches!r})"
+        supply = self.batches
+        if callable(supply):
+            shown = getattr(supply, "__qualname__", type(supply).__name__)
+        else:
+            shown = f"a {type(supply).__name__}"
+        return f"BatchSource({shown})"
 
 
 class MappedSource(StreamSource):
