@@ -2,8 +2,9 @@
 
 ``adbench`` (:class:`~deepad.bench.tabular.TabularProtocol`, settings ``unsupervised`` and
 ``weak``), ``series`` (:class:`~deepad.bench.series_protocol.SeriesProtocol`, setting
-``series``) and ``images`` (:class:`~deepad.bench.image_protocol.ImageProtocol`, setting
-``oneclass``) are built in; :func:`register` adds another (an image, video or graph suite)
+``series``), ``images`` (:class:`~deepad.bench.image_protocol.ImageProtocol`, setting
+``oneclass``) and ``graphs`` (:class:`~deepad.bench.graph_protocol.GraphProtocol`, settings
+``graph`` and ``graph-weak``) are built in; :func:`register` adds another (an image, video or graph suite)
 without touching the planner, the worker, the store or the report.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from deepad.bench.graph_protocol import GraphProtocol
 from deepad.bench.image_protocol import ImageProtocol
 from deepad.bench.protocol import Protocol, unknown_choice
 from deepad.bench.series_protocol import SeriesProtocol
@@ -45,6 +47,7 @@ def register(protocol: Protocol) -> Protocol:
 register(TabularProtocol())
 register(SeriesProtocol())
 register(ImageProtocol())
+register(GraphProtocol())
 
 
 def get_protocol(name: str) -> Protocol:

@@ -127,12 +127,15 @@ def bench(
              "15 MVTec-AD ResNet-18 sets), series (every SMAP/MSL, UCR and NAB time series "
              "found: trained on the train part, every test timestamp scored), "
              "fashion-oneclass / mnist-oneclass (raw images, one normal class at a time: "
-             "10 datasets fashion_mnist/0-9 or mnist/0-9).")] = None,
+             "10 datasets fashion_mnist/0-9 or mnist/0-9), graphs (the BOND graphs books, "
+             "disney, enron, reddit, inj_cora: node outliers, fitted on the whole graph).")
+    ] = None,
     datasets: Annotated[str | None, typer.Option(
         metavar="A,B", help="Dataset names (6_cardio or cardio), .npz paths, or CSV / "
                             "Parquet tables with a 0/1 label column (--label-column); or "
                             "time series: smap_msl/A-1, ucr/135, nab/realKnownCause/nyc_taxi; "
-                            "or one-class images: fashion_mnist/3, mnist/7.")
+                            "or one-class images: fashion_mnist/3, mnist/7; or graphs: "
+                            "books, reddit.")
     ] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", metavar="COL",

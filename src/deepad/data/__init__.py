@@ -7,7 +7,10 @@ synthetic anomalies :func:`make_adbench_synthetic`. Series: :func:`load_nab`,
 :func:`window_scores_to_points`. Images: :func:`load_fashion_mnist`, :func:`load_mnist`,
 :func:`load_image_folder` (PNG / JPEG folders, the MVTec-AD layout; an :class:`ImageDataset`),
 :func:`one_class_split`. Event
-sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`. Video:
+sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`. Graphs:
+:func:`load_pygod` (the BOND graphs), :func:`load_planetoid` (Cora, CiteSeer),
+:func:`read_graph_npz`, :func:`check_graph` (a validated :class:`Graph`), outlier injection
+:func:`inject_contextual` / :func:`inject_structural`. Video:
 :func:`load_ucsd_ped2`, :func:`frame_clips`, :func:`clip_scores_to_frames`,
 :func:`minmax_per_video`.
 """
@@ -16,6 +19,14 @@ from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
 from deepad.data.catalog import local_datasets
 from deepad.data.categorical_anomalies import make_rare_combinations
 from deepad.data.encoding import encode_categorical
+from deepad.data.graph import Graph, check_graph
+from deepad.data.graphs import (
+    inject_contextual,
+    inject_structural,
+    load_planetoid,
+    load_pygod,
+    read_graph_npz,
+)
 from deepad.data.image_folder import load_image_folder
 from deepad.data.images import ImageDataset, load_fashion_mnist, load_mnist, one_class_split
 from deepad.data.logs import hdfs_deeplog_split, load_hdfs_deeplog
@@ -41,6 +52,8 @@ from deepad.data.video import (
 from deepad.data.windows import sliding_windows, window_labels, window_scores_to_points
 
 __all__ = [
+    "Graph", "check_graph", "inject_contextual", "inject_structural", "load_planetoid",
+    "load_pygod", "read_graph_npz",
     "BatchSource", "ImageDataset", "ParquetSource", "scan",
     "SeriesDataset", "Split", "adbench_split", "data_dirs", "encode_categorical",
     "hdfs_deeplog_split", "load_adbench", "load_fashion_mnist", "load_hdfs_deeplog",

@@ -145,6 +145,10 @@ class AutoEncoder(DeepDetector):
     stream_fit = "batches"  # the loss and score are per row: any stream trains it
     # images: the LeNet-type autoencoder of Deep SVDD's pre-training (a light conv AE)
     preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
+    # graphs: DOMINANT's encoder width and optimiser (Ding et al. 2019; PyGOD's defaults)
+    modality_defaults: ClassVar[dict] = {"graph": {
+        "backbone": "gcn", "hidden_dims": (64, 64), "dropout": 0.0, "lr": 4e-3,
+        "weight_decay": 0.0, "epochs": 100}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,

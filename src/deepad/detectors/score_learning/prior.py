@@ -104,6 +104,11 @@ class DevNet(DeepDetector):
     optimizer_name = "rmsprop"
     sampling = "balanced"
     test_params: ClassVar[dict] = {"epochs": 3, "batch_size": 32, "n_batches": 5}
+    # GDN (Ding et al. 2021; the authors' release): 512 units on the graph, 100 epochs of one
+    # balanced batch of 20 nodes (10 labelled outliers, 10 unlabelled), lr 0.01
+    modality_defaults: ClassVar[dict] = {"graph": {
+        "backbone": "gcn", "hidden_dims": (512,), "epochs": 100, "n_batches": 1,
+        "batch_size": 20, "lr": 1e-2, "weight_decay": 0.0}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **DeepDetector._parameter_constraints,
