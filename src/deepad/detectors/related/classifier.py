@@ -161,10 +161,10 @@ class ClassifierDetector(DeepDetector):
     hidden_dims, feature_dim, activation, backbone, batch_norm
         deepad's classifier: the modality's backbone (MLP layers / convolutional blocks of
         ``hidden_dims``, each followed by batch normalisation when ``batch_norm``, default
-        False) to ``feature_dim`` units, the activation, and a linear head. Batch
-        normalisation is what lifts the Fashion-MNIST CNN above 90 % test accuracy
-        (docs/results/ood_fashion.md); the scores use the network in eval mode, so its
-        running statistics, not the batch's, normalise.
+        False) to ``feature_dim`` units, the activation, and a linear head. The
+        Fashion-MNIST benchmarks (``benchmarks/ood_fashion.py``, ``adversarial_fashion.py``)
+        train their CNN with it. The scores use the network in eval mode, so its running
+        statistics, not the batch's, normalise (one sample scores as in a batch).
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip
         Its training (Adam, cross-entropy).
 
