@@ -1,4 +1,4 @@
-"""Adversarial-example detection on Fashion-MNIST (issue 24, part B): attack success rates of
+"""Adversarial-example detection on Fashion-MNIST: attack success rates of
 FGSM / PGD-L∞ at ε = 0.1 and 0.3 and CW-L2, and the AUROC and detection rate at 5 % FPR of
 LID, KD+BU and the Mahalanobis layer scores, by Ma et al.'s protocol
 (:func:`deepad.detectors.related.adversarial.adversarial_protocol`).
@@ -29,6 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "benchmarks" / "results" / "adversarial_fashion.json"
+CACHE = ROOT / "benchmarks" / "results" / "adversarial_fashion_cache"
 OUT = ROOT / "docs" / "results" / "adversarial_fashion.md"
 DATA = Path(os.environ.get("DEEPAD_DATA_DIR", ROOT.parent / "shared" / "datasets" / "images"
                            / "fashion_mnist"))
@@ -57,12 +58,45 @@ def run(args: argparse.Namespace) -> None:
     X_test = test.images[:, None].astype(np.float32) / 255.0
     y_test = np.asarray(test.labels)
 
-    start = time.process_time()
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    kdbu = KDBU(hidden_dims=hidden, feature_dim=128, epochs=args.epochs, dropout=0.5,
-                n_passes=args.n_passes, random_state=0).fit(X_train, y_train)
+    config = {"n_train": args.n_train, "hidden_dims": list(hidden), "feature_dim": 128,
+              "epochs": args.epochs, "dropout": 0.5, "batch_norm": args.batch_norm,
+              "weight_decay": args.weight_decay, "n_passes": args.n_passes, "random_state": 0}
+    # the trained classifier (KD+BU's model directory, safetensors weights) is cached in a
+    # git-ignored folder and reused by a rerun with the same configuration
+    cached = CACHE / "kdbu"
+    info_path = CACHE / "kdbu.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    if args.classifier_dir is not None:
+        # a KDBU model directory saved by another benchmark (ood_fashion.py's classifier):
+        # its network and training are what it was saved with, not this command's options
+        saved = deepad.load(args.classifier_dir, device="cpu")
+        # KD+BU refitted on this run's training subset with the saved network, as LID and
+        # Mahalanobis are (its densities from X_train, this command's dropout passes)
+        kdbu = KDBU(classifier=saved.classifier_, n_passes=args.n_passes,
+                    random_state=0).fit(X_train, y_train)
+        trained = json.loads((args.classifier_dir.parent / "classifier.json").read_text())
+        fit_cpu = trained["fit_cpu_s"]
+        hidden = tuple(saved.hidden_dims)
+        args.epochs, args.batch_norm = trained["epochs"], bool(saved.batch_norm)
+        args.weight_decay = float(saved.weight_decay)
+        classifier_n_train = trained.get("n_train", 60000)  # ood_fashion.py: all 60,000
+    elif info.get("config") == config and (cached / "config.json").is_file():
+        classifier_n_train = args.n_train
+        kdbu = deepad.load(cached, device="cpu")
+        fit_cpu = info["fit_cpu_s"]
+    else:
+        classifier_n_train = args.n_train
+        start = time.process_time()
+        kdbu = KDBU(hidden_dims=hidden, feature_dim=128, epochs=args.epochs, dropout=0.5,
+                    batch_norm=args.batch_norm, weight_decay=args.weight_decay,
+                    n_passes=args.n_passes, random_state=0).fit(X_train, y_train)
+        fit_cpu = time.process_time() - start
+        CACHE.mkdir(parents=True, exist_ok=True)
+        (CACHE / ".gitignore").write_text("*\n")
+        kdbu.save(cached)
+        info_path.write_text(json.dumps({"config": config, "fit_cpu_s": fit_cpu}, indent=1))
     classifier = kdbu.classifier_
-    fit_cpu = time.process_time() - start
     accuracy = float((predict(classifier, as_tensor(X_test)) == torch.from_numpy(y_test))
                      .double().mean())
     print(f"classifier: {fit_cpu:.0f} CPU s, test accuracy {accuracy:.4f}", flush=True)
@@ -107,7 +141,11 @@ def run(args: argparse.Namespace) -> None:
     payload = {"deepad": deepad.__version__, "torch": torch.__version__,
                "python": platform.python_version(), "n_train": args.n_train,
                "epochs": args.epochs, "hidden_dims": list(hidden), "n_passes": args.n_passes,
+               "batch_norm": args.batch_norm, "weight_decay": args.weight_decay,
+               "classifier_dir": (None if args.classifier_dir is None else
+                                  str(args.classifier_dir.resolve().relative_to(ROOT))),
                "classifier_fit_cpu_s": round(fit_cpu, 1),
+               "classifier_n_train": classifier_n_train,
                "test_accuracy": accuracy, "cw_options": CW_OPTIONS, "results": results}
     RAW.parent.mkdir(parents=True, exist_ok=True)
     RAW.write_text(json.dumps(payload, indent=1) + "\n")
@@ -125,15 +163,32 @@ def report() -> None:
         "Command: `python benchmarks/adversarial_fashion.py run --n-train "
         f"{data['n_train']} --epochs {data['epochs']} --n-test "
         f"{data['results'][0]['n_images']} --n-test-cw {data['results'][-1]['n_images']} "
-        f"--hidden {','.join(map(str, data['hidden_dims']))} --n-passes {data['n_passes']}`.",
+        f"--hidden {','.join(map(str, data['hidden_dims']))} --n-passes {data['n_passes']}"
+        + (" --batch-norm" if data.get("batch_norm") and not data.get("classifier_dir") else "")
+        + (f" --weight-decay {data['weight_decay']:g}" if data.get("weight_decay")
+           and not data.get("classifier_dir") else "")
+        + (f" --classifier-dir {data['classifier_dir']}" if data.get("classifier_dir") else "")
+        + "`" + (" after `python benchmarks/ood_fashion.py --threads 1`, which trains and "
+                 "caches the classifier (the command's --n-train, --epochs and --hidden are "
+                 "then those of that classifier)" if data.get("classifier_dir") else "")
+        + ".",
         "",
         f"Classifier: deepad's CNN for images (3 x 3 convolutional blocks of "
-        f"{' and '.join(map(str, data['hidden_dims']))} channels, 128 features, dropout 0.5; "
+        f"{' and '.join(map(str, data['hidden_dims']))} channels"
+        + (", each batch-normalised" if data.get("batch_norm") else "")
+        + ", 128 features, dropout 0.5"
+        + (f", Adam with L2 {data['weight_decay']:g}" if data.get("weight_decay") else "")
+        + "; "
         f"KD+BU with {data['n_passes']} dropout passes), trained by `KDBU` for "
         f"{data['epochs']} epochs on "
-        f"{data['n_train']:,} Fashion-MNIST training images ({data['classifier_fit_cpu_s']:.0f} "
-        f"CPU s); accuracy on the 10,000 test images {100 * data['test_accuracy']:.2f} %. "
-        "`LID` and `MahalanobisAdversarial` score with the same classifier.",
+        f"{data.get('classifier_n_train', data['n_train']):,} Fashion-MNIST training images "
+        f"({data['classifier_fit_cpu_s']:.0f} CPU s"
+        + (", by `benchmarks/ood_fashion.py`, whose OOD detectors use the same network"
+           if data.get("classifier_dir") else "")
+        + f"); accuracy on the 10,000 test images {100 * data['test_accuracy']:.2f} %. "
+        "`LID` and `MahalanobisAdversarial` score with the same classifier; the statistics of "
+        f"the three detectors (reference batches, class means, densities) come from "
+        f"{data['n_train']:,} training images (a seeded subset).",
         "",
         "Protocol (Ma et al., ICLR 2018): a seeded subset of the test images, those the "
         "classifier gets right; each gives a clean, a noisy (Gaussian noise of the adversarial "
@@ -189,5 +244,11 @@ if __name__ == "__main__":
     parser.add_argument("--n-test-cw", type=int, default=300)
     parser.add_argument("--hidden", default="16,32", help="the CNN's channel widths")
     parser.add_argument("--n-passes", type=int, default=50, help="KD+BU's dropout passes")
+    parser.add_argument("--classifier-dir", type=Path, default=None,
+                        help="a saved KDBU model directory to use instead of training one "
+                             "(benchmarks/results/ood_fashion/classifier)")
+    parser.add_argument("--batch-norm", action="store_true",
+                        help="batch normalisation after each convolution of the CNN")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="the CNN's L2 (Adam)")
     args = parser.parse_args()
     run(args) if args.command == "run" else report()

@@ -48,7 +48,9 @@ def main() -> None:
 
     model = torch.jit.load(str(peer / "classifier.pt")).eval()
     encoder = model.features
-    data = {name: torch.from_numpy(np.load(peer / f"{name}.npy")) for name in SETS}
+    names = (json.loads((peer / "sets.json").read_text()) if (peer / "sets.json").is_file()
+             else SETS)  # sets.json: the sets of the export (ood_fashion.py --peer-export)
+    data = {name: torch.from_numpy(np.load(peer / f"{name}.npy")) for name in names}
     X, y = torch.from_numpy(np.load(peer / "train.npy")), torch.from_numpy(
         np.load(peer / "train_labels.npy"))
 
@@ -71,7 +73,7 @@ def main() -> None:
         detector = make()
         fit = time.process_time() - cpu
         cpu = time.process_time()
-        for part in SETS:
+        for part in names:
             x = data[part]
             gradient = name in ("ODIN", "MahalanobisODIN")
             with torch.set_grad_enabled(gradient):
