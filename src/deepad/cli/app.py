@@ -342,7 +342,9 @@ def run(
              "a folder of PNG / JPEG files (or the MVTec-AD layout), or an .npy / .npz array "
              "(n, H, W) or (n, C, H, W); the default detector AutoEncoder accepts them, and "
              "--plot writes a grid of the most anomalous and most normal images with their "
-             "anomaly maps.",
+             "anomaly maps. Graphs: an .npz with x (nodes x attributes), edge_index (2 x "
+             "edges) and optional y: prints the top nodes with their degrees and --plot "
+             "writes the score distribution by degree.",
         show_default=False)] = None,
     detector: Annotated[str, typer.Option(
         "--detector", "-d", help="Registered detector name (see deepad list).")] = "AutoEncoder",
@@ -440,6 +442,13 @@ def run(
     if explain and (window is not None or (data is not None and is_image_input(data))):
         _fail("--explain explains table rows; for a series or images save the model "
               "(--save-model DIR) and run deepad explain DIR DATA.")
+    from deepad.cli.graph_run import is_graph_file
+
+    if data is not None and is_graph_file(data):
+        with _clean_errors(verbose):
+            _run_graph(data, detector, param or [], labeled_ratio, seed, top, output, plot,
+                       save_model, verbose)
+        return
     if data is not None and is_image_input(data):
         with _clean_errors(verbose):
             _run_images(data, detector, param or [], seed, top, output, plot, save_model,
@@ -481,6 +490,25 @@ def _run_series(data: Path | None, *, window: int, train_stride: int | None,
                scale="minmax" if scale.value == "auto" else scale.value, top=top,
                output=None if _skip(output) else output, plot=None if _skip(plot) else plot,
                save_model=save_model)
+
+
+def _run_graph(data: Path, detector: str, param: list[str], labeled_ratio: float, seed: int,
+               top: int, output: str, plot: str, save_model: Path | None,
+               verbose: bool) -> None:
+    """``deepad run`` on a graph ``.npz`` (:mod:`deepad.cli.graph_run`)."""
+    from deepad.cli.graph_run import graph_detector, run_graph
+
+    cls = graph_detector(detector)
+    for option, value in (("--output", output), ("--plot", plot)):
+        if not _skip(value) and not Path(value).parent.is_dir():
+            msg = f"{option} {value}: the folder {Path(value).parent} does not exist."
+            raise FileNotFoundError(msg)
+    valid = cls().get_params(deep=False)
+    params = {k: v for k, v in (("random_state", seed), ("verbose", verbose)) if k in valid}
+    params.update(parse_params(param, valid, cls.name))
+    run_graph(data, detector=cls.name, params=params, labeled_ratio=labeled_ratio, seed=seed,
+              top=top, output=None if _skip(output) else output,
+              plot=None if _skip(plot) else plot, save_model=save_model)
 
 
 def _run_images(data: Path, detector: str, param: list[str], seed: int, top: int, output: str,
