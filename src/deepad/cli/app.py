@@ -427,6 +427,9 @@ def run(
     _configure_logging(verbose)
     from deepad.cli.image_run import is_image_input
 
+    if explain and (window is not None or (data is not None and is_image_input(data))):
+        _fail("--explain explains table rows; for a series or images save the model "
+              "(--save-model DIR) and run deepad explain DIR DATA.")
     if window is not None:
         with _clean_errors(verbose):
             _run_series(data, window=window, train_stride=train_stride,
@@ -439,9 +442,6 @@ def run(
     if train_stride is not None or score_stride != 1 or timestamp_column is not None:
         _fail("--train-stride, --score-stride and --timestamp-column apply to a time series: "
               "add --window W.")
-    if explain and (window is not None or (data is not None and is_image_input(data))):
-        _fail("--explain explains table rows; for a series or images save the model "
-              "(--save-model DIR) and run deepad explain DIR DATA.")
     from deepad.cli.graph_run import is_graph_file
 
     if data is not None and is_graph_file(data):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -143,29 +144,36 @@ def _validated(detector: Any, X: Any) -> np.ndarray:
         msg = (f"explain takes rows, windows or images; {type(detector).__name__} was fitted "
                f"on {detector.spec_.modality} data.")
         raise ValueError(msg)
-    import warnings
-
     with warnings.catch_warnings():  # feature names: explain passes arrays on purpose
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         return np.ascontiguousarray(detector._check_input(X))
 
 
-def _resolve_method(detector: Any, Xv: np.ndarray, method: str, modality: str) -> tuple[str, str]:
+def _resolve_method(detector: Any, Xv: np.ndarray, method: str, modality: str,
+                    baseline: np.ndarray) -> tuple[str, str]:
     name = type(detector).__name__
     exact = hasattr(detector, "model_") and m.has_exact_terms(detector, Xv)
     differentiable = m.is_differentiable(detector, Xv)
+    complete = differentiable and (exact or m.gradient_adds_up(detector, Xv, baseline))
     if method == "auto":
         if exact:
             return m.EXACT, (f"{name}'s score is a sum of one term per input value "
                              "(reconstruction error): its exact decomposition")
-        if differentiable:
+        if complete:
             return "integrated_gradients", (f"{name}'s score is differentiable in its input: "
                                             "integrated gradients (Captum)")
+        why = ("has no gradient in its input" if not differentiable else
+               "has a gradient whose integral does not add up to the score on these samples "
+               "(part of it outside autograd, or too steep to integrate)")
         if modality == "tabular":
-            return "shap", (f"{name}'s score has no gradient in its input: SHAP's "
-                            "permutation explainer (model-agnostic)")
-        return "occlusion", (f"{name}'s score has no gradient in its input: occlusion "
-                             "(model-agnostic)")
+            return "shap", (f"{name}'s score {why}: SHAP's permutation explainer "
+                            "(model-agnostic)")
+        return "occlusion", f"{name}'s score {why}: occlusion (model-agnostic)"
+    if method in m.GRADIENT_METHODS and differentiable and not complete:
+        warnings.warn(f"{name}'s gradient misses part of its score on these samples "
+                      f"(integrated gradients do not add up to it); method={method!r} may "
+                      "explain only part of it. method='auto' uses SHAP / occlusion instead.",
+                      UserWarning, stacklevel=4)
     if method == m.EXACT and not exact:
         msg = (f"method='exact' needs a score that splits into one term per input value "
                f"(the autoencoders'); {name}'s does not. Use method='auto'.")
@@ -184,8 +192,6 @@ def _resolve_method(detector: Any, Xv: np.ndarray, method: str, modality: str) -
 def _explain_array(detector: Any, Xv: np.ndarray, method: str, baseline: Any,
                    reference: np.ndarray | None, n_steps: int, seed: int) -> dict[str, Any]:
     """Attributions of the validated samples ``Xv`` by the (inner) detector."""
-    import warnings
-
     with warnings.catch_warnings():  # arrays on purpose, to a detector fitted on a frame
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         return _explain_validated(detector, Xv, method, baseline, reference, n_steps, seed)
@@ -201,8 +207,8 @@ def _explain_validated(detector: Any, Xv: np.ndarray, method: str, baseline: Any
             msg = ("No sample of X scores at or below the detector's threshold_, so there is "
                    "no normal data to compare with: pass reference= (normal training data).")
             raise ValueError(msg)
-    resolved, reason = _resolve_method(detector, Xv, method, modality)
     base = _baseline(baseline, reference, Xv)
+    resolved, reason = _resolve_method(detector, Xv, method, modality, base)
     base_score = float(detector.decision_function(base[None])[0])
     if resolved == m.EXACT:
         attributions = m.exact_terms(detector, Xv)

@@ -83,9 +83,27 @@ def is_differentiable(detector, sample: np.ndarray) -> bool:
             if not isinstance(out, torch.Tensor) or not out.requires_grad:
                 return False
             (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
-    except (RuntimeError, NotImplementedError, TypeError):
+    except Exception:  # noqa: BLE001 - a score that cannot run under autograd has no gradient
         return False
     return grad is not None
+
+
+COMPLETENESS_TOLERANCE = 0.05
+"""Largest |Σ attributions − (s(x) − s(b))| of the gradient check, relative to |s(x)| + |s(b)|."""
+
+
+def gradient_adds_up(detector, X: np.ndarray, baseline: np.ndarray) -> bool:
+    """Whether integrated gradients (32 steps) of up to 4 samples of ``X`` add up to
+    ``s(x) − s(baseline)``. They do not where part of the score is computed outside autograd
+    (a target network under ``no_grad``, as in RND): its gradient then misses that part, and
+    every gradient method would explain only the rest; nor where the score is too steep along
+    the path to integrate (ICL's normalised embeddings near norm 0)."""
+    x = X[:4]
+    ig = gradient_attributions(detector, x, "integrated_gradients", baseline, n_steps=32)
+    scores = detector.decision_function(x)
+    base = float(detector.decision_function(baseline[None])[0])
+    gap = np.abs(ig.reshape(len(x), -1).sum(axis=1) - (scores - base))
+    return bool((gap <= COMPLETENESS_TOLERANCE * (np.abs(scores) + abs(base)) + 1e-6).all())
 
 
 def has_exact_terms(detector, sample: np.ndarray) -> bool:
