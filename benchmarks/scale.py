@@ -100,17 +100,21 @@ def child_stats(start_wall: float, start_cpu: float, start_load: float) -> dict:
             "load_start": start_load, "load_end": loadavg()}
 
 
-def run_child(args: list[str], key: str, force: bool, threads: int = 1) -> None:
+def run_child(args: list[str], key: str, force: bool, threads: int = 1,
+              batch: int = 64) -> None:
+    if batch != 64:
+        key = f"{key}-b{batch}"
     if key in load_store() and not force:
         print(f"{key}: stored, skipped")
         return
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "SCALE_BATCH": str(batch)}
     out = subprocess.run(["nice", "-n", "10", sys.executable, __file__, "child", *args],
                          env=env, capture_output=True, text=True, check=False)
     if out.returncode:
         print(out.stdout[-3000:], out.stderr[-3000:])
         raise SystemExit(f"{key} failed")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1]) | {"batch_size": batch}
     save_result(key, result)
     print(key, result)
 
@@ -161,15 +165,16 @@ def child(argv: list[str]) -> None:
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     kind, folder = argv[0], Path(argv[1])
+    batch = int(os.environ.get("SCALE_BATCH", "64"))
     from deepad import AutoEncoder, TableDetector
     from deepad.data import ParquetSource
 
     train = time_training()
     wall, cpu, load = time.perf_counter(), time.process_time(), loadavg()
     if kind == "stream":
-        watch_progress(f"{kind}-progress", wall, cpu, load)
+        watch_progress(f"{kind}-b{batch}-progress", wall, cpu, load)
         source = ParquetSource(folder, exclude=["id", "is_anomaly"])
-        model = TableDetector(AutoEncoder(epochs=1, random_state=0)).fit(source)
+        model = TableDetector(AutoEncoder(epochs=1, batch_size=batch, random_state=0)).fit(source)
         model.save(argv[2])
         stats = child_stats(wall, cpu, load)
         stats |= {"rows": source.count_rows(), "loss": model.detector_.history_[-1]["loss"]}
@@ -179,12 +184,12 @@ def child(argv: list[str]) -> None:
         frame = pq.read_table(folder / "part-000.parquet").to_pandas()
         frame = frame.drop(columns=["id", "is_anomaly"])
         wall, cpu, load = time.perf_counter(), time.process_time(), loadavg()
-        model = TableDetector(AutoEncoder(epochs=1, random_state=0)).fit(frame)
+        model = TableDetector(AutoEncoder(epochs=1, batch_size=batch, random_state=0)).fit(frame)
         stats = child_stats(wall, cpu, load)
         stats |= {"rows": len(frame), "loss": model.detector_.history_[-1]["loss"]}
     elif kind == "stream-subset":
         source = ParquetSource(folder / "part-000.parquet", exclude=["id", "is_anomaly"])
-        model = TableDetector(AutoEncoder(epochs=1, random_state=0)).fit(source)
+        model = TableDetector(AutoEncoder(epochs=1, batch_size=batch, random_state=0)).fit(source)
         stats = child_stats(wall, cpu, load)
         stats |= {"rows": source.count_rows(), "loss": model.detector_.history_[-1]["loss"]}
     elif kind == "forward":
@@ -261,6 +266,8 @@ def main() -> None:
     parser.add_argument("rest", nargs="*")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--ddp-rows", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="AutoEncoder batch size of stream / memory (64: the default)")
     args, extra = parser.parse_known_args()
     if args.command == "child":
         child(args.rest + extra)
@@ -276,10 +283,12 @@ def main() -> None:
     if args.command == "generate":
         generate(folder)
     elif args.command == "stream":
-        run_child(["stream", str(folder), str(model)], "stream", args.force)
+        run_child(["stream", str(folder), str(model)], "stream", args.force,
+                  batch=args.batch_size)
     elif args.command == "memory":
-        run_child(["memory", str(folder)], "memory", args.force)
-        run_child(["stream-subset", str(folder)], "stream-subset", args.force)
+        run_child(["memory", str(folder)], "memory", args.force, batch=args.batch_size)
+        run_child(["stream-subset", str(folder)], "stream-subset", args.force,
+                  batch=args.batch_size)
     elif args.command == "score":
         score(folder, model, folder.parent / "scores.parquet", args.force)
         run_child(["forward", str(folder), str(model)], "forward", args.force)

@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepad._version import __version__
 from deepad.core.persistence import load as load_detector
-from deepad.core.persistence import read_json, register_format, save_detector
+from deepad.core.persistence import read_json, register_format
 from deepad.core.saved_state import CONFIG_FILE
 from deepad.data.encoding import CATEGORICAL_CHOICES
 from deepad.data.preprocess import SCALINGS, TablePreprocessor
@@ -289,14 +289,14 @@ class TableDetector(BaseEstimator):
         }
         from deepad.core.distributed import rank0_save
 
+        # in a data-parallel run only rank 0 writes: the detector's save and this config
+        # each write on rank 0 and wait for it on every rank
+        self.detector_.save(path / DETECTOR_DIR)
+
         def write(path: Path) -> Path:
-            path.mkdir(parents=True, exist_ok=True)
-            save_detector(self.detector_, path / DETECTOR_DIR)
             (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
             return path
 
-        # only rank 0 writes in a data-parallel run (the detector's own save would also
-        # synchronise, so its files are written here directly)
         return rank0_save(write, path)
 
     @classmethod
