@@ -209,6 +209,18 @@ def child(argv: list[str]) -> None:
     print(json.dumps(stats | train))
 
 
+def fit_small_model(folder: Path, model: Path) -> None:
+    """The default AutoEncoder (behind min-max scaling) fitted one epoch on the first 100,000
+    rows: the network ``deepad score`` applies (its rate does not depend on the weights)."""
+    import pyarrow.parquet as pq
+
+    from deepad import AutoEncoder, TableDetector
+
+    frame = pq.read_table(folder / "part-000.parquet").slice(0, 100_000).to_pandas()
+    TableDetector(AutoEncoder(epochs=1, random_state=0), drop=["id", "is_anomaly"]).fit(
+        frame).save(model)
+
+
 def score(folder: Path, model: Path, out: Path, force: bool) -> None:
     key = "score"
     if key in load_store() and not force:
@@ -266,6 +278,11 @@ def main() -> None:
     parser.add_argument("rest", nargs="*")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--ddp-rows", type=int, default=200_000)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="score: this saved model instead of the one `stream` saves")
+    parser.add_argument("--fit-model", action="store_true",
+                        help="score: first fit the default AutoEncoder for one epoch on the "
+                             "first 100,000 rows and save it as --model")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="AutoEncoder batch size of stream / memory (64: the default)")
     args, extra = parser.parse_known_args()
@@ -279,7 +296,7 @@ def main() -> None:
         print(f"wrote {PAGE}")
         return
     folder = Path(args.rest[0])
-    model = folder.parent / "scale-model"
+    model = args.model or folder.parent / "scale-model"
     if args.command == "generate":
         generate(folder)
     elif args.command == "stream":
@@ -290,6 +307,8 @@ def main() -> None:
         run_child(["stream-subset", str(folder)], "stream-subset", args.force,
                   batch=args.batch_size)
     elif args.command == "score":
+        if args.fit_model and not model.exists():
+            fit_small_model(folder, model)
         score(folder, model, folder.parent / "scores.parquet", args.force)
         run_child(["forward", str(folder), str(model)], "forward", args.force)
     elif args.command == "ddp":

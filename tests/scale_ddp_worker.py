@@ -12,7 +12,7 @@ def main(out: Path) -> None:
     import torch
     import torch.distributed as dist
 
-    from deepad import AutoEncoder, load
+    from deepad import AutoEncoder, GANomaly, load
     from deepad.data import ParquetSource
 
     torch.set_num_threads(1)
@@ -26,6 +26,9 @@ def main(out: Path) -> None:
     np.save(out / f"rank-{rank}-loaded.npy", load(out / "model").decision_function(data))
     streamed = AutoEncoder(**params).fit(ParquetSource(out / "data.parquet"))
     np.save(out / f"rank-{rank}-stream.npy", streamed.decision_function(data))
+    # two optimisers per step: each step's gradients are reduced
+    gan = GANomaly(hidden_dims=(16,), latent_dim=4, epochs=2, batch_size=64, random_state=0)
+    np.save(out / f"rank-{rank}-gan.npy", gan.fit(data).decision_function(data))
     dist.destroy_process_group()
 
 

@@ -115,13 +115,11 @@ class GradientAllReduce:
         self._handles: list = []
 
     def _hook(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
-        # every rank must reduce the same tensors: parameters without a gradient this step
-        # (an unused branch) take part as zeros
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        grads = [p.grad for p in params]
+        # the parameters with a gradient this step: the same on every rank, which runs the
+        # same code on rows of the same shape (a parameter without one is left alone, as
+        # the optimiser leaves it: a zero gradient would still move it through momentum)
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
         if not grads:
             return
         flat = torch.cat([g.reshape(-1) for g in grads]) * self.share
