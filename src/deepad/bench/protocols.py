@@ -4,7 +4,7 @@
 ``weak``), ``series`` (:class:`~deepad.bench.series_protocol.SeriesProtocol`, setting
 ``series``), ``images`` (:class:`~deepad.bench.image_protocol.ImageProtocol`, setting
 ``oneclass``) and ``graphs`` (:class:`~deepad.bench.graph_protocol.GraphProtocol`, settings
-``graph`` and ``graph-weak``) are built in; :func:`register` adds another (an image, video or graph suite)
+``graph`` and ``graph-weak``) are built in; :func:`register` adds another (a video suite)
 without touching the planner, the worker, the store or the report.
 """
 

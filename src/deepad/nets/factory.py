@@ -1,7 +1,7 @@
 """``build_backbone`` / ``build_decoder``: the network for an input spec, chosen by modality.
 
 Detectors call these instead of constructing networks, so one implementation of a method
-serves rows, sequence windows, images and graph nodes (GCN / GAT / GIN,
+serves rows, sequence windows, images and graph nodes (GraphSAGE / GCN / GAT / GIN,
 :mod:`deepad.nets.graph`; torch_geometric is imported only when one is built).
 """
 
@@ -34,7 +34,9 @@ BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transforme
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
-DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv", "graph": "gcn"}
+# GraphSAGE-mean for graph nodes: it keeps each node's own attributes apart from the
+# neighbours' mean, which GCN averages away (docs/decisions.md, graphs: the default backbone)
+DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv", "graph": "sage"}
 # video clips: 2-D convolutions over the stacked frames (Hasan et al.'s Conv-AE), or 3-D ones
 BACKBONES["video"] = ("conv", "conv3d")
 DEFAULT_BACKBONE["video"] = "conv"
@@ -83,8 +85,9 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     encoder (:class:`~deepad.nets.dcgan.DCGANEncoder`, Radford et al. 2016), the GANs' choice;
     ``"wrn"``, a Wide-ResNet (:class:`~deepad.nets.wrn.WideResNet`) with group widths
     ``hidden_dims``, always batch-normalised (``batch_norm`` and ``bias`` not read).
-    Graph nodes: a :class:`~deepad.nets.graph.GNNEncoder` (``"gcn"`` by default, ``"gat"``,
-    ``"gin"``) with one message-passing layer per entry of ``hidden_dims`` and one to
+    Graph nodes: a :class:`~deepad.nets.graph.GNNEncoder` (``"sage"``, GraphSAGE-mean, by
+    default; ``"gcn"``, ``"gat"``, ``"gin"``) with one message-passing layer per entry of
+    ``hidden_dims`` and one to
     ``out_dim``, full-graph, read at the batch's target nodes (one vector per node).
     ``prefer`` maps a modality to the backbone ``"auto"`` means for it (see
     :func:`resolve_backbone`).

@@ -1,4 +1,4 @@
-"""Graph backbones: GCN, GAT and GIN node encoders on PyTorch Geometric layers.
+"""Graph backbones: GraphSAGE, GCN, GAT and GIN node encoders on PyTorch Geometric layers.
 
 A graph network reads a :class:`GraphBatch` (node attributes, an edge list and the *target*
 nodes whose outputs are wanted) and returns one vector per target node, shape
@@ -19,7 +19,7 @@ from torch import nn
 
 from deepad.nets.mlp import activation_layer
 
-GNN_KINDS = ("gcn", "gat", "gin")
+GNN_KINDS = ("sage", "gcn", "gat", "gin")
 
 
 def import_pyg():
@@ -90,6 +90,8 @@ def _conv(kind: str, in_dim: int, out_dim: int, bias: bool, activation: str) -> 
         return layers.GCNConv(in_dim, out_dim, bias=bias)
     if kind == "gat":
         return layers.GATConv(in_dim, out_dim, heads=1, bias=bias)
+    if kind == "sage":
+        return layers.SAGEConv(in_dim, out_dim, aggr="mean", bias=bias)
     mlp = nn.Sequential(nn.Linear(in_dim, out_dim, bias=bias), activation_layer(activation),
                         nn.Linear(out_dim, out_dim, bias=bias))
     return layers.GINConv(mlp, train_eps=False)
@@ -104,7 +106,11 @@ class GNNEncoder(nn.Module):
       (``torch_geometric.nn.GCNConv``);
     - ``"gat"``: Veličković et al., ICLR 2018, one attention head (``GATConv``);
     - ``"gin"``: Xu et al., ICLR 2019, ``H' = MLP((1 + ε) H + Σ_neighbours H)`` with ε = 0
-      and a two-layer MLP (``GINConv``).
+      and a two-layer MLP (``GINConv``);
+    - ``"sage"`` (the default of ``backbone="auto"``): GraphSAGE-mean, Hamilton et al.,
+      NeurIPS 2017, ``h'_v = W₁ h_v + W₂ mean_{u ∈ N(v)} h_u`` (``SAGEConv``): the node's own
+      attributes keep their own weights instead of being averaged with the neighbours', so
+      attribute outliers are not smoothed away (OCGNN's release uses it by default).
 
     ``bias=False`` removes every bias (and makes batch normalisation non-affine), as Deep SVDD
     / OCGNN require. ``out_dim`` None: the last hidden width is the output (a backbone for a

@@ -147,7 +147,7 @@ class AutoEncoder(DeepDetector):
     preferred_backbones: ClassVar[dict[str, str]] = {"image": "lenet"}
     # graphs: DOMINANT's encoder width and optimiser (Ding et al. 2019; PyGOD's defaults)
     modality_defaults: ClassVar[dict] = {"graph": {
-        "backbone": "gcn", "hidden_dims": (64, 64), "dropout": 0.0, "lr": 4e-3,
+        "hidden_dims": (64, 64), "dropout": 0.0, "lr": 4e-3,
         "weight_decay": 0.0, "epochs": 100}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {

@@ -396,7 +396,7 @@ class DeepSVDD(_Hypersphere):
     modality_test_params: ClassVar[dict] = {"image": {"pretrain_epochs": 2}}
     # OCGNN (Wang et al. 2021; the authors' release): a 2-layer GCN, soft boundary, ν = 0.1
     modality_defaults: ClassVar[dict] = {"graph": {
-        "backbone": "gcn", "hidden_dims": (64,), "rep_dim": 32, "activation": "relu",
+        "hidden_dims": (64,), "rep_dim": 32, "activation": "relu",
         "output_activation": "linear", "input_scaling": "none", "objective": "soft-boundary",
         "nu": 0.1, "eps": 0.001, "lr": 1e-3, "weight_decay": 5e-4, "epochs": 100}}
     # images: a shorter schedule at a higher rate (see the docstring), run by the image benchmarks
@@ -612,7 +612,7 @@ class DeepSAD(_Hypersphere):
                                    "rep_dim": 8, "batch_size": 32}
     # graphs: OCGNN's GCN and optimiser settings with Deep SAD's objective
     modality_defaults: ClassVar[dict] = {"graph": {
-        "backbone": "gcn", "hidden_dims": (64,), "rep_dim": 32, "activation": "relu",
+        "hidden_dims": (64,), "rep_dim": 32, "activation": "relu",
         "eps": 0.001, "lr": 1e-3, "weight_decay": 5e-4, "epochs": 100, "pretrain_epochs": 25}}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
