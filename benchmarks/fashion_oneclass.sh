@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-class image benchmarks (issue 23), each in its own resumable SQLite store, then its report
+# One-class image benchmarks, each in its own resumable SQLite store, then its report
 # in docs/results/<name>/ and docs/results/<name>.md:
 #
 #   PYTHONPATH=<folder with pyod> bash benchmarks/fashion_oneclass.sh         # fashion_oneclass:

@@ -44,8 +44,8 @@ SUITE_NOTES: dict[str, str] = {
         "Reference: ADBench (Han et al., \"ADBench: Anomaly Detection Benchmark\", NeurIPS "
         "2022) reports CBLOF as the best unsupervised detector on these 15 MVTec-AD ResNet-18 "
         "embedding sets, with an average AUC-ROC of 75.98 % (0.7598 on this report's scale; "
-        "its own splits and seeds; quoted as issue 23 gives it, neither re-run nor checked "
-        "against ADBench's tables here)."),
+        "its own splits and seeds; quoted as the project's target states it, neither re-run "
+        "nor checked against ADBench's tables here)."),
 }
 """Suite → a note its report prints (a published reference to compare with)."""
 
