@@ -79,3 +79,34 @@ def test_explain_errors(run_output, table, tmp_path):
     assert bad.exit_code != 0 and "method must be 'auto' or one of" in bad.output
     window = invoke("run", table, "--window", "16", "--explain")
     assert window.exit_code != 0 and "deepad explain DIR DATA" in window.output
+
+
+def test_explain_a_saved_series_model_and_an_image_detector(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(500)
+    frame = pd.DataFrame({"temp": np.sin(t / 6), "flow": np.cos(t / 4)})
+    frame.loc[400:402, "flow"] += 5.0
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    saved = invoke("run", tmp_path / "series.csv", "--window", "16", "--train-stride", "4",
+                   "--param", "epochs=2", "--scale", "none", "--top", "0", "--output", "none",
+                   "--plot", "none", "--save-model", tmp_path / "series-model")
+    assert saved.exit_code == 0, saved.output
+    result = invoke("explain", tmp_path / "series-model", tmp_path / "series.csv", "--top", "1",
+                    "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert "flow: values" in result.output and "timestamps" in result.output
+    assert len(list((tmp_path / "s").glob("rank01-t*.png"))) == 1
+    csv = pd.read_csv(tmp_path / "s" / "attributions.csv")
+    assert {"timestamp", "step", "channel", "attribution"} <= set(csv.columns)
+
+    from deepad import AutoEncoder
+
+    images = (0.2 * rng.random((60, 1, 8, 8))).astype(np.float32)
+    images[0, 0, 2:4, 2:4] = 1.0
+    AutoEncoder(epochs=1, random_state=0).fit(images[1:]).save(tmp_path / "image-model")
+    np.save(tmp_path / "images.npy", images)
+    result = invoke("explain", tmp_path / "image-model", tmp_path / "images.npy", "--top", "1",
+                    "--out", tmp_path / "i")
+    assert result.exit_code == 0, result.output
+    assert "#1 sample 0" in result.output and "strongest pixel at row" in result.output
+    assert (tmp_path / "i" / "rank01-sample0.png").stat().st_size > 5_000
