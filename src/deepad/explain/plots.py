@@ -166,7 +166,8 @@ def _image_figure(explanation: Explanation, i: int, title: str, threshold: float
     top = heat.max() or 1.0
     axes[2].imshow(np.ma.masked_less(heat, 0.2 * top), cmap="inferno", alpha=0.6,
                    vmin=0, vmax=top)
-    axes[2].set_title("overlay (strongest 80 % of the map)", fontsize="medium")
+    axes[2].set_title("overlay: the map where it is\nabove 20 % of its maximum",
+                      fontsize="medium")
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
