@@ -243,10 +243,10 @@ def score(folder: Path, model: Path, out: Path, force: bool) -> None:
                       "load_end": loadavg()})
 
 
-def ddp(folder: Path, force: bool, n_rows: int) -> None:
+def ddp(folder: Path, force: bool, n_rows: int, batch: int = 64) -> None:
     script = ROOT / "benchmarks" / "scale_ddp_worker.py"
     for procs in (1, 2):
-        key = f"ddp-{procs}"
+        key = f"ddp-{procs}" if batch == 64 else f"ddp-{procs}-b{batch}"
         if key in load_store() and not force:
             print(f"{key}: stored, skipped")
             continue
@@ -256,7 +256,7 @@ def ddp(folder: Path, force: bool, n_rows: int) -> None:
         wall = time.perf_counter()
         cmd = ["nice", "-n", "10", sys.executable, "-m", "torch.distributed.run",
                "--standalone", f"--nproc-per-node={procs}", str(script), str(folder),
-               str(n_rows)]
+               str(n_rows), str(batch)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if out.returncode:
             print(out.stdout[-3000:], out.stderr[-3000:])
@@ -312,7 +312,7 @@ def main() -> None:
         score(folder, model, folder.parent / "scores.parquet", args.force)
         run_child(["forward", str(folder), str(model)], "forward", args.force)
     elif args.command == "ddp":
-        ddp(folder, args.force, args.ddp_rows)
+        ddp(folder, args.force, args.ddp_rows, args.batch_size)
 
 
 if __name__ == "__main__":

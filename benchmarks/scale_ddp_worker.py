@@ -1,6 +1,7 @@
 """Run by ``benchmarks/scale.py ddp`` under ``torchrun --nproc-per-node N``: the default
 AutoEncoder, one epoch on the first ROWS rows of the generated data (min-max scaled, in
-memory), the training loop timed on every rank; rank 0 prints one JSON line."""
+memory, global batch BATCH, 64 by default), the training loop timed on every rank; rank 0
+prints one JSON line."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 
-def main(folder: Path, n_rows: int) -> None:
+def main(folder: Path, n_rows: int, batch_size: int = 64) -> None:
     import numpy as np
     import pyarrow.parquet as pq
     import torch
@@ -35,15 +36,16 @@ def main(folder: Path, n_rows: int) -> None:
         return history
 
     trainer_module.Trainer.fit = timed
-    det = AutoEncoder(epochs=1, random_state=0).fit(X)
+    det = AutoEncoder(epochs=1, batch_size=batch_size, random_state=0).fit(X)
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
-        print(json.dumps({"rows": len(X), "world": world, "loss": det.history_[-1]["loss"],
+        print(json.dumps({"rows": len(X), "world": world, "batch_size": batch_size,
+                          "loss": det.history_[-1]["loss"],
                           **timing}), flush=True)
     if dist.is_initialized():
         dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 64)

@@ -70,7 +70,7 @@ def test_score_reports_bad_input_cleanly(fitted):
 
 
 def test_dask_local_scores_equal_in_process_and_a_killed_run_resumes(fitted):
-    pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed")
     folder, frame, expected = fitted
     in_process = folder / "in-process.parquet"
     result = runner.invoke(app, ["score", str(folder / "model"), str(folder / "data"),
@@ -80,20 +80,27 @@ def test_dask_local_scores_equal_in_process_and_a_killed_run_resumes(fitted):
     out = folder / "dask-out"
     parts = score_dask(folder / "model", folder / "data", out, address="local", workers=2,
                        id_column="order_id", progress=False)
-    assert list(parts["partition"]) == [0, 1, 2, 3] and parts["scored"].all()
-    assert parts["pid"].nunique() <= 2 and os.getpid() not in set(parts["pid"])
-    scores = pd.read_parquet(out).sort_values("order_id")
-    np.testing.assert_array_equal(scores["order_id"], frame["order_id"])
-    np.testing.assert_array_equal(scores["score"], expected)  # identical, not just close
-    # a killed run: two partitions written, two not; the rerun scores only the missing two
+    _check_first_run(parts, out, frame, expected)
+    # a killed run: two partitions written, two not; the rerun (on a cluster given by its
+    # address) scores only the missing two
     kept = {n: part_path(out, n).stat().st_mtime_ns for n in (0, 2)}
     part_path(out, 1).unlink()
     part_path(out, 3).unlink()
-    result = runner.invoke(app, ["score", str(folder / "model"), str(folder / "data"),
-                                 "--out", str(out), "--id-column", "order_id",
-                                 "--dask", "local", "--workers", "2", "-q"])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = runner.invoke(app, ["score", str(folder / "model"), str(folder / "data"),
+                                     "--out", str(out), "--id-column", "order_id",
+                                     "--dask", cluster.scheduler_address, "-q"])
     assert result.exit_code == 0, result.output
     assert "(2 scored now, 2 already written)" in result.output
     assert {n: part_path(out, n).stat().st_mtime_ns for n in (0, 2)} == kept
     resumed = pd.read_parquet(out).sort_values("order_id")
     np.testing.assert_array_equal(resumed["score"], expected)
+
+
+def _check_first_run(parts, out, frame, expected):
+    assert list(parts["partition"]) == [0, 1, 2, 3] and parts["scored"].all()
+    assert parts["pid"].nunique() <= 2 and os.getpid() not in set(parts["pid"])
+    scores = pd.read_parquet(out).sort_values("order_id")
+    np.testing.assert_array_equal(scores["order_id"], frame["order_id"])
+    np.testing.assert_array_equal(scores["score"], expected)  # identical, not just close
