@@ -47,7 +47,8 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
               "IsolationForest", "KDBU",
               "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
               "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "PReNet", "RandNet", "RDP",
-              "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE")
+              "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
+              "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN")
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly

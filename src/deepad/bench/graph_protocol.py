@@ -186,6 +186,11 @@ class GraphProtocol(Protocol):
     def build(self, ref: detectors.DetectorRef, params: dict[str, Any], seed: int,
               data: Data) -> tuple[Any, bool]:
         cls = detectors.load_class(ref)
+        if ref.kind == "pygod":  # PyGOD takes a torch_geometric Data: the peer adapter
+            from deepad.bench.peers import PyGODGraph
+
+            estimator, _ = detectors.build(ref, params, seed)
+            return PyGODGraph(estimator), False
         if takes_graphs(ref, cls):
             return detectors.build(ref, params, seed)
         estimator, takes_labels = detectors.build(ref, params, seed,

@@ -1,8 +1,9 @@
-"""API compatibility for DeepOD 0.4.1 under current torch and numpy: two signature-level
-fixes that change no computation.
+"""API compatibility for DeepOD 0.4.1 under current torch and numpy, and for PyGOD 1.1.0
+without PyG's compiled sampling extensions: fixes that change no computation.
 
 1. Torch: DeepOD's own Transformer layers (:func:`accept_is_causal`).
 2. Numpy: REPEN's triplet sampler (:func:`scalar_single_draws`).
+3. PyG: PyGOD's full-graph "sampler" (:func:`full_graph_loader`).
 
 Transformer layers
 ------------------
@@ -20,6 +21,24 @@ hints that a mask passed alongside is causal; DeepOD passes no causal mask to th
 as published, on the torch they are installed with. This is the one change the adapter makes
 to a peer's Transformer layers; it is a signature fix, not a change of method.
 
+PyGOD's loader
+--------------
+Every PyGOD 1.1.0 deep detector (``pygod.detector.DeepDetector.fit`` / ``decision_function``,
+and GADNR in mini-batch mode) iterates over ``torch_geometric.loader.NeighborLoader(data,
+num_neigh, batch_size=batch_size)``, also with its defaults ``batch_size=0`` (→ all nodes)
+and ``num_neigh=-1`` (all neighbours), where the "sample" is the whole graph. PyG's neighbour
+sampler needs the compiled ``pyg-lib`` or ``torch-sparse``, which have no wheels for current
+torch, so every PyGOD deep detector fails at its first batch (``'NeighborSampler' requires
+either 'pyg-lib' or 'torch-sparse'``). :func:`full_graph_loader` replaces the name
+``NeighborLoader`` in those two PyGOD modules by :class:`FullGraphLoader`, which yields what
+the sampler yields in that case: one batch holding every node in order (``n_id = 0..n-1``,
+``batch_size = n``) and every edge, with the graph's other attributes (``data.s``, the dense
+adjacency PyGOD's models read) as they are. PyGOD's models, losses, optimisers and scores run
+unchanged; only the order in which edges are listed may differ from the sampler's (the
+sampler lists a subgraph's edges by target node), which changes sums in floating point, not
+the method. Genuine sampling (``num_neigh`` other than -1, or ``batch_size`` smaller than the
+graph) raises ``NotImplementedError`` saying so, never silently trains on the full graph.
+
 REPEN's sampler
 ---------------
 ``deepod.models.tabular.repen.REPENLoader.triplet_batch_generation`` draws each triplet index
@@ -35,6 +54,7 @@ an older numpy.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import inspect
@@ -123,3 +143,53 @@ def scalar_single_draws(module_name: str = REPEN_MODULE) -> bool:
         return False
     module.np = _Delegate(current, random=_Delegate(current.random, choice=_choice))
     return True
+
+
+PYGOD_LOADER_MODULES = ("pygod.detector.base", "pygod.detector.gadnr")
+
+
+class FullGraphLoader:
+    """What ``NeighborLoader(data, [-1, ...], batch_size=n)`` yields, without the compiled
+    sampler: one batch, the whole graph, ``n_id = arange(n)``, ``batch_size = n`` (see the
+    module doc). Any real sampling request raises ``NotImplementedError``."""
+
+    def __init__(self, data: Any, num_neighbors: Any, batch_size: int = 1, **kwargs: Any) -> None:
+        n = int(data.num_nodes)
+        many = isinstance(num_neighbors, list | tuple)
+        fanouts = list(num_neighbors) if many else [num_neighbors]
+        unsupported = sorted(k for k, v in kwargs.items() if v not in (None, False))
+        if any(int(f) != -1 for f in fanouts) or int(batch_size) < n or unsupported:
+            extra = "".join(f", {name}" for name in unsupported)
+            msg = (f"PyGOD asked for neighbour sampling (num_neigh={num_neighbors}, "
+                   f"batch_size={batch_size} of {n} nodes{extra}), which needs pyg-lib or "
+                   "torch-sparse; deepad's compatibility loader serves only PyGOD's full-graph "
+                   "default (num_neigh=-1, batch_size=0).")
+            raise NotImplementedError(msg)
+        self.data = data
+        self.num_nodes = n
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self):
+        import torch
+
+        batch = copy.copy(self.data)
+        batch.n_id = torch.arange(self.num_nodes)
+        batch.batch_size = self.num_nodes
+        yield batch
+
+
+def full_graph_loader() -> list[str]:
+    """Give PyGOD's detector modules :class:`FullGraphLoader` as ``NeighborLoader``; return
+    the modules patched now (idempotent; none when PyGOD is not installed)."""
+    patched = []
+    for name in PYGOD_LOADER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if getattr(module, "NeighborLoader", None) is not FullGraphLoader:
+            module.NeighborLoader = FullGraphLoader
+            patched.append(name)
+    return patched

@@ -1,12 +1,15 @@
-"""Peer libraries as benchmark detectors: PyOD (``pyod:IForest``) and DeepOD (``deepod:DevNet``).
+"""Peer libraries as benchmark detectors: PyOD (``pyod:IForest``), DeepOD (``deepod:DevNet``)
+and PyGOD for graphs (``pygod:DOMINANT``).
 
 The peers are imported only when a job uses them; a missing one makes that job an ``error``
 ("pyod is not installed ...") and nothing else. They run exactly as published: the adapter
 only chooses the constructor arguments a fair comparison needs (the seed, ``device="cpu"``)
 when the constructor takes them, and gives the labels to those that learn from them. Their
-failures, slowness and crashes are recorded, never worked around. The exceptions are two
+failures, slowness and crashes are recorded, never worked around. The exceptions are three
 API fixes in :mod:`deepad.bench.peer_compat` that change no computation: DeepOD's Transformer
-layers under torch >= 2.0, and REPEN's triplet sampler under numpy >= 2.4.
+layers under torch >= 2.0, REPEN's triplet sampler under numpy >= 2.4, and PyGOD's full-graph
+loader without PyG's compiled sampler (PyGOD has no seed argument: the worker seeds torch's
+global generator, which PyGOD draws from, and ``gpu=-1`` keeps it on the CPU).
 
 How each package takes labels:
 
@@ -14,6 +17,8 @@ How each package takes labels:
   from labels; ``fit(X, y=None)`` means it ignores them.
 - DeepOD: every detector has ``fit(X, y=None)``; the weakly-supervised ones
   (:data:`DEEPOD_WEAK`) read ``y == 1`` as the labelled anomalies.
+- PyGOD: ``fit(data, label=None)`` uses the labels only to log a training AUC; every PyGOD
+  detector is unsupervised here.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from deepad.bench.environment import package_version
-from deepad.bench.peer_compat import accept_is_causal, scalar_single_draws
+from deepad.bench.peer_compat import accept_is_causal, full_graph_loader, scalar_single_draws
 
-PACKAGES = ("pyod", "deepod")
+PACKAGES = ("pyod", "deepod", "pygod")
 
 DEEPOD_WEAK = frozenset({"DevNet", "DeepSAD", "PReNet", "FeaWAD", "RoSAS",
                          "DevNetTS", "DeepSADTS", "PReNetTS"})
@@ -98,6 +103,14 @@ def peer_class(package: str, name: str) -> type:
         msg = f"unknown peer package {package!r}; use one of {list(PACKAGES)}."
         raise ValueError(msg)
     require(package)
+    if package == "pygod":
+        models = importlib.import_module("pygod.detector")
+        full_graph_loader()  # PyGOD 1.1.0's NeighborLoader without pyg-lib / torch-sparse
+        cls = getattr(models, name, None)
+        if isinstance(cls, type) and name in getattr(models, "__all__", []):
+            return cls
+        raise _unknown(package, name, [n for n in getattr(models, "__all__", [])
+                                       if n not in ("Detector", "DeepDetector")])
     if package == "deepod":
         models = importlib.import_module("deepod.models")
         accept_is_causal("deepod")  # DeepOD 0.4.1's Transformer layers on torch >= 2.0
@@ -133,6 +146,8 @@ def constructor_arguments(cls: type) -> set[str] | None:
 
 def learns_from_labels(package: str, cls: type) -> bool:
     """Whether the peer detector ``cls`` is trained on labelled anomalies (see module doc)."""
+    if package == "pygod":
+        return False
     if package == "deepod":
         return cls.__name__ in DEEPOD_WEAK
     fit = getattr(cls, "fit", None)
@@ -143,15 +158,53 @@ def learns_from_labels(package: str, cls: type) -> bool:
 
 
 def peer_kwargs(cls: type, seed: int) -> dict[str, Any]:
-    """The seed (``random_state`` / ``random_seed`` / ``seed``) and ``device="cpu"``, for the
-    arguments ``cls`` takes."""
+    """The seed (``random_state`` / ``random_seed`` / ``seed``) and ``device="cpu"`` (PyGOD's
+    ``gpu=-1``), for the arguments ``cls`` takes."""
     accepted = constructor_arguments(cls) or set()
     kwargs: dict[str, Any] = {name: seed for name in SEED_ARGUMENTS if name in accepted}
     if "device" in accepted:
         kwargs["device"] = "cpu"
+    if "gpu" in accepted:
+        kwargs["gpu"] = -1
     return kwargs
 
 
 def peer_version(package: str) -> str | None:
     """Installed version of the peer package."""
     return package_version(package)
+
+
+class PyGODGraph:
+    """A PyGOD detector on a deepad graph: ``fit(G)`` / ``decision_function(G)`` take a
+    :class:`~deepad.data.graph.Graph` (or anything with ``x`` and ``edge_index``) and hand
+    PyGOD a ``torch_geometric.data.Data`` of the same nodes and edges (the validated graph:
+    undirected, coalesced, no self-loops, as deepad's detectors get it).
+
+    ``decision_function`` is PyGOD's own (the trained model in eval mode, one full-graph pass;
+    ``decision_score_`` would be the scores of the last training epoch, taken in train mode),
+    returned as a float64 array.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    @staticmethod
+    def as_data(G: Any) -> Any:
+        import numpy as np
+        import torch
+        from torch_geometric.data import Data
+
+        x = torch.from_numpy(np.ascontiguousarray(G.x, dtype=np.float32))
+        edge_index = torch.from_numpy(np.ascontiguousarray(G.edge_index, dtype=np.int64))
+        return Data(x=x, edge_index=edge_index, num_nodes=x.shape[0])
+
+    def fit(self, G: Any, y: Any = None) -> PyGODGraph:
+        self.estimator.fit(self.as_data(G))
+        return self
+
+    def decision_function(self, G: Any) -> Any:
+        import numpy as np
+
+        scores = self.estimator.decision_function(self.as_data(G))
+        return np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores,
+                          dtype=np.float64)

@@ -4,14 +4,19 @@ the taxonomy)."""
 
 from deepad.detectors.baselines.shallow import ECOD, KNN, LOF, IsolationForest
 from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
+from deepad.detectors.generic_normality.anomalydae import AnomalyDAE
 from deepad.detectors.generic_normality.autoencoders import (
     VAE,
     AutoEncoder,
     RandNet,
     RobustAutoEncoder,
 )
+from deepad.detectors.generic_normality.cola import CoLA
+from deepad.detectors.generic_normality.conad import CONAD
 from deepad.detectors.generic_normality.deeplog import DeepLog
+from deepad.detectors.generic_normality.dominant import DOMINANT
 from deepad.detectors.generic_normality.frame_prediction import FuturePrediction
+from deepad.detectors.generic_normality.gaan import GAAN
 from deepad.detectors.generic_normality.gans import ALAD, AnoGAN, GANomaly
 from deepad.detectors.generic_normality.geom import GEOM
 from deepad.detectors.generic_normality.predictive import Forecaster, LSTMAutoEncoder
@@ -37,4 +42,5 @@ __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatur
            "IsolationForest", "KDBU",
            "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
            "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
-           "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE"]
+           "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
+           "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN"]
