@@ -14,7 +14,7 @@ Accepted input (``check_graph``):
   read) or an int ``(2, n_edges)`` edge-index array;
 - a :class:`Graph` (returned as it is).
 
-Normalisation, always applied and documented (``docs/graphs.md``):
+Normalisation, always applied and documented (``docs/modalities/graphs.md``):
 
 - **undirected**: every edge ``(u, v)`` also gets ``(v, u)`` (symmetrised); the detectors
   here treat graphs as undirected, as DOMINANT, CoLA, OCGNN and the BOND benchmark do;

@@ -71,8 +71,9 @@ class AutoEncoder(DeepDetector):
     filters, and the frames at the size given (the paper: 227 x 227, T = 10).
 
     Graphs (a ``torch_geometric.data.Data`` or ``(X, adjacency)``, one score per node;
-    ``docs/graphs.md``): attribute reconstruction through a GNN encoder (GCN by default,
-    ``backbone="gat"`` / ``"gin"``) over ``hidden_dims`` and an MLP decoder back to each
+    ``docs/modalities/graphs.md``): attribute reconstruction through a GNN encoder
+    (GraphSAGE-mean by default, ``backbone="gcn"`` / ``"gat"`` / ``"gin"``) over
+    ``hidden_dims`` and an MLP decoder back to each
     node's attributes; the score is the node's mean squared attribute error
     ``||x_v − D(GNN(X, A)_v)||² / d``. This is DOMINANT's attribute branch (Ding et al., SDM
     2019, Eq. 3-4, α = 1) with an MLP instead of a GCN decoder and no structure decoder;

@@ -315,6 +315,16 @@ class DeepSVDD(_Hypersphere):
     after 150 epochs of pre-training, batches of 200, on globally contrast-normalised, min-max
     scaled images. :meth:`anomaly_map` is the gradient map ``Σ_c |∂s(x) / ∂x_chw|``.
 
+    Graphs (one score per node; ``docs/modalities/graphs.md``): f is a GNN
+    (:class:`~deepad.nets.graph.GNNEncoder`, GraphSAGE-mean by default, bias-free), which
+    makes this OCGNN (Wang, Jin, Zhang, Zhao & Yu, "One-class graph neural networks for
+    anomaly detection in attributed networks", Neural Computing and Applications 2021, Eq.
+    4-7): the same hypersphere objective on node embeddings ``φ(v; X, A)``, score
+    ``||φ(v) − c||² − R²``. OCGNN's settings are ``DeepSVDD.modality_defaults["graph"]``
+    (2 layers of 64 and 32 units, soft boundary with ν = 0.1, lr 1e-3, weight decay 5e-4,
+    ε = 0.001, ReLU hidden and a linear output, no input scaling); deviation: 100 full-graph
+    epochs instead of the release's up to 5,000 with early stopping on validation labels.
+
     Deviations from Ruff et al. 2018: the input scaling inside the detector and the ReLU on
     the representation (the paper's networks end in a linear layer; PyOD's DeepSVDD also
     ends in a ReLU); Adam with a constant learning rate instead of the paper's milestones; the
@@ -542,6 +552,11 @@ class DeepSAD(_Hypersphere):
     batch normalisation, lr 1e-4, 150 + 150 epochs) took several times longer on a CPU and
     scored lower (measured: ``docs/decisions.md``; current results:
     ``docs/results/quick.md``).
+
+    Graphs (one score per node): φ is a bias-free GNN (GraphSAGE-mean by default), as in
+    OCGNN (Wang et al. 2021), with Deep SAD's objective over the nodes and ``fit(G, y)``
+    labels per node; ``DeepSAD.modality_defaults["graph"]`` holds OCGNN's network and
+    optimiser settings with 25 pre-training epochs (not a published Deep SAD setting).
 
     Images ``(n, C, H, W)``: φ is Deep SVDD's bias-free LeNet-type CNN
     (:class:`~deepad.nets.lenet.LeNetEncoder`, the class's ``preferred_backbones``; the
