@@ -162,6 +162,15 @@ def classifier(sets, epochs: int):
     return det, info
 
 
+def cached_all(key: str) -> bool:
+    """Whether the cache holds scores of every set for ``key``."""
+    path = CACHE / f"scores_{key}.npz"
+    if not (path.is_file() and (CACHE / f"scores_{key}.json").is_file()):
+        return False
+    with np.load(path) as data:
+        return all(name in data.files for name in ("in", *OOD_SETS))
+
+
 def score_detector(key: str, make, fit_X, fit_y, sets) -> dict:
     path = CACHE / f"scores_{key}.npz"
     meta = CACHE / f"scores_{key}.json"
@@ -425,7 +434,8 @@ def main() -> None:
                         help="train no anchor MLP (a cached anchor is still reported)")
     parser.add_argument("--peer-export", action="store_true")
     parser.add_argument("--cached-only", action="store_true",
-                        help="report the label-free baselines already scored, run none")
+                        help="report the label-free baselines already scored on every set, "
+                             "run none")
     parser.add_argument("--only", nargs="*", help="labels of the detectors to run")
     parser.add_argument("--quick", action="store_true",
                         help="a dry run on 2,000 / 500 images into /tmp (no report written)")
@@ -491,7 +501,7 @@ def main() -> None:
                 cls = deepad.get_detector(name)
             except KeyError:
                 continue
-            if args.cached_only and not (CACHE / f"scores_free_{name}.json").is_file():
+            if args.cached_only and not cached_all(f"free_{name}"):
                 continue
             results[label] = score_detector(
                 f"free_{name}", lambda cls=cls, params=params: cls(**params, random_state=SEED),
