@@ -68,7 +68,7 @@ class DevNet(DeepDetector):
     has GDN's settings: 512 hidden units, 100 epochs of one balanced batch of 20 nodes, no
     weight decay. Deviations: GraphSAGE instead of GDN's SGC encoder (``backbone="gcn"`` is
     closer), and DevNet's RMSprop at lr 1e-3 instead of the release's Adam at 0.01 (RMSprop
-    at 0.01 ranked the planted test graph's outliers at AUC 0.29, at 1e-3 at 0.97).
+    at 0.01 did not rank the planted test graph's outliers; ``docs/decisions.md``).
 
     Images ``(n, C, H, W)``: φ is the convolutional backbone (one 3 x 3 block per width of
     ``hidden_dims``, pooled to at most 4 x 4 cells; :class:`~deepad.nets.conv.ConvEncoder`)
