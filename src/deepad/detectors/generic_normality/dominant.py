@@ -94,7 +94,7 @@ class DOMINANT(GraphNativeDetector):
         Weight α of the attribute error (PyGOD's ``weight``); ``1 − α`` weighs the structure.
     activation : str, default "relu"
     dropout : float, default 0.0
-    backbone : {"auto", "gcn", "gat", "gin"}, default "auto" (GCN)
+    backbone : {"auto", "gcn", "gat", "gin", "sage"}, default "auto" (GCN, as the paper)
     epochs : int, default 100
     lr : float, default 4e-3
     weight_decay : float, default 0.0

@@ -46,9 +46,11 @@ def gnn(kind: str, in_dim: int, widths: list[int] | tuple[int, ...], out_dim: in
 
 class GraphNativeDetector(DeepDetector):
     """Base of the graph-native detectors: graph input only, the shared hyperparameters, the
-    network kind resolved from ``backbone`` (``"auto"`` → GCN)."""
+    network kind resolved from ``backbone``: ``"auto"`` is the GCN these methods are published
+    with (not the library's GraphSAGE default for graph input)."""
 
     modalities = ("graph",)
+    preferred_backbones: ClassVar[dict[str, str]] = {"graph": "gcn"}
     test_params: ClassVar[dict] = {"epochs": 3, "hidden_dims": (8, 8)}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
