@@ -417,6 +417,19 @@ def run(
     explain_out: Annotated[Path, typer.Option(
         "--explain-out", metavar="DIR",
         help="Folder for --explain's PNGs and CSV.")] = Path("deepad-explain"),
+    video: Annotated[bool, typer.Option(
+        "--video", help="Video: DATA is an .npz of frames (frames, optional label and clip "
+                        "ids), a folder of frame images, a video file, or ped2 (UCSD Ped2: "
+                        "fitted on its training videos, its test videos scored). Writes one "
+                        "score per frame, the score over time (--plot) and the most "
+                        "anomalous frame with its map (<plot>-overlay.png). "
+                        "AutoEncoder (the default) is Hasan et al.'s Conv-AE over stacked "
+                        "frames; -d FuturePrediction predicts frames. --image-size HxW "
+                        "resizes the frames.")] = False,
+    clip_length: Annotated[int, typer.Option(
+        "--clip-length", metavar="T", min=2,
+        help="Video: frames per clip (FuturePrediction: T - 1 past frames predict the "
+             "last).")] = 5,
 ) -> None:
     """Fit a detector on a table or on images and report its scores (and metrics when labels
     are known).
@@ -430,6 +443,29 @@ def run(
     if explain and (window is not None or (data is not None and is_image_input(data))):
         _fail("--explain explains table rows; for a series or images save the model "
               "(--save-model DIR) and run deepad explain DIR DATA.")
+    if video:
+        from deepad.cli.image_run import parse_size
+        from deepad.cli.video_run import VIDEO_AUTOENCODER, run_video
+
+        with _clean_errors(verbose):
+            cls = get_detector(detector)
+            valid = cls().get_params(deep=False)
+            params = {k: v for k, v in (("random_state", seed), ("verbose", verbose))
+                      if k in valid}
+            if cls.name == "AutoEncoder":  # Conv-AE widths for frames (deepad.cli.video_run)
+                params.update(VIDEO_AUTOENCODER)
+            params.update(parse_params(param or [], valid, cls.name))
+            for option, value in (("--output", output), ("--plot", plot)):
+                if not _skip(value) and not Path(value).parent.is_dir():
+                    msg = f"{option} {value}: the folder {Path(value).parent} does not exist."
+                    raise FileNotFoundError(msg)
+            run_video(data if data is not None else Path("ped2"), detector=cls.name,
+                      params=params, clip_length=clip_length,
+                      frame_size=parse_size(image_size), top=top,
+                      output=None if _skip(output) else output,
+                      plot=None if _skip(plot) else plot, save_model=save_model,
+                      echo=typer.echo)
+        return
     if window is not None:
         with _clean_errors(verbose):
             _run_series(data, window=window, train_stride=train_stride,

@@ -205,6 +205,31 @@ class AutoEncoder(DeepDetector):
         """Squared reconstruction error per pixel, summed over channels."""
         return reconstruction_map(x, self.model_(x))
 
+    @torch.no_grad()
+    def clip_maps(self, X: Any) -> np.ndarray:
+        """Video clips ``(n, T, C, H, W)``: the squared reconstruction error per pixel, summed
+        over channels and averaged over the clip's frames, float64 ``(n_clips, H, W)``
+        (:meth:`deepad.VideoDetector.anomaly_map` spreads it over the clip's frames).
+
+        Raises
+        ------
+        ValueError
+            The detector was not fitted on video clips.
+        """
+        X = self._check_input(X)
+        if self.spec_.modality != "video":
+            msg = (f"clip_maps needs a detector fitted on video clips; this one was fitted on "
+                   f"{self.spec_.modality} data.")
+            raise ValueError(msg)
+        self.model_.eval()
+        rows = max(1, 2**20 // max(1, X[0].size))
+        maps = []
+        for start in range(0, len(X), rows):
+            x = torch.from_numpy(X[start:start + rows]).to(self.device_)
+            error = (x - self.model_(x)).pow(2).sum(dim=2).mean(dim=1)
+            maps.append(error.double().cpu().numpy())
+        return np.concatenate(maps)
+
 
 # ============================================================================ RandNet
 MIN_WIDTH = 2  # narrowest layer of RandNet's funnel
