@@ -283,6 +283,8 @@ def main() -> None:
     parser.add_argument("--fit-model", action="store_true",
                         help="score: first fit the default AutoEncoder for one epoch on the "
                              "first 100,000 rows and save it as --model")
+    parser.add_argument("--score-files", type=int, default=N_FILES,
+                        help="score: the first N files of the dataset (symlinked into a folder)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="AutoEncoder batch size of stream / memory (64: the default)")
     args, extra = parser.parse_known_args()
@@ -309,7 +311,15 @@ def main() -> None:
     elif args.command == "score":
         if args.fit_model and not model.exists():
             fit_small_model(folder, model)
-        score(folder, model, folder.parent / "scores.parquet", args.force)
+        data = folder
+        if args.score_files < N_FILES:
+            data = folder.parent / f"first-{args.score_files}-files"
+            data.mkdir(exist_ok=True)
+            for path in sorted(folder.glob("*.parquet"))[:args.score_files]:
+                link = data / path.name
+                if not link.exists():
+                    link.symlink_to(path)
+        score(data, model, folder.parent / "scores.parquet", args.force)
         run_child(["forward", str(folder), str(model)], "forward", args.force)
     elif args.command == "ddp":
         ddp(folder, args.force, args.ddp_rows, args.batch_size)

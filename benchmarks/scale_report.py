@@ -121,7 +121,11 @@ def write_report(store: dict, page: Path) -> None:
     score, forward = store.get("score"), store.get("forward")
     lines += ["", "MODEL: the default AutoEncoder behind min-max scaling, fitted one epoch on "
                   "the first 100,000 rows (`score DIR --model M --fit-model`; the rate does not "
-                  "depend on the weights). Both runs are one process with one thread.", "",
+                  "depend on the weights). Both runs are one process with one thread. "
+                  "`deepad score` read the first files of the dataset (`--score-files`, rows "
+                  "below): scoring all 20,000,000 rows needed more CPU time than the loaded "
+                  "machine gave a `nice` process before the deadline; the rate is per row and "
+                  "does not depend on the number of files.", "",
               "| run | rows | wall s | CPU s | rows/min (wall) | rows/min (CPU) | peak RSS MB "
               "| load |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for key, label in (("score", "`deepad score MODEL DIR --out scores.parquet --id-column id` "

@@ -102,12 +102,15 @@ def read_batches(data: Path, batch_rows: int) -> tuple[Iterator[pd.DataFrame], i
         total = dataset.count_rows()
 
         def parquet() -> Iterator[pd.DataFrame]:
-            # read ahead one batch of one file at a time: pyarrow's defaults (16 batches of
-            # 4 files) hold gigabytes when the scoring is slower than the disk
-            for batch in dataset.to_batches(batch_size=batch_rows, batch_readahead=1,
-                                            fragment_readahead=1):
-                if batch.num_rows:
-                    yield batch.to_pandas()
+            # file by file, batch by batch, nothing read ahead: the dataset scanner reads
+            # ahead (gigabytes when the scoring is slower than the disk)
+            import pyarrow.parquet as pq
+
+            for path in dataset.files:
+                with pq.ParquetFile(path) as handle:
+                    for batch in handle.iter_batches(batch_size=batch_rows, use_threads=False):
+                        if batch.num_rows:
+                            yield batch.to_pandas()
 
         return parquet(), total
     if suffix == ".csv":
