@@ -30,6 +30,9 @@ Usage::
     python benchmarks/image_ssl_budget.py throughput
     python benchmarks/image_ssl_budget.py validate --detector GEOM --label conv-e1 \\
         --params '{"epochs": 1}' --classes 2 6
+    python benchmarks/image_ssl_budget.py validate --detector GOAD --label dcgan-e1-fit1000 \\
+        --params '{"epochs": 1}' --classes 2 --threads 1 --n-fit 1000 --n-val 500 \\
+        --n-anomalies 100
     python benchmarks/image_ssl_budget.py test --detector GEOM --classes 0
     python benchmarks/image_ssl_budget.py render
 """
@@ -146,6 +149,8 @@ def evaluate(args: argparse.Namespace, split: str) -> None:
             if split == "validation":
                 X_fit, X_eval, y_eval = validation_split(normal, seed, args.n_val,
                                                          args.n_anomalies)
+                if args.n_fit:  # a CPU budget: the first n_fit of the shuffled fit images
+                    X_fit = X_fit[:args.n_fit]
             else:
                 X_fit, X_eval, y_eval = test_split(normal)
             env = _environment(args.threads)
@@ -229,6 +234,8 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n-val", type=int, default=1000)
+    parser.add_argument("--n-fit", type=int, default=0,
+                        help="validate: fit on at most this many images (0: all the others)")
     parser.add_argument("--n-anomalies", type=int, default=200,
                         help="validation anomalies per other class")
     parser.add_argument("--steps", type=int, default=5, help="throughput steps per backbone")

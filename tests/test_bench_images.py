@@ -173,6 +173,8 @@ def test_a_class_image_settings_are_the_job_params_unless_given(image_env):
     assert given.params["lr"] == settings["lr"]
     (plain,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": IMAGE_FAKE}))
     assert plain.params == {}
+    (goad,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": "GOAD"}))
+    assert goad.params == {"epochs": 1} and goad.resolved["epochs"] == 1
 
 
 def test_missing_image_files_say_where_to_put_them(tmp_path, monkeypatch):
