@@ -86,14 +86,16 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
     """One label per row naming the compared method.
 
     The detector name, or, for a detector run with several parameter sets, the name followed
-    by the parameters that differ between them: ``"DeepSVDD (epochs=20)"``.
+    by the parameters that differ between them: ``"DeepSVDD (epochs=20)"``; a parameter one
+    set did not give is shown as ``default``.
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"detector": ["AE", "SVDD", "SVDD"],
-    ...                       "params": ["{}", '{"epochs": 5, "lr": 1}', '{"epochs": 9, "lr": 1}']})
+    >>> frame = pd.DataFrame({"detector": ["AE", "SVDD", "SVDD", "SVDD"],
+    ...                       "params": ["{}", '{"epochs": 5, "lr": 1}', '{"epochs": 9, "lr": 1}',
+    ...                                  "{}"]})
     >>> method_labels(frame).tolist()
-    ['AE', 'SVDD (epochs=5)', 'SVDD (epochs=9)']
+    ['AE', 'SVDD (epochs=5, lr=1)', 'SVDD (epochs=9, lr=1)', 'SVDD (epochs=default, lr=default)']
     """
     labels = frame["detector"].astype(str).copy()
     for detector, rows in frame.groupby("detector", sort=False).groups.items():
@@ -105,7 +107,9 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
         differing = [k for k in keys
                      if len({json.dumps(p.get(k), sort_keys=True, default=str)
                              for p in parsed.values()}) > 1]
-        names = {t: f"{detector} (" + ", ".join(f"{k}={p.get(k)}" for k in differing) + ")"
+        # a parameter a run did not set is named "default" (not None: it had its default)
+        names = {t: f"{detector} (" + ", ".join(f"{k}={p[k]}" if k in p else f"{k}=default"
+                                                for k in differing) + ")"
                  for t, p in parsed.items()}
         labels.loc[rows] = texts.astype(str).map(names)
     return labels
