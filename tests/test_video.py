@@ -210,3 +210,42 @@ def test_load_ucsd_ped2(shared_datasets):
     np.testing.assert_array_equal(test.masks.any(axis=(1, 2)), test.labels == 1)
     train = load_ucsd_ped2("train", root=root)
     assert train.labels is None and len(train.videos()) == 16 and len(train.frames) == 2550
+
+
+# ---------------------------------------------------------------------------- command line
+def test_cli_run_video_writes_scores_plot_and_overlay(videos, one_thread, tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from deepad.cli import app
+
+    frames = np.concatenate([videos["train"][0], videos["fast"]])
+    label = np.concatenate([np.zeros(N_FRAMES, int), videos["truth"]])
+    data = tmp_path / "frames.npz"
+    np.savez(data, frames=(frames * 255).astype(np.uint8), label=label,
+             clip=np.repeat([1, 2], N_FRAMES))
+    csv, png = tmp_path / "scores.csv", tmp_path / "scores.png"
+    result = CliRunner().invoke(app, ["run", str(data), "--video", "-d", "FuturePrediction",
+                                      "-p", "epochs=1", "-p", "hidden_dims=(4,8)",
+                                      "--clip-length", "4", "--output", str(csv),
+                                      "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(csv)
+    assert len(table) == 2 * N_FRAMES and set(table["video"]) == {1, 2}
+    assert (~table["scored"]).sum() == 2 * 3  # the first 3 frames of each video
+    assert png.stat().st_size > 0 and (tmp_path / "scores-overlay.png").stat().st_size > 0
+    assert "AUC-ROC" in result.output
+
+
+def test_video_file_is_read_through_imageio(tmp_path):
+    iio = pytest.importorskip("imageio.v3")
+    pytest.importorskip("av")
+    from deepad.cli.video_run import read_video_input
+
+    frames = (square_video(3) * 255).astype(np.uint8)
+    path = tmp_path / "clip.mp4"
+    iio.imwrite(path, np.repeat(frames[..., None], 3, axis=-1), fps=10, plugin="pyav",
+                codec="libx264")
+    video = read_video_input(path)["score"][0]
+    assert video.shape == (N_FRAMES, 3, 16, 16)  # channels first
+    assert np.abs(video[:, 0].astype(int) - frames).mean() < 10  # lossy codec
