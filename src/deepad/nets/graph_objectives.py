@@ -25,8 +25,10 @@ from __future__ import annotations
 import torch
 from torch.utils.checkpoint import checkpoint
 
-SIGMOID_BLOCK_ENTRIES = 2**22
-"""Entries of ``σ(Z Zᵀ)`` held at once by :func:`sigmoid_structure_error` (4M floats, 16 MB)."""
+SIGMOID_BLOCK_ENTRIES = 2**23
+"""Entries of ``σ(Z Zᵀ)`` held at once by :func:`sigmoid_structure_error` (8M floats, 32 MB);
+a graph whose pairs fit in one block (up to 2,896 nodes) is computed in one piece, without
+recomputation."""
 
 
 def row_norm(squared: torch.Tensor) -> torch.Tensor:
@@ -91,7 +93,7 @@ def sigmoid_structure_error(z: torch.Tensor, edge_index: torch.Tensor,
     parts = []
     for start in range(0, picked.shape[0], step):
         block = picked[start:start + step]
-        if torch.is_grad_enabled() and z.requires_grad:
+        if torch.is_grad_enabled() and z.requires_grad and step < picked.shape[0]:
             parts.append(checkpoint(_sigmoid_square_rows, block, z, use_reentrant=False))
         else:
             parts.append(_sigmoid_square_rows(block, z))
