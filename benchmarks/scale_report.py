@@ -90,14 +90,15 @@ def write_report(store: dict, page: Path) -> None:
                   "sample); training time is the loop alone. Peak RSS is the process's "
                   "`ru_maxrss`: the interpreter, torch, the data held (the in-memory run "
                   "holds its DataFrame and arrays) and the shuffle buffer.", "",
-              "Batch 64 is the AutoEncoder's default. On this shared machine an epoch of the "
-              "whole dataset at batch 64 (312,500 optimiser steps) needed more CPU time than "
-              "the loaded machine gave a `nice` process before the deadline, so the "
-              "whole-dataset epoch ran at batch 2,048 (the other defaults unchanged); the "
-              "memory bound does not depend on the batch size beyond the batch itself, and the "
+              "Batch 64 is the AutoEncoder's default. An epoch of the whole dataset at batch "
+              "64 is 312,500 optimiser steps, about 440 s of CPU time at the rate measured on "
+              "the first file; the loaded machine gave a `nice` process about 6 % of a core, "
+              "so it would have taken about two hours, past the deadline. The whole-dataset "
+              "epoch therefore ran at batch 2,048 (the other defaults unchanged): the memory "
+              "does not depend on the batch size beyond the batch itself, and the "
               "streaming / in-memory comparison is given at both sizes (at the larger batch "
-              "the training step is cheaper per row, so the reading and shuffling weigh "
-              "more).", ""]
+              "the training step is cheaper per row, so reading and shuffling weigh more).",
+              ""]
     checks = []
     for batch, progress in unfinished.items():
         checks.append(f"peak RSS of the whole-dataset streaming run (batch {batch:,}), stopped "
@@ -160,9 +161,11 @@ def write_report(store: dict, page: Path) -> None:
                    ("met by CPU time, not by wall time on the loaded machine"
                     if cpu_rate >= SCORE_FLOOR else "**not met**")))
         if forward:
-            text += (f"; the bare forward pass runs at "
-                     f"{60 * forward['rows'] / forward['cpu_s']:,.0f} rows/min of CPU time, the "
-                     "limit the command approaches")
+            limit = 60 * forward["rows"] / forward["cpu_s"]
+            text += (f"; the bare forward pass of the same network runs at {limit:,.0f} "
+                     f"rows/min of CPU time, the limit: the command reaches {cpu_rate / limit:.0%} "
+                     "of it (reading Parquet, the float64 preprocessing and writing the scores "
+                     "take the rest)")
         checks.append(text)
     lines += [""]
 
@@ -194,8 +197,9 @@ def write_report(store: dict, page: Path) -> None:
                   "the gradients (about 25,000 values) once per step. With a batch of 64 a "
                   "step is short, so the all-reduce's latency, and on this machine the two "
                   "processes' competition with the other jobs for the 2 cores, outweigh the "
-                  "halved work. No GPU machine was lent to this work, so there is no 1-GPU "
-                  "run.", ""]
+                  "halved work; with a global batch of 1,024 the work per step outweighs the "
+                  "all-reduce. The wall times of these short runs move with the other jobs' "
+                  "load. No GPU machine was lent to this work, so there is no 1-GPU run.", ""]
     lines += ["## Criteria", ""] + [f"- {c}" for c in checks] + [""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines), encoding="utf-8")
