@@ -227,3 +227,17 @@ def test_graph_protocol_weak_labels_and_metrics():
     scores = np.r_[np.linspace(2, 1, 30), np.linspace(0.5, 0, 70)]
     metrics = GraphProtocol().metrics(y, scores)
     assert metrics["auc_roc"] == 1.0 and metrics["recall_at_k"] == 1.0
+
+
+def test_torch_geometric_is_imported_only_when_a_graph_network_is_built():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, deepad, deepad.core, deepad.data, deepad.nets\n"
+            "deepad.AutoEncoder(epochs=1).fit(np.random.default_rng(0).normal(size=(20, 3)))\n"
+            "from deepad.data import check_graph\n"
+            "check_graph((np.ones((3, 2)), np.array([[0, 1], [1, 2]])))\n"
+            "print('torch_geometric' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
