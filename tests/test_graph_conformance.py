@@ -140,3 +140,13 @@ def test_new_graph_scored_when_inductive(cls):
     sub = (graph.x[keep], graph.edge_index[:, inside])
     scores = fitted(cls).decision_function(sub)
     assert scores.shape == (150,) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", ["AutoEncoder", "DeepSVDD", "DeepSAD", "DevNet"])
+def test_graph_settings_are_valid_hyperparameters(name):
+    from deepad.core.params import validate_parameters
+
+    cls = deepad.get_detector(name)
+    settings = cls.modality_defaults["graph"]
+    assert settings["epochs"] == 100
+    validate_parameters(cls(**settings))
