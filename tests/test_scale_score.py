@@ -60,6 +60,25 @@ def test_score_parquet_csv_and_npz_carry_the_row_ids(fitted):
         assert set(top) == set(id_values[::500])
 
 
+def test_score_explain_names_the_features_of_the_flagged_rows(fitted, tmp_path):
+    folder, frame, _ = fitted
+    planted = frame.iloc[:1000].copy()
+    planted.loc[planted.index[:5], "d"] = 60.0  # one feature far off, on 5 rows
+    planted.to_csv(tmp_path / "planted.csv", index=False)
+    out = tmp_path / "explained.parquet"
+    result = runner.invoke(app, ["score", str(folder / "model"), str(tmp_path / "planted.csv"),
+                                 "--out", str(out), "--id-column", "order_id", "--explain",
+                                 "2", "-q"])
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    flagged = scores["label"] == 1
+    assert (scores["explanation"][flagged] != "").all()
+    assert (scores["explanation"][~flagged] == "").all()
+    for text in scores["explanation"][:5]:
+        assert text.startswith("d (") and "higher than normal" in text
+        assert text.count(";") == 1  # two features
+
+
 def test_score_reports_bad_input_cleanly(fitted):
     folder, _, _ = fitted
     result = runner.invoke(app, ["score", str(folder / "model"), str(folder / "data"),

@@ -6,7 +6,9 @@ CSV file, a Parquet file or directory (a ``pyarrow.dataset``), or an ``.npz`` fi
 read and scored batch by batch, so their size is bounded by the disk, not the memory. The
 output holds one row per input row, in the input's order: the row id (``--id-column``, or
 the row's position ``row``), ``score`` (higher = more anomalous) and ``label`` (1 above the
-model's ``threshold_``).
+model's ``threshold_``). ``--explain K`` adds, for each row labelled anomalous, its K
+features that raise the score most (:func:`deepad.explain.explain`; the batch's normal rows
+are the reference) as a text column ``explanation``.
 
 ``--dask ADDRESS|local`` scores a Parquet dataset on a Dask cluster (``local``: a
 ``LocalCluster`` of ``--workers`` processes): ``dask.dataframe.read_parquet`` and
@@ -78,17 +80,51 @@ def _feature_frame(model: Any, frame: pd.DataFrame, id_column: str | None) -> An
     return frame.to_numpy(dtype=np.float32)
 
 
+EXPLAIN_REFERENCE_ROWS = 10_000
+"""Normal rows of a batch that ``--explain`` uses as the reference (normal ranges, baseline)."""
+
+
+def explain_flagged(model: Any, features: Any, labels: np.ndarray, top: int) -> np.ndarray:
+    """``--explain``: for each row labelled anomalous, its ``top`` features that raise the
+    score most, as text ``"feature (share %, direction)"`` joined by ``"; "``; an empty
+    string for the other rows. The reference (normal ranges, baseline) is the batch's rows
+    labelled normal, at most ``EXPLAIN_REFERENCE_ROWS`` of them."""
+    from deepad.explain import explain
+
+    text = np.full(len(labels), "", dtype=object)
+    flagged = np.flatnonzero(labels)
+    normal = np.flatnonzero(labels == 0)[:EXPLAIN_REFERENCE_ROWS]
+    if not len(flagged) or not len(normal):
+        return text
+
+    def rows(index: np.ndarray) -> Any:
+        return features.iloc[index] if isinstance(features, pd.DataFrame) else features[index]
+
+    explanation = explain(model, rows(flagged), reference=rows(normal))
+    for j, i in enumerate(flagged):
+        parts = explanation.top_features(j, top)
+        text[i] = "; ".join(f"{r.feature} ({r.share:.0%}, {r.direction})"
+                            for r in parts.itertuples())
+    return text
+
+
 def score_frame(model: Any, frame: pd.DataFrame, id_column: str | None,
-                first_row: int = 0) -> pd.DataFrame:
-    """Scores of one batch as the output frame: id (or ``row``), ``score``, ``label``."""
+                first_row: int = 0, explain_top: int = 0) -> pd.DataFrame:
+    """Scores of one batch as the output frame: id (or ``row``), ``score``, ``label`` (and
+    ``explanation`` with ``explain_top`` > 0, :func:`explain_flagged`)."""
     if id_column is not None and id_column not in frame.columns:
         msg = f"--id-column {id_column!r} is not a column of the data ({list(frame.columns)[:10]})."
         raise ValueError(msg)
-    scores = model.decision_function(_feature_frame(model, frame, id_column))
+    features = _feature_frame(model, frame, id_column)
+    scores = model.decision_function(features)
     ids = (frame[id_column].to_numpy() if id_column is not None
            else np.arange(first_row, first_row + len(frame), dtype=np.int64))
-    return pd.DataFrame({id_column or ROW_COLUMN: ids, SCORE_COLUMN: scores,
-                         LABEL_COLUMN: (scores > model.threshold_).astype(np.int8)})
+    labels = (scores > model.threshold_).astype(np.int8)
+    out = pd.DataFrame({id_column or ROW_COLUMN: ids, SCORE_COLUMN: scores,
+                        LABEL_COLUMN: labels})
+    if explain_top:
+        out["explanation"] = explain_flagged(model, features, labels, explain_top)
+    return out
 
 
 def read_batches(data: Path, batch_rows: int) -> tuple[Iterator[pd.DataFrame], int | None]:
@@ -139,7 +175,8 @@ def read_batches(data: Path, batch_rows: int) -> tuple[Iterator[pd.DataFrame], i
 
 
 def score_file(model_dir: Path, data: Path, out: Path, *, id_column: str | None = None,
-               batch_rows: int = DEFAULT_BATCH_ROWS, progress: bool = True) -> int:
+               batch_rows: int = DEFAULT_BATCH_ROWS, progress: bool = True,
+               explain_top: int = 0) -> int:
     """Score ``data`` in process, batch by batch, into the Parquet file ``out``; return the
     number of rows. ``out`` is written under a temporary name and renamed when complete."""
     import pyarrow as pa
@@ -156,8 +193,9 @@ def score_file(model_dir: Path, data: Path, out: Path, *, id_column: str | None 
               desc="deepad score") as bar:
         try:
             for frame in batches:
-                table = pa.Table.from_pandas(score_frame(model, frame, id_column, n),
-                                             preserve_index=False)
+                table = pa.Table.from_pandas(
+                    score_frame(model, frame, id_column, n, explain_top=explain_top),
+                    preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
@@ -260,6 +298,11 @@ def score_command(
              "cluster must be trusted (Dask pickles tasks).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes of --dask local.")]
     = 2,
+    explain_top: Annotated[int, typer.Option(
+        "--explain", metavar="K", min=0,
+        help="For each row labelled anomalous, its K features that raise the score most "
+             "(deepad.explain; normal ranges from the batch's normal rows) in a column "
+             "'explanation'. Not with --dask.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -276,6 +319,8 @@ def score_command(
     start = time.perf_counter()
     with _clean_errors(verbose):
         if dask is not None:
+            if explain_top:
+                _fail("--explain is not offered with --dask; score in process to explain.")
             parts = score_dask(model, data, out, address=dask, workers=workers,
                                id_column=id_column, progress=not quiet)
             rows, scored = int(parts["rows"].sum()), int(parts["scored"].sum())
@@ -284,7 +329,7 @@ def score_command(
                        f"{time.perf_counter() - start:.1f} s")
             return
         rows = score_file(model, data, out, id_column=id_column, batch_rows=batch_rows,
-                          progress=not quiet)
+                          progress=not quiet, explain_top=explain_top)
     elapsed = time.perf_counter() - start
     typer.echo(f"{rows:,} rows scored → {out} in {elapsed:.1f} s "
                f"({rows / max(elapsed, 1e-9) * 60:,.0f} rows/min)")
