@@ -62,10 +62,14 @@ def in_chunks(function: Callable[[Any], Any], X: Any, rows: int | None = None,
     concatenated along ``dim``.
 
     ``X`` is a tensor or an array (anything sliceable with a length); ``function`` returns
-    tensors or numpy arrays. ``rows`` None → :func:`chunk_rows` of ``X``'s shape. Gradients
+    tensors or numpy arrays. ``rows`` None → :func:`chunk_rows` of ``X``'s shape, or all of
+    ``X`` at once when it says ``one_pass`` (a graph, whose every chunk would need a forward
+    pass over the whole graph: :class:`deepad.core.graph_input.GraphSource`). Gradients
     flow as ``function``'s do (wrap the call in ``torch.no_grad()`` where none are needed, or
     use :func:`forward_in_chunks`).
     """
+    if rows is None and getattr(X, "one_pass", False):
+        return function(X)  # a graph: one pass over every node (each chunk would be one)
     rows = chunk_rows(X.shape) if rows is None else max(1, int(rows))
     if len(X) <= rows:
         return function(X)

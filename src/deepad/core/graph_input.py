@@ -102,6 +102,10 @@ class GraphSource:
             self._rowptr = torch.zeros(graph.n_nodes + 1, dtype=torch.int64)
             self._rowptr[1:] = torch.cumsum(counts, 0)
 
+    one_pass = True
+    """Chunked passes over all nodes (:func:`deepad.core.chunks.in_chunks`) take the whole
+    source at once: a chunk of nodes would need a forward pass over the whole graph anyway."""
+
     def __len__(self) -> int:
         return self.graph.n_nodes
 
