@@ -40,6 +40,7 @@ MODALITY_PAGES = {  # registry modality -> (title, the page of this site that sh
     "event": ("Event sequences (log keys) and categorical tables", "modalities/events.md"),
     "categorical": ("Event sequences (log keys) and categorical tables", "modalities/events.md"),
     "image": ("Images", "modalities/images.md"),
+    "graph": ("Graphs (node outliers)", "modalities/graphs.md"),
 }
 
 
