@@ -90,6 +90,22 @@ def test_mini_batches_train_and_rank(tmp_path):
     assert not np.allclose(full.decision_scores_, first.decision_scores_)
 
 
+def test_more_nodes_than_one_chunk():
+    """Graphs above one chunk of rows (8,192): the centre of Deep SAD over the unlabelled
+    nodes and the soft-boundary radius are one pass over the graph, never sliced."""
+    rng = np.random.default_rng(0)
+    n = 9000
+    graph = check_graph((rng.normal(size=(n, 4)), rng.integers(0, n, (2, 20000))))
+    labels = np.zeros(n, dtype=np.int64)
+    labels[:3] = 1
+    sad = deepad.DeepSAD(epochs=1, pretrain_epochs=1, hidden_dims=(8,), rep_dim=4,
+                         random_state=0).fit(graph, labels)
+    svdd = deepad.DeepSVDD(epochs=2, warm_up_epochs=0, objective="soft-boundary",
+                           hidden_dims=(8,), rep_dim=4, random_state=0).fit(graph)
+    assert np.isfinite(sad.decision_scores_).all() and len(sad.decision_scores_) == n
+    assert float(svdd.model_.radius) > 0
+
+
 def test_sampled_subgraph_is_a_valid_neighbourhood():
     import torch
 

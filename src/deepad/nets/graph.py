@@ -53,6 +53,9 @@ class GraphBatch:
     x: torch.Tensor
     edge_index: torch.Tensor
     target: torch.Tensor
+    # a pass over all targets is one forward pass (deepad.core.chunks.in_chunks never slices
+    # a graph batch into chunks: each chunk would need the whole graph anyway)
+    one_pass = True
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
