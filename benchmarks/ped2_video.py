@@ -206,7 +206,7 @@ def report() -> str:
         fit = (f"{result['fit_wall_s'] / 60:.1f} / {result['fit_cpu_s'] / 60:.1f}")
         if key == "mil":
             fit += " (two folds)"
-        pixel = f"{result['pixel_auc']:.3f}" if "pixel_auc" in result else "no maps"
+        pixel = f"{result['pixel_auc']:.3f}" if "pixel_auc" in result else "not computed"
         fps_wall = result["frames_scored"] / result["score_wall_s"]
         fps_cpu = result["frames_scored"] / result["score_cpu_s"]
         rows.append(f"| {TITLES[key]} | {a['raw_all']:.3f} | {a['raw_dropped']:.3f} | "
