@@ -85,7 +85,17 @@ def test_scores_one_per_node(cls):
                                atol=1e-6)
 
 
+# CoLA scores a node by how well it agrees with its sampled neighbourhood (Liu et al. 2021,
+# Eq. 10). These outliers keep their community's direction and only move far along every
+# axis, so its bilinear discriminator separates them from other neighbourhoods even more
+# confidently: AUC 0.32 at 20 epochs, 0.002 at 100. CoLA's contextual outliers (attributes
+# copied from a far node) are ranked first in tests/test_graph_native.py.
+MAGNITUDE_BLIND = {"CoLA"}
+
+
 def test_planted_outliers_ranked_first(cls):
+    if cls.name in MAGNITUDE_BLIND:
+        pytest.xfail(f"{cls.name} does not score attribute magnitude (see MAGNITUDE_BLIND)")
     graph, y = PLANTED
     scores = fitted(cls).decision_scores_
     labels = labels_for(cls)
