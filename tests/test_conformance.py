@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import is_deterministic, seeded_params
+from conftest import SUPPORTED_MODALITIES, is_deterministic, seeded_params
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
@@ -358,7 +358,9 @@ def test_supervision(case, fitted_case, planted, fit_labels):
 DEGENERATE_LABELS = ("all_anomalies", "one_unlabelled", "one_anomaly", "fewer_rows_than_batch")
 WEAK_CASES = [(deepad.get_detector(info["name"]), modality)
               for info in deepad.list_detectors(supervision="weakly-supervised")
-              for modality in info["modalities"]]
+              for modality in info["modalities"] if modality in SUPPORTED_MODALITIES]
+# (graphs and video have their own conformance files: tests/test_graph_conformance.py,
+# tests/test_video.py)
 
 
 def degenerate_fit_data(cls, X, y, kind):

@@ -160,10 +160,7 @@ class GOAD(DeepDetector):
     Image settings, ``GOAD.modality_defaults["image"]`` (the image benchmarks apply them;
     pass them for images): one epoch instead of ten, GEOM's CPU budget (each image is 72
     views). Checked on Fashion-MNIST *training* images only (``benchmarks/image_ssl_budget.py
-    validate``: class 2, 1,000 images to fit, 500 held-out images of the class and 100 of
-    each other class to validate, seed 0): validation AUC-ROC 0.865, 29.8 CPU s to fit (one
-    thread, about 2,400 views per CPU second), 4.8 to score 1,400 images; no other setting
-    was measured (the shared machine's load left no CPU for it).
+    validate``; the measurement is in ``docs/decisions.md``).
 
     Input is used as given (ADBench's min-max scaling). The release z-scores with the mean
     and deviation of clean normal training rows; with contaminated training data that

@@ -306,9 +306,8 @@ class DeepSVDD(_Hypersphere):
     the standard deviation of each channel over all training pixels, and pre-training uses
     the mirror decoder. Image settings, ``DeepSVDD.modality_defaults["image"]``: 20 epochs at
     lr 3e-4 instead of 50 at 1e-4, chosen on held-out Fashion-MNIST *training* images only
-    (classes 0, 6, 4: validation AUC-ROC 0.921 / 0.820 / 0.906, mean 0.882, against 0.902 /
-    0.829 / 0.912, mean 0.881, for the row defaults) at 15 instead of 34-35 CPU seconds per
-    fit on 5,000 images (``docs/decisions.md``). The image benchmarks run with them; pass
+    (as accurate as the row defaults there at less than half their CPU time; the numbers are
+    in ``docs/decisions.md``). The image benchmarks run with them; pass
     them for images (``DeepSVDD(**DeepSVDD.modality_defaults["image"])``): the constructor's
     defaults stay those of rows, so that changing them for images does not change any
     stored row or window result. The release trains 150 epochs (lr 1e-4, then 1e-5 after 50)
