@@ -90,14 +90,13 @@ def write_report(store: dict, page: Path) -> None:
                   "sample); training time is the loop alone. Peak RSS is the process's "
                   "`ru_maxrss`: the interpreter, torch, the data held (the in-memory run "
                   "holds its DataFrame and arrays) and the shuffle buffer.", "",
-              "Batch 64 is the AutoEncoder's default. An epoch of the whole dataset at batch "
-              "64 is 312,500 optimiser steps, about 440 s of CPU time at the rate measured on "
-              "the first file; the loaded machine gave a `nice` process about 6 % of a core, "
-              "so it would have taken about two hours, past the deadline. The whole-dataset "
-              "epoch therefore ran at batch 2,048 (the other defaults unchanged): the memory "
-              "does not depend on the batch size beyond the batch itself, and the "
-              "streaming / in-memory comparison is given at both sizes (at the larger batch "
-              "the training step is cheaper per row, so reading and shuffling weigh more).",
+              "Batch 64 is the AutoEncoder's default: an epoch of the whole dataset at batch "
+              "64 is 312,500 optimiser steps. It was first run at batch 2,048 while the "
+              "machine was loaded (a `nice` process got about 6 % of a core), then at batch "
+              "64 once the machine was idle (see the load column). The memory does not depend "
+              "on the batch size beyond the batch itself, and the streaming / in-memory "
+              "comparison is given at both sizes (at the larger batch the training step is "
+              "cheaper per row, so reading and shuffling weigh more).",
               ""]
     checks = []
     for batch, progress in unfinished.items():
@@ -134,10 +133,9 @@ def write_report(store: dict, page: Path) -> None:
     lines += ["", "MODEL: the default AutoEncoder behind min-max scaling, fitted one epoch on "
                   "the first 100,000 rows (`score DIR --model M --fit-model`; the rate does not "
                   "depend on the weights). Both runs are one process with one thread. "
-                  "`deepad score` read the first files of the dataset (`--score-files`, rows "
-                  "below): scoring all 20,000,000 rows needed more CPU time than the loaded "
-                  "machine gave a `nice` process before the deadline; the rate is per row and "
-                  "does not depend on the number of files.", "",
+                  "`deepad score` read the first `--score-files` files of the dataset (the "
+                  "rows column says how many rows); the rate is per row and does not depend on "
+                  "the number of files.", "",
               "| run | rows | wall s | CPU s | rows/min (wall) | rows/min (CPU) | peak RSS MB "
               "| load |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for key, label in (("score", "`deepad score MODEL DIR --out scores.parquet --id-column id` "
