@@ -143,7 +143,7 @@ def test_rows_are_refused_after_a_graph(cls):
 
 def test_new_graph_scored_when_inductive(cls):
     if not cls.inductive:
-        pytest.skip(f"{cls.name} is transductive (tested in test_graphs.py)")
+        pytest.skip(f"{cls.name} is transductive (refusal tested in test_graph_native.py)")
     graph = PLANTED[0]
     keep = np.arange(150)
     inside = np.isin(graph.edge_index, keep).all(axis=0)
