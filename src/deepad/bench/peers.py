@@ -1,5 +1,6 @@
-"""Peer libraries as benchmark detectors: PyOD (``pyod:IForest``), DeepOD (``deepod:DevNet``)
-and PyGOD for graphs (``pygod:DOMINANT``).
+"""Peer libraries as benchmark detectors: PyOD (``pyod:IForest``), DeepOD (``deepod:DevNet``),
+PyGOD for graphs (``pygod:DOMINANT``) and the gradient-boosted classifiers ADBench compares
+with (``catboost:CatBoostClassifier``, ``xgboost:XGBClassifier``, ``lightgbm:LGBMClassifier``).
 
 The peers are imported only when a job uses them; a missing one makes that job an ``error``
 ("pyod is not installed ...") and nothing else. They run exactly as published: the adapter
@@ -19,6 +20,12 @@ How each package takes labels:
   (:data:`DEEPOD_WEAK`) read ``y == 1`` as the labelled anomalies.
 - PyGOD: ``fit(data, label=None)`` uses the labels only to log a training AUC; every PyGOD
   detector is unsupervised here.
+- CatBoost, XGBoost, LightGBM: trained as ADBench trains its supervised baselines
+  (``baseline/Supervised.py``): the classifier at its library defaults with
+  ``random_state=seed``, fitted on every training row with the partial labels (labelled
+  anomaly = 1, every other row = 0), the score is the predicted probability of class 1
+  (:class:`BoostedClassifier`). Only their output is silenced (CatBoost's per-iteration log
+  and ``catboost_info/`` folder, LightGBM's warnings); no setting that changes the model.
 """
 
 from __future__ import annotations
@@ -35,7 +42,15 @@ from typing import Any
 from deepad.bench.environment import package_version
 from deepad.bench.peer_compat import accept_is_causal, full_graph_loader, scalar_single_draws
 
-PACKAGES = ("pyod", "deepod", "pygod")
+PACKAGES = ("pyod", "deepod", "pygod", "catboost", "xgboost", "lightgbm")
+
+BOOSTERS = {"catboost": "CatBoostClassifier", "xgboost": "XGBClassifier",
+            "lightgbm": "LGBMClassifier"}
+"""The classifier each gradient-boosting package offers as a detector (its only name)."""
+
+QUIET = {"catboost": {"verbose": False, "allow_writing_files": False},
+         "lightgbm": {"verbose": -1}}
+"""Constructor arguments that only silence a booster's output (not shown as parameters)."""
 
 DEEPOD_WEAK = frozenset({"DevNet", "DeepSAD", "PReNet", "FeaWAD", "RoSAS",
                          "DevNetTS", "DeepSADTS", "PReNetTS"})
@@ -103,6 +118,10 @@ def peer_class(package: str, name: str) -> type:
         msg = f"unknown peer package {package!r}; use one of {list(PACKAGES)}."
         raise ValueError(msg)
     require(package)
+    if package in BOOSTERS:
+        if name != BOOSTERS[package]:
+            raise _unknown(package, name, [BOOSTERS[package]])
+        return _BOOSTER_CLASSES[package]
     if package == "pygod":
         models = importlib.import_module("pygod.detector")
         full_graph_loader()  # PyGOD 1.1.0's NeighborLoader without pyg-lib / torch-sparse
@@ -160,6 +179,8 @@ def learns_from_labels(package: str, cls: type) -> bool:
 def peer_kwargs(cls: type, seed: int) -> dict[str, Any]:
     """The seed (``random_state`` / ``random_seed`` / ``seed``) and ``device="cpu"`` (PyGOD's
     ``gpu=-1``), for the arguments ``cls`` takes."""
+    if isinstance(cls, type) and issubclass(cls, BoostedClassifier):
+        return {"random_state": seed}
     accepted = constructor_arguments(cls) or set()
     kwargs: dict[str, Any] = {name: seed for name in SEED_ARGUMENTS if name in accepted}
     if "device" in accepted:
@@ -208,3 +229,59 @@ class PyGODGraph:
         scores = self.estimator.decision_function(self.as_data(G))
         return np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores,
                           dtype=np.float64)
+
+
+class BoostedClassifier:
+    """A gradient-boosted classifier as a weakly supervised detector, the ADBench way:
+    ``fit(X, y)`` trains the package's classifier on all rows with ``y`` (1 = labelled
+    anomaly, 0 = unlabelled) and ``decision_function(X)`` is its probability of class 1.
+
+    Every keyword goes to the classifier's constructor unchanged (ADBench passes only
+    ``random_state``); the subclasses name the package and the class.
+    """
+
+    package = ""
+    class_name = ""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return dict(self.params)
+
+    def fit(self, X: Any, y: Any) -> BoostedClassifier:
+        import numpy as np
+
+        module = importlib.import_module(self.package)
+        cls = getattr(module, self.class_name)
+        self.model_ = cls(**{**QUIET.get(self.package, {}), **self.params})
+        self.model_.fit(np.asarray(X), np.asarray(y).astype(int))
+        return self
+
+    def decision_function(self, X: Any) -> Any:
+        import numpy as np
+
+        proba = self.model_.predict_proba(np.asarray(X))
+        return np.asarray(proba[:, 1], dtype=np.float64)
+
+
+class CatBoostDetector(BoostedClassifier):
+    """``catboost:CatBoostClassifier``."""
+
+    package, class_name = "catboost", "CatBoostClassifier"
+
+
+class XGBoostDetector(BoostedClassifier):
+    """``xgboost:XGBClassifier``."""
+
+    package, class_name = "xgboost", "XGBClassifier"
+
+
+class LightGBMDetector(BoostedClassifier):
+    """``lightgbm:LGBMClassifier``."""
+
+    package, class_name = "lightgbm", "LGBMClassifier"
+
+
+_BOOSTER_CLASSES: dict[str, type[BoostedClassifier]] = {
+    "catboost": CatBoostDetector, "xgboost": XGBoostDetector, "lightgbm": LightGBMDetector}

@@ -218,7 +218,7 @@ def natural_key(text: str) -> tuple:
                  for part in re.split(r"(\d+)", str(text)) if part)
 
 
-PEER_PACKAGES = ("pyod", "deepod")
+PEER_PACKAGES = ("pyod", "deepod", "catboost", "xgboost", "lightgbm")
 """Prefixes of the peer libraries' detectors in a results table (``pyod:IForest``)."""
 
 PEER_ALIASES = {"IForest": "IsolationForest"}
