@@ -114,6 +114,34 @@ def _dry_run(config: BenchConfig) -> None:
         typer.echo("Every detector's package imports.")
 
 
+def _bench_ped2(file_values: dict, detectors: str | None, db: Path | None,
+                timeout: float | None, dry_run: bool) -> None:
+    """``--suite ped2``: the UCSD Ped2 video jobs (:mod:`deepad.bench.video_suite`), each a
+    JSON file in the result folder (``--db``, default ``ped2-video``), then its report."""
+    from deepad.bench import video_suite
+
+    names = detectors if detectors is not None else file_values.get("detectors")
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    out = Path(db or file_values.get("db") or "ped2-video")
+    limit = timeout if timeout is not None else file_values.get("timeout", 3600)
+    jobs = list(names or video_suite.DEFAULT_JOBS)
+    unknown = [n for n in jobs if n not in video_suite.JOBS]
+    if unknown:
+        msg = (f"--suite ped2 runs named jobs, not detectors: {', '.join(unknown)} unknown; "
+               f"jobs: {', '.join(video_suite.ORDER)}.")
+        raise ValueError(msg)
+    if dry_run:
+        for name in jobs:
+            state = "stored" if (out / f"{name}.json").exists() else "run"
+            cls, params, options, protocol = video_suite.JOBS[name]
+            typer.echo(f"{state:<8} {name}: {cls} {params} {options} ({protocol})")
+        return
+    video_suite.run_suite(out, only=jobs, timeout=float(limit) if limit else None,
+                          echo=typer.echo)
+    typer.echo(f"Done. Report: {out / 'report.md'}")
+
+
 @app.command("bench")
 def bench(
     config_file: Annotated[Path | None, typer.Option(
@@ -128,7 +156,9 @@ def bench(
              "found: trained on the train part, every test timestamp scored), "
              "fashion-oneclass / mnist-oneclass (raw images, one normal class at a time: "
              "10 datasets fashion_mnist/0-9 or mnist/0-9), graphs (the BOND graphs books, "
-             "disney, enron, reddit, inj_cora: node outliers, fitted on the whole graph).")
+             "disney, enron, reddit, inj_cora: node outliers, fitted on the whole graph), "
+             "ped2 (the video detectors on UCSD Ped2 with their Ped2 settings; --detectors "
+             "names its jobs, --db its result folder, --timeout its per-job limit).")
     ] = None,
     datasets: Annotated[str | None, typer.Option(
         metavar="A,B", help="Dataset names (6_cardio or cardio), .npz paths, or CSV / "
@@ -202,6 +232,9 @@ def bench(
         from deepad.bench import make_config, read_toml, run_benchmark
 
         file_values = read_toml(config_file) if config_file is not None else {}
+        if str(suite or file_values.get("suite") or "").strip().lower() == "ped2":
+            _bench_ped2(file_values, detectors, db, timeout, dry_run)
+            return
         flags = {"suite": suite, "datasets": datasets, "label_column": label_column,
                  "detectors": detectors, "seeds": seeds,
                  "setting": setting, "labeled_ratio": labeled_ratio, "params": params or None,

@@ -32,7 +32,8 @@ from deepad.data.adbench import data_dirs
 from deepad.data.windows import _as_int, window_starts
 
 __all__ = ["VideoDataset", "clip_labels", "clip_scores_to_frames", "clip_starts", "frame_clips",
-           "load_ucsd_ped2", "minmax_per_video", "video_bounds"]
+           "load_ucsd_ped2", "minmax_per_video", "segment_bounds", "segment_features",
+           "segment_scores_to_frames", "video_bounds"]
 
 ANCHORS = ("last", "all")
 CLIP_REDUCTIONS = ("mean", "max")
@@ -240,6 +241,66 @@ def minmax_per_video(scores: np.ndarray, video_ids: np.ndarray) -> np.ndarray:
         if span > 0:
             out[low:high] = (part - part.min()) / span
     return out
+
+
+# ---------------------------------------------------------------------------- segments
+def segment_bounds(n_frames: int, n_segments: int = 32) -> list[tuple[int, int]]:
+    """``(start, end)`` frame ranges of ``n_segments`` consecutive, non-overlapping temporal
+    segments covering a video of ``n_frames`` frames (Sultani et al. 2018 split every video
+    into 32 segments). Lengths differ by at most one frame (``numpy.array_split``); a video
+    with fewer frames than segments gets one segment per frame.
+
+    >>> segment_bounds(10, 3)
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    n_frames, n_segments = int(n_frames), int(n_segments)
+    if n_frames < 1 or n_segments < 1:
+        msg = f"n_frames and n_segments must be positive; got {n_frames} and {n_segments}."
+        raise ValueError(msg)
+    edges = np.cumsum([0] + [len(p) for p in np.array_split(np.arange(n_frames),
+                                                            min(n_segments, n_frames))])
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def segment_features(maps: np.ndarray, n_segments: int = 32,
+                     grid: tuple[int, int] = (6, 9)) -> np.ndarray:
+    """Segment features of one video from per-frame anomaly maps (a feature for MIL ranking).
+
+    Each frame's map ``(H, W)`` (e.g. future frame prediction's squared error,
+    :meth:`deepad.VideoDetector.anomaly_map`) becomes ``grid[0] · grid[1] + 2`` numbers: the
+    mean of the map over each cell of a ``grid`` (area averaging), the mean over the whole
+    map and the largest cell, each as ``log(1e-6 + value)``. A segment's feature is the mean
+    over its frames (:func:`segment_bounds`), as Sultani et al. average the C3D features of
+    the clips in a segment. Returns float32 ``(n_segments, grid[0] · grid[1] + 2)``.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3:
+        msg = f"maps has shape {maps.shape}; expected (n_frames, height, width)."
+        raise ValueError(msg)
+    n, h, w = maps.shape
+    gh, gw = int(grid[0]), int(grid[1])
+    if not (1 <= gh <= h and 1 <= gw <= w):
+        msg = f"grid {grid} does not fit maps of {h} x {w}."
+        raise ValueError(msg)
+    rows = np.array_split(np.arange(h), gh)
+    cols = np.array_split(np.arange(w), gw)
+    cells = np.stack([maps[:, r[0]:r[-1] + 1, c[0]:c[-1] + 1].mean(axis=(1, 2))
+                      for r in rows for c in cols], axis=1)
+    per_frame = np.log(1e-6 + np.concatenate(
+        [cells, maps.mean(axis=(1, 2))[:, None], cells.max(axis=1, keepdims=True)], axis=1))
+    return np.stack([per_frame[a:b].mean(axis=0) for a, b in
+                     segment_bounds(n, n_segments)]).astype(np.float32)
+
+
+def segment_scores_to_frames(scores: np.ndarray, n_frames: int) -> np.ndarray:
+    """One score per frame from the scores of the :func:`segment_bounds` segments of a video
+    of ``n_frames`` frames: every frame takes its segment's score (Sultani et al.)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    bounds = segment_bounds(n_frames, len(scores))
+    if len(bounds) != len(scores):
+        msg = f"{len(scores)} segment scores for a video of {n_frames} frames."
+        raise ValueError(msg)
+    return np.concatenate([np.full(b - a, s) for (a, b), s in zip(bounds, scores, strict=True)])
 
 
 # ---------------------------------------------------------------------------- UCSD Ped2
