@@ -1,0 +1,94 @@
+"""Video segments (Sultani et al.'s 32 per video), MIL ranking on segment features of the
+future-frame-prediction error, and ``deepad bench --suite ped2``'s job handling; synthetic
+clips only (the Ped2 runs are the benchmark's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from test_video import ANOMALY, N_FRAMES, square_video
+from typer.testing import CliRunner
+
+from deepad import FuturePrediction, MILRanking, VideoDetector
+from deepad.bench import video_suite
+from deepad.cli import app
+from deepad.data.video import segment_bounds, segment_features, segment_scores_to_frames
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_segment_bounds_cover_the_video_in_near_equal_parts():
+    bounds = segment_bounds(181, 32)
+    assert len(bounds) == 32 and bounds[0][0] == 0 and bounds[-1][1] == 181
+    assert all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    assert {b - a for a, b in bounds} == {5, 6}
+    assert segment_bounds(5, 32) == [(i, i + 1) for i in range(5)]  # one frame each
+    with pytest.raises(ValueError, match="positive"):
+        segment_bounds(0, 32)
+    frames = segment_scores_to_frames(np.arange(32.0), 181)
+    assert frames.shape == (181,) and frames[0] == 0 and frames[-1] == 31
+    with pytest.raises(ValueError, match="segment scores"):
+        segment_scores_to_frames(np.arange(6.0), 5)
+
+
+def test_segment_features_localise_a_planted_error():
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(0.0, 0.01, (64, 12, 18))
+    maps[20:30, 0:2, 0:2] = 1.0  # a strong error in the top-left cell, frames 20..29
+    feats = segment_features(maps, n_segments=8, grid=(6, 9))
+    assert feats.shape == (8, 6 * 9 + 2) and feats.dtype == np.float32
+    top_left = feats[:, 0]
+    assert set(np.argsort(top_left)[-2:]) == {2, 3}  # segments [16, 24) and [24, 32)
+    assert np.allclose(feats[[0, 5, 7], 1], feats[0, 1], atol=1.0)  # other cells unchanged
+    with pytest.raises(ValueError, match="does not fit"):
+        segment_features(maps, grid=(20, 9))
+    with pytest.raises(ValueError, match="expected"):
+        segment_features(maps[0])
+
+
+def test_mil_ranking_on_prediction_error_segments_ranks_the_planted_object_first(one_thread):
+    """The Ped2 job mil_ffp in small: a frame predictor trained on normal videos gives
+    segment features; the MIL head learns from video labels which ones are anomalous."""
+    normal = [square_video(seed) for seed in range(4)]
+    ffp = VideoDetector(FuturePrediction(hidden_dims=(4, 8), epochs=4, batch_size=16, lr=3e-3,
+                                         random_state=0), clip_length=4).fit(normal[:3])
+    positives = [square_video(12, extra=(10, 18)), square_video(13, extra=(30, 38))]
+    feats = [video_suite.mil_features(ffp.anomaly_map(v)) for v in normal + positives]
+    assert feats[0].shape == (32, 2 * (6 * 9 + 2))
+    X = np.concatenate(feats)
+    y = np.repeat([0, 0, 0, 0, 1, 1], 32)
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
+    head = MILRanking(bag_size=32, hidden_dims=(64, 16), dropout=0.6, epochs=20, n_batches=10,
+                      batch_size=4, random_state=0).fit((X - mean) / std, y)
+    test = square_video(11, extra=ANOMALY)
+    truth = np.zeros(N_FRAMES, int)
+    truth[ANOMALY[0]:ANOMALY[1]] = 1
+    seg = head.decision_function((video_suite.mil_features(ffp.anomaly_map(test)) - mean) / std)
+    scores = segment_scores_to_frames(seg, N_FRAMES)
+    assert truth[int(np.argmax(scores))] == 1
+    assert roc_auc_score(truth, scores) >= 0.9
+
+
+def test_bench_suite_ped2_lists_its_jobs_and_refuses_unknown_ones(tmp_path):
+    (tmp_path / "ffp.json").write_text("{}")
+    result = CliRunner().invoke(app, ["bench", "--suite", "ped2", "--db", str(tmp_path),
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(video_suite.DEFAULT_JOBS)
+    assert lines[0].startswith("stored") and "ffp:" in lines[0]
+    assert all(line.startswith("run") for line in lines[1:])
+    result = CliRunner().invoke(app, ["bench", "--suite", "ped2", "--db", str(tmp_path),
+                                      "--detectors", "FuturePrediction"])
+    assert result.exit_code != 0
+    assert "jobs: ffp" in result.output
+    with pytest.raises(ValueError, match="unknown Ped2 job"):
+        video_suite.run_suite(tmp_path, only=["nope"])
