@@ -46,7 +46,8 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
               "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
               "IsolationForest", "KDBU",
               "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
-              "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "PReNet", "RandNet", "RDP",
+              "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "OutlierEnsemble",
+              "PReNet", "RandNet", "RDP",
               "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
               "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN")
 

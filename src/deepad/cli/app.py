@@ -129,7 +129,7 @@ def _detector_lines(detectors: list[dict[str, Any]]) -> list[str]:
 
 
 def baselines_text() -> str:
-    """The shallow baselines (outside the taxonomy), as plain text."""
+    """The shallow baselines and the outlier ensembles (outside the taxonomy), as plain text."""
     lines = []
     for category, title in BASELINES.items():
         lines.append(f"{category}: {title}")
@@ -154,7 +154,8 @@ def taxonomy_text() -> str:
             detectors = leaves[(category, leaf)]
             lines.append(f"  {leaf}: {leaf_title}" + ("" if detectors else f"  {NONE_YET}"))
             lines += _detector_lines(detectors)
-    lines += ["", "Outside the taxonomy, to compare with:", "", baselines_text()]
+    lines += ["", "Outside the taxonomy: baselines to compare with, ensembles of registered "
+              "detectors:", "", baselines_text()]
     return "\n".join(lines)
 
 

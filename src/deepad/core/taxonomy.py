@@ -47,13 +47,17 @@ SUBCATEGORIES: dict[str, dict[str, str]] = {
 
 BASELINES: dict[str, str] = {
     "baselines": "Shallow baselines, outside the taxonomy: classical detectors to compare with",
+    "ensembles": "Outlier ensembles, outside the taxonomy: registered detectors combined",
 }
 """Categories a detector may name that are not branches of the taxonomy: the shallow baselines
 (isolation forest, LOF, kNN, ECOD), registered so deep detectors can be compared with them in
-the same API. Listings show them apart, and counts of the taxonomy's leaves exclude them."""
+the same API; and the outlier ensembles, which combine registered detectors (of any leaf)
+by their normalised scores. Listings show them apart, and counts of the taxonomy's leaves
+exclude them."""
 
 BASELINE_SUBCATEGORIES: dict[str, dict[str, str]] = {
     "baselines": {"shallow": "classical (not deep) anomaly detectors"},
+    "ensembles": {"score_combination": "members' normalised scores averaged or maximised"},
 }
 
 REGISTERED_CATEGORIES: dict[str, str] = {**CATEGORIES, **BASELINES}

@@ -1,8 +1,9 @@
 """The methods, one sub-package per branch of the taxonomy. Importing this package registers
-every built-in detector with :mod:`deepad.core.registry`, and the shallow baselines (outside
-the taxonomy)."""
+every built-in detector with :mod:`deepad.core.registry`, and the shallow baselines and the
+outlier ensembles (outside the taxonomy)."""
 
 from deepad.detectors.baselines.shallow import ECOD, KNN, LOF, IsolationForest
+from deepad.detectors.ensembles.outlier_ensemble import OutlierEnsemble
 from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
 from deepad.detectors.generic_normality.anomalydae import AnomalyDAE
 from deepad.detectors.generic_normality.autoencoders import (
@@ -41,6 +42,6 @@ __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatur
            "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
            "IsolationForest", "KDBU",
            "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
-           "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN",
+           "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "OutlierEnsemble",
            "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
            "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN"]
