@@ -42,7 +42,8 @@ _CONTRACT = {
 # every built-in detector class, from ``deepad.detectors`` (its ``__all__``; a test keeps the
 # two lists equal)
 _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-              "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
+              "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DeepXGBOD", "DevNet", "DPLAN", "ECOD",
+              "Energy",
               "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
               "IsolationForest", "KDBU",
               "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",

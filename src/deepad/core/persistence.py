@@ -218,9 +218,14 @@ def _params_from_json(cls: type, params: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(msg)
     # a model saved before a hyperparameter existed is rebuilt with the value it had then
     params = {**getattr(cls, "params_added", {}), **params}
-    # JSON has no tuples: restore the container type of each default
-    return {k: tuple(v) if isinstance(v, list) and isinstance(defaults[k], tuple) else v
+    # JSON has no tuples: restore the container type of each default (nested lists too, for
+    # tuple parameters made of tuples such as DeepXGBOD's member_params triples)
+    return {k: _tuples(v) if isinstance(v, list) and isinstance(defaults[k], tuple) else v
             for k, v in params.items()}
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Any:

@@ -4,6 +4,7 @@ outlier ensembles (outside the taxonomy)."""
 
 from deepad.detectors.baselines.shallow import ECOD, KNN, LOF, IsolationForest
 from deepad.detectors.ensembles.outlier_ensemble import OutlierEnsemble
+from deepad.detectors.feature_extraction.boosted_scores import DeepXGBOD
 from deepad.detectors.feature_extraction.deep_features import DeepFeatureDetector
 from deepad.detectors.generic_normality.anomalydae import AnomalyDAE
 from deepad.detectors.generic_normality.autoencoders import (
@@ -38,7 +39,8 @@ from deepad.detectors.score_learning.ranking import SDOR, PReNet
 from deepad.detectors.score_learning.softmax import APE
 
 __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatureDetector",
-           "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DevNet", "DPLAN", "ECOD", "Energy",
+           "DeepKNN", "DeepLog", "DeepSAD", "DeepSVDD", "DeepXGBOD", "DevNet", "DPLAN", "ECOD",
+           "Energy",
            "Forecaster", "FuturePrediction", "GANomaly", "GEOM", "GOAD", "ICL", "IRLAD",
            "IsolationForest", "KDBU",
            "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",

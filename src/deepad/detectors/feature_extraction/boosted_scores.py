@@ -1,0 +1,448 @@
+"""Deep outlier scores as features of a gradient-boosted classifier trained on the partial
+labels (the XGBOD idea, Zhao & Hryniewicki, IJCNN 2018, with deepad's own detectors as the
+unsupervised feature extractors), optionally rank-averaged with weakly supervised deep
+detectors.
+
+The booster is scikit-learn's ``HistGradientBoostingClassifier`` (no new dependency). Saving
+keeps state, never objects: every tree of the fitted booster is stored as its node arrays
+(children, split feature, threshold, leaf value) in safetensors, and scoring always walks
+those arrays (:class:`BoostedTrees`), so a loaded model scores exactly as the fitted one; the
+extractors and the blended detectors are saved as their own states under prefixes. Members
+are found through the registry by name, so this module imports no other branch of the
+detectors.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from deepad.core.base import BaseDetector
+from deepad.core.deep import DeepDetector
+from deepad.core.params import Interval, Options
+from deepad.core.registry import get_detector, register
+from deepad.core.runtime import resolve_seed
+from deepad.core.saved_state import read_field, read_tensor, take_tensors
+
+TREE_ARRAYS = ("left", "right", "feature", "threshold", "value")
+DEFAULT_EXTRACTORS = ("REPEN", "AutoEncoder", "VAE")
+DEFAULT_BLEND = ("DevNet",)
+"""Chosen on the quick suite only (``benchmarks/weak_boost_choice.py``,
+``docs/results/weak_boost_choice.md``, ``docs/decisions.md``)."""
+
+
+def rank_normalise(train: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The empirical distribution function of the training scores ``train`` at ``scores``,
+    ties counted half: ``F(s) = (#{t < s} + #{t ≤ s}) / (2 n)``, in [0, 1]."""
+    ordered = np.sort(np.asarray(train, dtype=np.float64))
+    scores = np.asarray(scores, dtype=np.float64)
+    below = np.searchsorted(ordered, scores, side="left")
+    at_or_below = np.searchsorted(ordered, scores, side="right")
+    return (below + at_or_below) / (2.0 * len(ordered))
+
+
+class BoostedTrees:
+    """The additive tree model of a fitted binary ``HistGradientBoostingClassifier`` as arrays:
+    the raw score (log-odds of class 1) of a row is ``baseline + Σ_t value_t(leaf_t(x))``,
+    where each tree sends a row left when ``x[feature] <= threshold`` (scikit-learn's rule for
+    numerical splits; the input holds no NaN, so its missing-value branch never applies). All
+    trees and rows advance one level per step."""
+
+    def fit(self, model: Any) -> BoostedTrees:
+        trees = [predictors[0].nodes for predictors in model._predictors]
+        if any(bool(nodes["is_categorical"].any()) for nodes in trees):  # never: no categories
+            msg = "categorical splits are not supported"
+            raise ValueError(msg)
+        width = max(len(nodes) for nodes in trees)
+        shape = (len(trees), width)
+        self.left = np.full(shape, -1, dtype=np.int64)
+        self.right = np.full(shape, -1, dtype=np.int64)
+        self.feature = np.zeros(shape, dtype=np.int64)
+        self.threshold = np.zeros(shape, dtype=np.float64)
+        self.value = np.zeros(shape, dtype=np.float64)
+        for i, nodes in enumerate(trees):
+            n = len(nodes)
+            leaf = nodes["is_leaf"].astype(bool)
+            self.left[i, :n] = np.where(leaf, -1, nodes["left"].astype(np.int64))
+            self.right[i, :n] = np.where(leaf, -1, nodes["right"].astype(np.int64))
+            self.feature[i, :n] = np.where(leaf, 0, nodes["feature_idx"])
+            self.threshold[i, :n] = nodes["num_threshold"]
+            self.value[i, :n] = nodes["value"]
+        self.baseline = float(np.ravel(model._baseline_prediction)[0])
+        return self
+
+    def raw(self, Z: np.ndarray) -> np.ndarray:
+        """Log-odds of class 1 for the rows of ``Z`` (float64)."""
+        Z = np.asarray(Z, dtype=np.float64)
+        out = np.empty(len(Z), dtype=np.float64)
+        step = max(1, 2_000_000 // max(1, len(self.left)))
+        for start in range(0, len(Z), step):
+            out[start:start + step] = self._raw(Z[start:start + step])
+        return out
+
+    def _raw(self, Z: np.ndarray) -> np.ndarray:
+        node = np.zeros((len(self.left), len(Z)), dtype=np.int64)
+        row = np.arange(len(Z))[None, :]
+        for _ in range(self.left.shape[1]):  # a path is never longer than a tree's nodes
+            left = np.take_along_axis(self.left, node, axis=1)
+            inner = left >= 0
+            if not inner.any():
+                break
+            feature = np.take_along_axis(self.feature, node, axis=1)
+            threshold = np.take_along_axis(self.threshold, node, axis=1)
+            right = np.take_along_axis(self.right, node, axis=1)
+            node = np.where(inner, np.where(Z[row, feature] <= threshold, left, right), node)
+        return self.baseline + np.take_along_axis(self.value, node, axis=1).sum(axis=0)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        tensors = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+                   for name in TREE_ARRAYS}
+        tensors["baseline"] = torch.tensor([self.baseline], dtype=torch.float64)
+        return tensors
+
+    def load(self, tensors: dict[str, torch.Tensor], n_columns: int) -> BoostedTrees:
+        """Restore the arrays, checked so that a tampered file can neither index outside the
+        input nor walk a tree forever (``ValueError`` naming the tensor)."""
+        dtypes = {"left": torch.int64, "right": torch.int64, "feature": torch.int64,
+                  "threshold": torch.float64, "value": torch.float64}
+        arrays = {name: read_tensor(tensors, name, ndim=2, dtype=dtypes[name]).numpy()
+                  for name in TREE_ARRAYS}
+        baseline = read_tensor(tensors, "baseline", ndim=1, rows=1, dtype=torch.float64)
+        shape = arrays["left"].shape
+
+        def refuse(rule: str) -> None:
+            msg = f"weights.safetensors: the booster's trees (tensors 'booster.*') {rule}."
+            raise ValueError(msg)
+
+        if shape[0] == 0 or shape[1] == 0:
+            refuse(f"must hold at least one tree of one node; got shape {shape}")
+        if any(a.shape != shape for a in arrays.values()):
+            refuse("must all have the same shape")
+        index = np.arange(shape[1])[None, :]
+        for side in ("left", "right"):
+            child = arrays[side]
+            inner = child >= 0
+            if ((child < -1) | (child >= shape[1])).any() or (inner & (child <= index)).any():
+                refuse(f"'{side}' must point forward to a node of the same tree (or be -1)")
+        if ((arrays["left"] >= 0) != (arrays["right"] >= 0)).any():
+            refuse("must give every inner node two children")
+        if ((arrays["feature"] < 0) | (arrays["feature"] >= n_columns)).any():
+            refuse(f"'feature' must index one of the {n_columns} input columns")
+        if not (np.isfinite(arrays["value"]).all() and torch.isfinite(baseline).all()):
+            refuse("'value' and 'baseline' must be finite")
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        self.baseline = float(baseline[0])
+        return self
+
+
+class _NamesConstraint:
+    """Distinct names of registered detectors of tabular rows of one supervision kind."""
+
+    def __init__(self, supervision: str, allow_empty: bool) -> None:
+        self.supervision = supervision
+        self.allow_empty = allow_empty
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, list | tuple) or (not value and not self.allow_empty):
+            return False
+        if not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+            return False
+        try:
+            classes = [get_detector(v) for v in value]
+        except KeyError:
+            return False
+        return all(self.supervision in c.supervision and "tabular" in c.modalities
+                   and c is not DeepXGBOD for c in classes)
+
+    def __str__(self) -> str:
+        size = "zero or more" if self.allow_empty else "one or more"
+        return (f"a tuple of {size} distinct names of registered {self.supervision} detectors "
+                "of tabular rows")
+
+
+class _MemberParamsConstraint:
+    """``(member name, hyperparameter, value)`` triples (saved as JSON lists)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, list | tuple) and all(
+            isinstance(t, list | tuple) and len(t) == 3 and isinstance(t[0], str)
+            and isinstance(t[1], str) for t in value)
+
+    def __str__(self) -> str:
+        return ("a tuple of (detector name, hyperparameter, value) triples, e.g. "
+                "(('DevNet', 'epochs', 20),)")
+
+
+@register
+class DeepXGBOD(BaseDetector):
+    """Deep outlier scores as extra features of a gradient-boosted classifier trained on the
+    labelled anomalies (XGBOD with deepad's detectors), rank-averaged with DevNet.
+
+    XGBOD (Zhao & Hryniewicki, IJCNN 2018) augments the features of a supervised outlier
+    classifier with "transformed outlier scores" (TOS): the scores that unsupervised detectors
+    give every row. Here, with ``X`` the training rows and ``y`` the partial labels (1 =
+    labelled anomaly, 0 = unlabelled, which the classifier treats as normal, as ADBench trains
+    its supervised baselines):
+
+    1. Feature extraction (XGBOD §III-A): each unsupervised detector ``u_k`` of
+       ``extractors`` (default REPEN, AutoEncoder, VAE: deep detectors at their defaults) is
+       fitted on every row of ``X`` without labels; the TOS of a row are
+       ``φ(x) = [u_1(x), ..., u_K(x)]``.
+    2. The augmented features ``[x, φ(x)]`` (XGBOD §III-C: the original features and the TOS;
+       ``use_raw_features=False`` keeps the TOS only).
+    3. A gradient-boosted tree classifier on ``([x_i, φ(x_i)], y_i)`` minimising the binary
+       log-loss ``Σ_i −y_i log p_i − (1 − y_i) log(1 − p_i)``, ``p_i = σ(F(x_i))``, ``F`` a
+       sum of regression trees fitted to the loss's gradients and Hessians (XGBoost's
+       second-order boosting; scikit-learn's histogram implementation, its defaults: 100
+       iterations, learning rate 0.1, 31 leaves, 20 rows per leaf).
+    4. Scores. Without ``blend`` the score is the booster's log-odds ``F(x)`` (monotone in
+       its probability of class 1, XGBOD's score, without the ties of a saturated
+       probability). With ``blend`` (default DevNet), each weakly supervised detector
+       ``w_j`` is fitted on ``(X, y)`` and the score is the mean of rank-normalised scores,
+       ``S(x) = (F̂(F(x)) + Σ_j F̂_j(w_j(x))) / (1 + J)``, where ``F̂`` is the empirical
+       distribution function of a member's training scores (ties counted half). Very few
+       labelled anomalies (1 %) leave the booster with little to split on; DevNet's
+       deviation loss generalises from them differently, and the average is more stable
+       than either (measured: ``docs/results/weak_boost_choice.md``).
+
+    Deviations from XGBOD: the TOS come from deep detectors of deepad instead of XGBOD's pool
+    of shallow ones (kNN, LOF, iForest, HBOS, OCSVM with many settings), and all of them are
+    kept (XGBOD selects TOS by accuracy and diversity: with three extractors there is little
+    to select); the booster is scikit-learn's ``HistGradientBoostingClassifier`` (binned
+    histogram splits) instead of XGBoost; the rank average with a weakly supervised detector
+    is this library's addition (XGBOD scores by the classifier alone, ``blend=()``).
+    The default extractors and blend were chosen on the quick suite only, at 10 % and 1 %
+    labelled anomalies (``benchmarks/weak_boost_choice.py``). The fit time is the sum of the
+    members' and the booster's.
+
+    Parameters
+    ----------
+    extractors : tuple of str, default ("REPEN", "AutoEncoder", "VAE")
+        Registered unsupervised detectors of tabular rows whose scores are the TOS.
+    blend : tuple of str, default ("DevNet",)
+        Registered weakly supervised detectors rank-averaged with the booster; ``()`` scores
+        by the booster alone (XGBOD).
+    use_raw_features : bool, default True
+        Give the booster the input columns as well as the TOS.
+    member_params : tuple of (str, str, value), default ()
+        Hyperparameters of members, as ``(member name, hyperparameter, value)`` triples
+        (``(("DevNet", "epochs", 20),)``: triples, not a dict, so that they are saved as JSON
+        with the model); the others keep their defaults. ``random_state`` and ``device`` are
+        set by this detector.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+        The booster's (``HistGradientBoostingClassifier``), at scikit-learn's defaults.
+    contamination : float, default 0.1
+    device : str or None, default None
+        Device of the deep members (None → CUDA when available, else CPU).
+    random_state : int or None, default None
+        Seed of every member and of the booster.
+
+    Attributes
+    ----------
+    extractors_ : list of BaseDetector
+        The fitted unsupervised extractors, in the order of ``extractors``.
+    blend_ : list of BaseDetector
+        The fitted weakly supervised detectors, in the order of ``blend``.
+    booster_ : BoostedTrees
+        The booster's trees as arrays.
+    booster_scores_ : ndarray of shape (n_samples,)
+        The booster's log-odds of the training rows (the reference of its rank).
+    n_iter_ : int
+        Boosting iterations (trees) fitted.
+    seed_ : int
+    decision_scores_, threshold_, labels_, spec_
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepad.detectors import DeepXGBOD
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(size=(300, 4)), rng.normal(5.0, 1.0, size=(10, 4))])
+    >>> y = np.zeros(len(X), dtype=int); y[-3:] = 1
+    >>> det = DeepXGBOD(extractors=("IsolationForest",), blend=(), random_state=0).fit(X, y)
+    >>> bool(det.decision_function([[5.0, 5.0, 5.0, 5.0]])[0] > det.threshold_)
+    True
+
+    See Also
+    --------
+    DevNet, DeepFeatureDetector, REPEN, AutoEncoder, VAE
+
+    References
+    ----------
+    Zhao & Hryniewicki, "XGBOD: Improving Supervised Outlier Detection with Unsupervised
+    Representation Learning", IJCNN 2018 (§III: TOS generation, selection, and the
+    classifier on the augmented features). Chen & Guestrin, "XGBoost: A Scalable Tree
+    Boosting System", KDD 2016 (second-order gradient boosting). Han et al., "ADBench:
+    Anomaly Detection Benchmark", NeurIPS 2022 (supervised training on partial labels). Pang,
+    Shen & van den Hengel, "Deep Anomaly Detection with Deviation Networks", KDD 2019.
+    """
+
+    name = "DeepXGBOD"
+    category = "feature_extraction"
+    subcategory = "deep_features"
+    supervision = ("weakly-supervised",)
+    modalities = ("tabular",)
+    reference = ("Zhao & Hryniewicki, XGBOD: Improving Supervised Outlier Detection with "
+                 "Unsupervised Representation Learning, IJCNN 2018")
+    test_params: ClassVar[dict] = {
+        "extractors": ("AutoEncoder",),
+        "member_params": (("AutoEncoder", "epochs", 3), ("AutoEncoder", "hidden_dims", (16, 4)),
+                          ("AutoEncoder", "batch_size", 32), ("DevNet", "epochs", 3),
+                          ("DevNet", "batch_size", 32), ("DevNet", "n_batches", 5)),
+        "max_iter": 20,
+    }
+    stream_refusal = ("its booster is fitted on every training row at once, and its members' "
+                      "training scores set the scale of their ranks")
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **BaseDetector._parameter_constraints,
+        "extractors": [_NamesConstraint("unsupervised", allow_empty=True)],
+        "blend": [_NamesConstraint("weakly-supervised", allow_empty=True)],
+        "use_raw_features": [Options((True, False))],
+        "member_params": [_MemberParamsConstraint()],
+        "max_iter": [Interval(numbers.Integral, 1, None)],
+        "learning_rate": [Interval(numbers.Real, 0.0, None, closed="neither")],
+        "max_leaf_nodes": [Interval(numbers.Integral, 2, None)],
+        "min_samples_leaf": [Interval(numbers.Integral, 1, None)],
+        "l2_regularization": [Interval(numbers.Real, 0.0, None)],
+        "device": DeepDetector._parameter_constraints["device"],
+        "random_state": DeepDetector._parameter_constraints["random_state"],
+    }
+
+    def __init__(self, extractors=DEFAULT_EXTRACTORS, blend=DEFAULT_BLEND,
+                 use_raw_features=True, member_params=(), max_iter=100, learning_rate=0.1,
+                 max_leaf_nodes=31, min_samples_leaf=20, l2_regularization=0.0,
+                 contamination=0.1, device=None, random_state=None):
+        self.extractors = extractors
+        self.blend = blend
+        self.use_raw_features = use_raw_features
+        self.member_params = member_params
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ members
+    def _make_member(self, name: str) -> BaseDetector:
+        cls = get_detector(name)
+        params = {key: value for member, key, value in (self.member_params or ())
+                  if member == name}
+        known = cls().get_params(deep=False)
+        for key, value in (("random_state", self.seed_), ("device", self.device)):
+            if key in known and (key == "random_state" or value is not None):
+                params[key] = value
+        return cls(**params)
+
+    def _check_config(self) -> None:
+        if not self.extractors and not self.use_raw_features:
+            msg = ("DeepXGBOD needs features for its booster: give extractors or set "
+                   "use_raw_features=True.")
+            raise ValueError(msg)
+        unknown = sorted({t[0] for t in self.member_params or ()}
+                         - set(self.extractors) - set(self.blend))
+        if unknown:
+            msg = (f"member_params names {unknown}, which are neither extractors "
+                   f"{list(self.extractors)} nor blend {list(self.blend)}.")
+            raise ValueError(msg)
+
+    def _features(self, X: np.ndarray, tos: list[np.ndarray]) -> np.ndarray:
+        columns = [X.reshape(len(X), -1).astype(np.float64)] if self.use_raw_features else []
+        columns += [np.asarray(t, dtype=np.float64)[:, None] for t in tos]
+        return np.hstack(columns)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self._check_config()
+        self.seed_ = resolve_seed(self.random_state)
+        self.extractors_ = [self._make_member(n).fit(X) for n in self.extractors]
+        features = self._features(X, [m.decision_scores_ for m in self.extractors_])
+        model = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, random_state=self.seed_)
+        model.fit(features, y)
+        self.n_iter_ = int(model.n_iter_)
+        self.booster_ = BoostedTrees().fit(model)
+        self.booster_scores_ = self.booster_.raw(features)
+        self.blend_ = [self._make_member(n).fit(X, y) for n in self.blend]
+
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            # a member's infinite score, clipped to the largest float with a warning, is an
+            # extreme feature or rank here; this detector's own output is not clipped
+            warnings.filterwarnings("ignore", message=".*infinite scores.*",
+                                    category=RuntimeWarning)
+            tos = [np.asarray(m.decision_function(X), dtype=np.float64)
+                   for m in self.extractors_]
+            blend = [np.asarray(m.decision_function(X), dtype=np.float64) for m in self.blend_]
+        booster = self.booster_.raw(self._features(X, tos))
+        if not self.blend_:
+            return booster
+        ranks = [rank_normalise(self.booster_scores_, booster)]
+        ranks += [rank_normalise(m.decision_scores_, s)
+                  for m, s in zip(self.blend_, blend, strict=True)]
+        return np.mean(ranks, axis=0)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        state, tensors = super()._get_state()
+        state["seed"] = self.seed_
+        state["n_iter"] = self.n_iter_
+        for group in ("extractors", "blend"):
+            state[group] = []
+            for i, member in enumerate(getattr(self, f"{group}_")):
+                member_state, member_tensors = member._get_state()
+                state[group].append(member_state)
+                tensors.update({f"{group}{i}.{k}": v for k, v in member_tensors.items()})
+        tensors.update({f"booster.{k}": v for k, v in self.booster_.state().items()})
+        tensors["booster_scores"] = torch.from_numpy(self.booster_scores_.copy())
+        return state, tensors
+
+    def _set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   device: str | torch.device | None = None) -> None:
+        super()._set_state(state, tensors)
+        self.seed_ = read_field(state, "seed", "int", low=0)
+        self.n_iter_ = read_field(state, "n_iter", "int", low=1)
+        for group in ("extractors", "blend"):
+            names = getattr(self, group)
+            saved = read_field(state, group, "list")
+            if len(saved) != len(names):
+                msg = (f"state[{group!r}] holds {len(saved)} members; the configuration names "
+                       f"{len(names)}: {list(names)}.")
+                raise ValueError(msg)
+            members = []
+            for i, (name, member_state) in enumerate(zip(names, saved, strict=True)):
+                if not isinstance(member_state, dict):
+                    msg = f"state[{group!r}][{i}] must be an object; got {member_state!r}."
+                    raise ValueError(msg)
+                member = self._make_member(name)
+                member._set_state(member_state, take_tensors(tensors, f"{group}{i}."),
+                                  device=device)
+                if member.n_features_in_ != self.n_features_in_:
+                    msg = (f"state[{group!r}][{i}] ({name}) was fitted on "
+                           f"{member.n_features_in_} features; DeepXGBOD on "
+                           f"{self.n_features_in_}.")
+                    raise ValueError(msg)
+                members.append(member)
+            setattr(self, f"{group}_", members)
+        columns = self.n_features_in_ * int(self.use_raw_features) + len(self.extractors)
+        self.booster_ = BoostedTrees().load(take_tensors(tensors, "booster."), columns)
+        n = len(self.decision_scores_)
+        scores = read_tensor(tensors, "booster_scores", ndim=1, rows=n, dtype=torch.float64)
+        if not bool(torch.isfinite(scores).all()):
+            msg = "weights.safetensors: tensor 'booster_scores' must be finite."
+            raise ValueError(msg)
+        self.booster_scores_ = scores.numpy().copy()
+
+
+__all__ = ["BoostedTrees", "DeepXGBOD", "rank_normalise"]
