@@ -118,6 +118,39 @@ def edge_bce_error(z: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     return row_norm(per_node)
 
 
+BCE_LOG_FLOOR = 100.0
+"""``torch.nn.functional.binary_cross_entropy`` clamps its logs at -100, so one pair's term is
+at most 100; :func:`row_bce_structure_error` clamps the same way (PyGOD's GAAN score)."""
+
+
+def _bce_rows(block: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    # -log(1 - σ(l)) = softplus(l) for every pair, as if no pair were an edge
+    return torch.nn.functional.softplus(block @ z.T).clamp(max=BCE_LOG_FLOOR).sum(dim=1)
+
+
+def row_bce_structure_error(z: torch.Tensor, edge_index: torch.Tensor,
+                            block_entries: int = SIGMOID_BLOCK_ENTRIES) -> torch.Tensor:
+    """``sqrt(Σ_j BCE(σ(z_i·z_j), s_ij))`` over the whole row ``j = 1..n`` (the node itself
+    included, ``s_ii = 0``) of every node, each pair's term clamped at 100 as
+    ``binary_cross_entropy`` does: the discriminator's confidence that the node's real
+    adjacency row is real, PyGOD's GAAN structure score (``double_recon_loss`` with
+    ``bce_s=True``). Computed as ``Σ_j -log(1 - p_ij)`` in blocks of rows plus, on the edges,
+    ``-log p_ij + log(1 - p_ij)``: ``O(n² d)`` time, ``O(block_entries)`` memory, no gradient
+    kept through the blocks (a score, not a loss)."""
+    n = z.shape[0]
+    step = max(1, block_entries // max(n, 1))
+    with torch.no_grad():
+        all_pairs = torch.cat([_bce_rows(z[start:start + step], z)
+                               for start in range(0, n, step)]) if n else z.new_zeros(0)
+        src, dst = edge_index
+        logit = (z[src] * z[dst]).sum(1)
+        softplus = torch.nn.functional.softplus
+        correction = (softplus(-logit).clamp(max=BCE_LOG_FLOOR)
+                      - softplus(logit).clamp(max=BCE_LOG_FLOOR))
+        on_edges = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, src, correction)
+    return row_norm(all_pairs + on_edges)
+
+
 def csr(edge_index: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(rowptr, col)``: the edges sorted by source node, and where each node's run starts."""
     src, dst = edge_index

@@ -16,7 +16,7 @@ from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.detectors.generic_normality.graph_native import GraphNativeDetector
 from deepad.nets.graph import GraphBatch
-from deepad.nets.graph_objectives import attribute_error, edge_bce_error
+from deepad.nets.graph_objectives import attribute_error, row_bce_structure_error
 from deepad.nets.mlp import MLP
 
 
@@ -55,7 +55,12 @@ class GAAN(GraphNativeDetector):
 
     minimised alternately (one step of each per epoch). Score (Sec. 3.4, Eq. 9):
 
-    ``score(i) = α ‖x_i − x'_i‖₂ + (1 − α) sqrt(Σ_{j ∈ N(i)} −log D(z_i, z_j))``.
+    ``score(i) = α ‖x_i − x'_i‖₂ + (1 − α) sqrt(Σ_j BCE(D(z_i, z_j), a_ij))``,
+
+    the structure term over the node's whole adjacency row (edges ``−log D``, non-edges
+    ``−log(1 − D)``, each pair's term at most 100), as PyGOD 1.1.0 scores GAAN
+    (:func:`deepad.nets.graph_objectives.row_bce_structure_error`, in blocks of rows without
+    the dense ``n x n`` matrix).
 
     Defaults are PyGOD 1.1.0's: noise of 16 dimensions, MLPs of width 64 (two layers each),
     ReLU, α = 0.5, Adam at lr 4e-3 for both players, 100 full-graph epochs.
@@ -64,7 +69,11 @@ class GAAN(GraphNativeDetector):
     the dense ``σ(Z Zᵀ)`` with ``edge_index``, which selects whole rows, so it pushes every pair
     of nodes sharing an edge end towards "real"); the noise used to score is drawn from a
     generator seeded by ``random_state``, so scores are reproducible (PyGOD draws new noise
-    per call). Inductive: any graph with the same attributes can be scored.
+    per call); a saturated pair's term is the exact ``softplus`` (PyGOD's float32 ``σ``
+    rounds to 1 and its term to the clamp, 100). At these defaults GAAN ranks BOND's
+    outliers near chance, as PyGOD's does (``docs/decisions.md``: the generator's
+    attributes grow without bound, so ``‖x_i − x'_i‖`` is noise). Inductive: any graph with
+    the same attributes can be scored.
 
     Parameters
     ----------
@@ -176,7 +185,7 @@ class GAAN(GraphNativeDetector):
         fake = net.generator(self._noise(graph.x.shape[0], graph.x.device, generator))
         z = net.encoder(graph.x)
         score = (self.alpha * attribute_error(graph.x, fake)
-                 + (1 - self.alpha) * edge_bce_error(z, graph.edge_index))
+                 + (1 - self.alpha) * row_bce_structure_error(z, graph.edge_index))
         return score[graph.target]
 
     def loss(self, batch: Batch) -> torch.Tensor:
