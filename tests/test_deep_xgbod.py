@@ -65,8 +65,8 @@ def test_tree_arrays_give_the_boosters_log_odds():
 
 def test_xgbod_alone_scores_by_the_booster(planted_rows):
     X, y = planted_rows
-    det = DeepXGBOD(extractors=("IsolationForest",), blend=(), max_iter=20,
-                    random_state=0).fit(X, few_labels(y, 5))
+    det = DeepXGBOD(extractors=("IsolationForest",), blend=(), blend_extractors=False,
+                    max_iter=20, random_state=0).fit(X, few_labels(y, 5))
     np.testing.assert_array_equal(det.decision_scores_, det.booster_scores_)
     assert det.blend_ == [] and det.n_iter_ == 20
     unlabelled = few_labels(y, 5) == 0

@@ -181,7 +181,8 @@ class _MemberParamsConstraint:
 @register
 class DeepXGBOD(BaseDetector):
     """Deep outlier scores as extra features of a gradient-boosted classifier trained on the
-    labelled anomalies (XGBOD with deepad's detectors), rank-averaged with DevNet.
+    labelled anomalies (XGBOD with deepad's detectors), rank-averaged with DevNet and with
+    the unsupervised scores themselves.
 
     XGBOD (Zhao & Hryniewicki, IJCNN 2018) augments the features of a supervised outlier
     classifier with "transformed outlier scores" (TOS): the scores that unsupervised detectors
@@ -200,22 +201,30 @@ class DeepXGBOD(BaseDetector):
        sum of regression trees fitted to the loss's gradients and Hessians (XGBoost's
        second-order boosting; scikit-learn's histogram implementation, its defaults: 100
        iterations, learning rate 0.1, 31 leaves, 20 rows per leaf).
-    4. Scores. Without ``blend`` the score is the booster's log-odds ``F(x)`` (monotone in
-       its probability of class 1, XGBOD's score, without the ties of a saturated
-       probability). With ``blend`` (default DevNet), each weakly supervised detector
-       ``w_j`` is fitted on ``(X, y)`` and the score is the mean of rank-normalised scores,
-       ``S(x) = (F̂(F(x)) + Σ_j F̂_j(w_j(x))) / (1 + J)``, where ``F̂`` is the empirical
-       distribution function of a member's training scores (ties counted half). Very few
-       labelled anomalies (1 %) leave the booster with little to split on; DevNet's
-       deviation loss generalises from them differently, and the average is more stable
-       than either (measured: ``docs/results/weak_boost_choice.md``).
+    4. Scores. The default score is a rank average of J + 2 members (three by default):
+
+       ``S(x) = ( F̂_F(F(x)) + Σ_j F̂_j(w_j(x)) + (1/K) Σ_k F̂_k(u_k(x)) ) / (J + 2)``
+
+       that is, the mean of (a) the booster's rank, (b) the rank of each weakly supervised
+       detector ``w_j`` of ``blend`` (default DevNet, fitted on ``(X, y)``; J of them) and
+       (c) the mean rank of the extractors' scores (``blend_extractors=True``), where
+       ``F̂(s) = (#{i: s_i < s} + #{i: s_i ≤ s}) / (2n)`` is the empirical distribution
+       function of a member's own training scores (ties counted half), so a new row is
+       scored on its own. With ``blend=()`` and ``blend_extractors=False`` the score is the
+       booster's log-odds ``F(x)`` alone (monotone in its probability of class 1: XGBOD's
+       score, without the ties of a saturated probability). Why the average: with few
+       labelled anomalies (1 %, often a single one) the booster has little to split on, the
+       unsupervised ranks carry the detection, and DevNet's deviation loss generalises from
+       the labels differently; on the quick suite the average beat each part at 10 % and at
+       1 % (``docs/results/weak_boost_choice.md``).
 
     Deviations from XGBOD: the TOS come from deep detectors of deepad instead of XGBOD's pool
     of shallow ones (kNN, LOF, iForest, HBOS, OCSVM with many settings), and all of them are
     kept (XGBOD selects TOS by accuracy and diversity: with three extractors there is little
     to select); the booster is scikit-learn's ``HistGradientBoostingClassifier`` (binned
     histogram splits) instead of XGBoost; the rank average with a weakly supervised detector
-    is this library's addition (XGBOD scores by the classifier alone, ``blend=()``).
+    is this library's addition (XGBOD scores by the classifier alone: ``blend=()``,
+    ``blend_extractors=False``).
     The default extractors and blend were chosen on the quick suite only, at 10 % and 1 %
     labelled anomalies (``benchmarks/weak_boost_choice.py``). The fit time is the sum of the
     members' and the booster's.
@@ -225,8 +234,10 @@ class DeepXGBOD(BaseDetector):
     extractors : tuple of str, default ("REPEN", "AutoEncoder", "VAE")
         Registered unsupervised detectors of tabular rows whose scores are the TOS.
     blend : tuple of str, default ("DevNet",)
-        Registered weakly supervised detectors rank-averaged with the booster; ``()`` scores
-        by the booster alone (XGBOD).
+        Registered weakly supervised detectors rank-averaged with the booster.
+    blend_extractors : bool, default True
+        Average the extractors' mean rank in as one more member. With ``blend=()`` and
+        ``False`` the score is the booster's log-odds alone (XGBOD).
     use_raw_features : bool, default True
         Give the booster the input columns as well as the TOS.
     member_params : tuple of (str, str, value), default ()
@@ -264,7 +275,8 @@ class DeepXGBOD(BaseDetector):
     >>> rng = np.random.default_rng(0)
     >>> X = np.vstack([rng.normal(size=(300, 4)), rng.normal(5.0, 1.0, size=(10, 4))])
     >>> y = np.zeros(len(X), dtype=int); y[-3:] = 1
-    >>> det = DeepXGBOD(extractors=("IsolationForest",), blend=(), random_state=0).fit(X, y)
+    >>> det = DeepXGBOD(extractors=("IsolationForest",), blend=(), blend_extractors=False,
+    ...                 random_state=0).fit(X, y)
     >>> bool(det.decision_function([[5.0, 5.0, 5.0, 5.0]])[0] > det.threshold_)
     True
 
@@ -303,6 +315,7 @@ class DeepXGBOD(BaseDetector):
         **BaseDetector._parameter_constraints,
         "extractors": [_NamesConstraint("unsupervised", allow_empty=True)],
         "blend": [_NamesConstraint("weakly-supervised", allow_empty=True)],
+        "blend_extractors": [Options((True, False))],
         "use_raw_features": [Options((True, False))],
         "member_params": [_MemberParamsConstraint()],
         "max_iter": [Interval(numbers.Integral, 1, None)],
@@ -315,11 +328,12 @@ class DeepXGBOD(BaseDetector):
     }
 
     def __init__(self, extractors=DEFAULT_EXTRACTORS, blend=DEFAULT_BLEND,
-                 use_raw_features=True, member_params=(), max_iter=100, learning_rate=0.1,
-                 max_leaf_nodes=31, min_samples_leaf=20, l2_regularization=0.0,
+                 blend_extractors=True, use_raw_features=True, member_params=(), max_iter=100,
+                 learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20, l2_regularization=0.0,
                  contamination=0.1, device=None, random_state=None):
         self.extractors = extractors
         self.blend = blend
+        self.blend_extractors = blend_extractors
         self.use_raw_features = use_raw_features
         self.member_params = member_params
         self.max_iter = max_iter
@@ -386,12 +400,19 @@ class DeepXGBOD(BaseDetector):
                    for m in self.extractors_]
             blend = [np.asarray(m.decision_function(X), dtype=np.float64) for m in self.blend_]
         booster = self.booster_.raw(self._features(X, tos))
-        if not self.blend_:
+        if not self._blends():
             return booster
         ranks = [rank_normalise(self.booster_scores_, booster)]
         ranks += [rank_normalise(m.decision_scores_, s)
                   for m, s in zip(self.blend_, blend, strict=True)]
+        if self.blend_extractors and self.extractors_:
+            ranks.append(np.mean([rank_normalise(m.decision_scores_, s)
+                                  for m, s in zip(self.extractors_, tos, strict=True)], axis=0))
         return np.mean(ranks, axis=0)
+
+    def _blends(self) -> bool:
+        """Whether the score is a rank average (else the booster's log-odds)."""
+        return bool(self.blend_) or bool(self.blend_extractors and self.extractors_)
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
