@@ -172,7 +172,9 @@ def bench(
         help="The label column (1 = anomaly, 0 = normal) of CSV / Parquet datasets; every "
              "other column is a feature and must be numeric.  [default: label]")] = None,
     detectors: Annotated[str | None, typer.Option(
-        metavar="A,B", help="Registry names (DeepSVDD), pyod:Name, deepod:Name or "
+        metavar="A,B", help="Registry names (DeepSVDD), pyod:Name, deepod:Name, "
+                            "catboost:CatBoostClassifier, xgboost:XGBClassifier, "
+                            "lightgbm:LGBMClassifier (weak setting) or "
                             "python:package.module:ClassName.")] = None,
     seeds: Annotated[str | None, typer.Option(
         metavar="0,1,2", help="Seeds of the split and of the detectors.  [default: 0]")] = None,
