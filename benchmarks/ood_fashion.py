@@ -23,12 +23,20 @@ writes the data and a TorchScript trace of the classifier for the pytorch-ood pe
 (benchmarks/ood_peer.py, run in its own environment).
 
     python benchmarks/ood_fashion.py --threads 1
+
+Speed against the peer (``--speed-check PEER_PYTHON``): one-thread CPU seconds of scoring the
+first 5,000 in-distribution test images, deepad's detector and pytorch-ood's same method in turn
+(the peer in a subprocess of its own environment), ``--speed-repeats`` rounds; the report
+gives the median of each. Alternating the two keeps them under the same load on a shared
+machine, where one long run after the other does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -269,6 +277,48 @@ def export_peer(sets, det, fit_rows) -> None:
     torch.jit.script(Split(model)).save(str(peer / "classifier.pt"))
 
 
+SPEED_SET, SPEED_ROWS = "in", 5000
+"""The images the paired timing scores: the first 5,000 in-distribution test images."""
+
+
+def speed_check(det, sets, fit_rows, peer_python: str, repeats: int, threads: int) -> dict:
+    """Paired timing against pytorch-ood (``--speed-check``): for each detector of
+    ``PEER_OF``, ``repeats`` rounds of [deepad scores ``SPEED_SET``, then the peer does in its
+    own process]; CPU seconds of the scoring only (fits are not timed). Resumes from
+    ``speed.json``."""
+    path = CACHE / "speed.json"
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    params = {label: (name, p) for label, name, p, _ in OOD_DETECTORS}
+    fitted = {}
+    script = ROOT / "benchmarks" / "ood_peer.py"
+    for label, peer_name in PEER_OF.items():
+        entry = done.setdefault(label, {"peer_name": peer_name, "deepad": [], "peer": []})
+        while len(entry["deepad"]) < repeats or len(entry["peer"]) < repeats:
+            if label not in fitted:
+                name, p = params[label]
+                # DeepKNN's bank (the fit rows) sets its scoring cost; the others' scoring cost
+                # does not depend on the fit rows, so 1,000 of them save fitting time
+                rows = fit_rows if name == "DeepKNN" else fit_rows[:1000]
+                fitted[label] = deepad.get_detector(name)(classifier=det.classifier_, **p).fit(
+                    sets["train"][rows], sets["train_labels"][rows])
+            _, _, cpu = timed(lambda label=label: fitted[label].decision_function(
+                sets[SPEED_SET][:SPEED_ROWS]))
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "timing.json"
+                subprocess.run([peer_python, str(script), "--threads", str(threads), "--only",
+                                peer_name, "--sets", SPEED_SET, "--rows", str(SPEED_ROWS),
+                                "--dir", str(CACHE / "peer"),
+                                "--timing-out", str(out)],
+                               check=True, capture_output=True)
+                peer = json.loads(out.read_text())["timing"][peer_name]["score_cpu_s"]
+            entry["deepad"].append(cpu)
+            entry["peer"].append(peer)
+            done["threads"] = threads
+            path.write_text(json.dumps(done, indent=1))
+            print(f"speed {label}: deepad {cpu:.2f} / pytorch-ood {peer:.2f} CPU s", flush=True)
+    return done
+
+
 def fmt(v: float, pct: bool = True) -> str:
     return f"{100 * v:.2f}" if pct else f"{v:.1f}"
 
@@ -388,11 +438,14 @@ PEER_OF = {"MSP": "MSP", "ODIN (T 1000, ε 0.0014)": "ODIN", "Energy (T 1)": "En
 
 
 def peer_lines(results) -> list[str]:
-    """The deepad-vs-pytorch-ood table, when benchmarks/ood_peer.py has run."""
+    """The deepad-vs-pytorch-ood table, when benchmarks/ood_peer.py has run (with the paired
+    timings of ``--speed-check`` when it has run too)."""
     scores_path, info_path = CACHE / "peer" / "peer_scores.npz", CACHE / "peer" / "peer.json"
     if not (scores_path.is_file() and info_path.is_file()):
         return []
     peer, info = np.load(scores_path), json.loads(info_path.read_text())
+    speed_path = CACHE / "speed.json"
+    speed = json.loads(speed_path.read_text()) if speed_path.is_file() else {}
     v = info["versions"]
     lines = [f"pytorch-ood {v['pytorch-ood']} (torch {v['torch']}, torchvision "
              f"{v['torchvision']}, in its own environment: `benchmarks/ood_peer.py`) on the "
@@ -400,11 +453,27 @@ def peer_lines(results) -> list[str]:
              f"{info['batch']}, {info['threads']} thread(s). Its detectors: MaxSoftmax, ODIN "
              "(T 1000, ε 0.0014), EnergyBased (T 1), Mahalanobis (no pre-processing), "
              "MahalanobisODIN (ε 0.0014), KNN (k 50), on the head's input as features. AUROC "
-             f"in %; score s = CPU seconds to score the {N_TEST} test images (deepad: chunks of "
-             "its scoring pass; pytorch-ood: its `predict` per batch).", "",
-             "| detector | " + " | ".join(f"{o}: deepad / peer" for o in OOD_SETS)
-             + " | max abs diff | score s deepad / peer |",
-             "|---|" + "---|" * (len(OOD_SETS) + 2)]
+             f"in %; score s = CPU seconds to score the {N_TEST} test images, each side in one "
+             "run of its script (deepad: chunks of its scoring pass; pytorch-ood: its "
+             "`predict` per batch), at different times on the shared machine.", ""]
+    if speed:
+        rounds = min(len(e["deepad"]) for k, e in speed.items() if k in PEER_OF)
+        lines[-2] += (
+            f" Paired s: `python benchmarks/ood_fashion.py --speed-check "
+            f"/work/ood-peer-venv/bin/python --speed-repeats {rounds}`, CPU seconds to score "
+            f"the first {SPEED_ROWS:,} in-distribution test images, deepad and pytorch-ood "
+            f"in turn (the peer in a subprocess), {rounds} rounds, "
+            f"{speed.get('threads', 1)} thread each, the median of each side: the "
+            "like-for-like speed comparison (the two one-off runs are minutes apart under "
+            "another load). The machine was shared (other "
+            "processes running), which inflates CPU seconds too.")
+    header = ("| detector | " + " | ".join(f"{o}: deepad / peer" for o in OOD_SETS)
+              + " | max abs diff | score s deepad / peer |")
+    rule = "|---|" + "---|" * (len(OOD_SETS) + 2)
+    if speed:
+        header += " paired s deepad / peer | ratio |"
+        rule += "---|---|"
+    lines += [header, rule]
     key = {name: name.replace(" ", "_") for name in ("in", *OOD_SETS)}
     for label, name in PEER_OF.items():
         if label not in results or f"{name}/in" not in peer.files:
@@ -415,8 +484,16 @@ def peer_lines(results) -> list[str]:
                   for o in OOD_SETS]
         diff = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
         cells = " | ".join(f"{fmt(a)} / {fmt(b)}" for a, b in zip(ours, theirs, strict=True))
-        lines.append(f"| {label} | {cells} | {100 * diff:.2f} | {r['score_cpu_s']:.1f} / "
-                     f"{info['timing'][name]['score_cpu_s']:.1f} |")
+        row = (f"| {label} | {cells} | {100 * diff:.2f} | {r['score_cpu_s']:.1f} / "
+               f"{info['timing'][name]['score_cpu_s']:.1f} |")
+        if speed:
+            entry = speed.get(label)
+            if entry and entry["deepad"] and entry["peer"]:
+                ours_s, theirs_s = np.median(entry["deepad"]), np.median(entry["peer"])
+                row += f" {ours_s:.2f} / {theirs_s:.2f} | {ours_s / theirs_s:.2f} |"
+            else:
+                row += " – | – |"
+        lines.append(row)
     return [*lines, ""]
 
 
@@ -437,6 +514,10 @@ def main() -> None:
                         help="report the label-free baselines already scored on every set, "
                              "run none")
     parser.add_argument("--only", nargs="*", help="labels of the detectors to run")
+    parser.add_argument("--speed-check", metavar="PEER_PYTHON", default=None,
+                        help="paired timing against pytorch-ood, whose environment's python "
+                             "this is (after --peer-export); then the report")
+    parser.add_argument("--speed-repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="a dry run on 2,000 / 500 images into /tmp (no report written)")
     args = parser.parse_args()
@@ -477,6 +558,8 @@ def main() -> None:
         :LOGIT_FIT_ROWS]
     if args.peer_export:
         export_peer(sets, det, slice(None) if FEATURE_FIT_ROWS is None else subsample)
+    if args.speed_check:
+        speed_check(det, sets, subsample, args.speed_check, args.speed_repeats, args.threads)
     for i, (label, name, params, all_rows) in enumerate(OOD_DETECTORS):
         if args.only and label not in args.only:
             continue

@@ -12,6 +12,11 @@ torch 2.14.1, torchvision 0.29.1 and pytorch-ood from the registry)::
 It reads benchmarks/results/ood_fashion/peer/ (the data as .npy and the classifier as
 TorchScript: ``forward`` gives logits, ``features`` the head's input) and writes
 ``peer_scores.npz`` and ``peer.json`` (versions, CPU seconds) there.
+
+``--timing-out FILE`` (with ``--only``, ``--sets`` and ``--rows``) only times: the CPU seconds
+of scoring the named sets go to FILE as JSON and nothing else is written;
+``ood_fashion.py --speed-check`` calls it so, alternating with deepad's detectors, for the
+paired timings of its report.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=PEER, help="the exported folder")
+    parser.add_argument("--only", nargs="*", help="the detectors to run (default: all)")
+    parser.add_argument("--sets", nargs="*", help="the exported sets to score (default: all)")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="score only the first ROWS images of each set (timing)")
+    parser.add_argument("--timing-out", type=Path, default=None,
+                        help="only time: write the timings to this JSON file, no scores")
     args = parser.parse_args()
     peer = args.dir
     torch.set_num_threads(args.threads)
@@ -50,7 +61,8 @@ def main() -> None:
     encoder = model.features
     names = (json.loads((peer / "sets.json").read_text()) if (peer / "sets.json").is_file()
              else SETS)  # sets.json: the sets of the export (ood_fashion.py --peer-export)
-    data = {name: torch.from_numpy(np.load(peer / f"{name}.npy")) for name in names}
+    names = [n for n in names if not args.sets or n in args.sets]
+    data = {name: torch.from_numpy(np.load(peer / f"{name}.npy")[:args.rows]) for name in names}
     X, y = torch.from_numpy(np.load(peer / "train.npy")), torch.from_numpy(
         np.load(peer / "train_labels.npy"))
 
@@ -69,6 +81,8 @@ def main() -> None:
     }
     scores, timing = {}, {}
     for name, make in detectors.items():
+        if args.only and name not in args.only:
+            continue
         cpu = time.process_time()
         detector = make()
         fit = time.process_time() - cpu
@@ -82,6 +96,10 @@ def main() -> None:
             scores[f"{name}/{part}"] = s.double().numpy()
         timing[name] = {"fit_cpu_s": fit, "score_cpu_s": time.process_time() - cpu}
         print(name, timing[name], flush=True)
+    if args.timing_out is not None:
+        args.timing_out.write_text(json.dumps({"threads": args.threads, "batch": BATCH,
+                                               "sets": names, "timing": timing}))
+        return
     np.savez_compressed(peer / "peer_scores.npz", **scores)
     info = {"versions": {p: version(p) for p in ("pytorch-ood", "torch", "torchvision")},
             "threads": args.threads, "batch": BATCH, "timing": timing}
