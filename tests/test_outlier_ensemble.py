@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import deepad
+from deepad.cli import app
+from deepad.cli.app import RECOMMENDED_WEAK
 from deepad.detectors import ECOD, IsolationForest, OutlierEnsemble
 from deepad.detectors.ensembles.outlier_ensemble import (
     COMBINATIONS,
@@ -52,7 +56,8 @@ def test_combinations_average_or_maximise_the_normalised_scores():
 def test_ensemble_of_two_baselines_is_the_mean_of_their_standardised_scores():
     rng = np.random.default_rng(1)
     X, new = rng.normal(size=(200, 3)), rng.normal(size=(30, 3)) * 2
-    det = OutlierEnsemble(members=("IsolationForest", "ECOD"), random_state=4).fit(X)
+    det = OutlierEnsemble(members=("IsolationForest", "ECOD"), combination="zscore-mean",
+                          random_state=4).fit(X)
     forest, ecod = IsolationForest(random_state=4).fit(X), ECOD().fit(X)
     expected = np.mean([normalise(m.decision_scores_, m.decision_function(new), "zscore")
                         for m in (forest, ecod)], axis=0)
@@ -118,3 +123,21 @@ def test_bad_combination_is_refused(planted_rows):
     X, _ = planted_rows
     with pytest.raises(ValueError, match="'combination' parameter"):
         OutlierEnsemble(members=("IsolationForest", "ECOD"), combination="mean").fit(X)
+
+
+# ---------------------------------------------------------------------------- deepad run
+def test_deepad_run_uses_the_ensemble_when_no_detector_is_named(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(80, 3)), rng.normal(5.0, 1.0, size=(4, 3))])
+    path = tmp_path / "t.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=[0] * 80 + [1] * 4).to_csv(
+        path, index=False)
+    result = CliRunner().invoke(app, ["run", str(path), "-l", "label", "--output",
+                                      str(tmp_path / "s.csv"), "--plot", "none", "--top", "4"])
+    assert result.exit_code == 0, result.output
+    assert "No detector named (-d): using OutlierEnsemble (" + " + ".join(DEFAULT_MEMBERS) in (
+        result.output)
+    assert f"the recommended detector is {RECOMMENDED_WEAK}" in result.output
+    assert "detector: OutlierEnsemble (ensembles / score_combination)" in result.output
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert set(scores.nlargest(4, "score")["row"]) == {80, 81, 82, 83}
