@@ -172,7 +172,8 @@ def test_info_unknown_name_is_a_clean_error():
 # ---------------------------------------------------------------------------- run
 def test_run_default_dataset_writes_csv_and_png(tmp_path):
     csv, png = tmp_path / "scores.csv", tmp_path / "scores.png"
-    result = invoke("run", "--param", "epochs=2", "--output", csv, "--plot", png, "--top", "5")
+    result = invoke("run", "-d", "AutoEncoder",
+                    "--param", "epochs=2", "--output", csv, "--plot", png, "--top", "5")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "breast-cancer" in out and "default_rng(0)" in out
@@ -190,7 +191,8 @@ def test_run_default_dataset_writes_csv_and_png(tmp_path):
 
 def test_run_csv_with_label_column_and_saved_model(labelled_csv, tmp_path):
     csv, model_dir = tmp_path / "scores.csv", tmp_path / "model"
-    result = invoke("run", labelled_csv, "--label-column", "label", "--param", "epochs=2",
+    result = invoke("run", "-d", "AutoEncoder",
+                    labelled_csv, "--label-column", "label", "--param", "epochs=2",
                     "--param", "hidden_dims=(8,2)", "--scale", "standard", "--output", csv,
                     "--plot", "none", "--save-model", model_dir)
     assert result.exit_code == 0, result.output
@@ -247,7 +249,8 @@ def test_run_with_nan_fails_cleanly(tmp_path):
     frame = pd.DataFrame(np.random.default_rng(2).normal(size=(20, 3)), columns=list("xyz"))
     frame.iloc[4, 1] = np.nan
     frame.to_csv(data, index=False)
-    result = invoke("run", data, "--param", "epochs=2", "--output", tmp_path / "s.csv")
+    result = invoke("run", "-d", "AutoEncoder",
+                    data, "--param", "epochs=2", "--output", tmp_path / "s.csv")
     assert result.exit_code == 2
     assert "NaN" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()[-1]) > 0
@@ -267,7 +270,8 @@ def test_run_encodes_categorical_columns_on_request(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
     frame.to_csv(data, index=False)
-    result = invoke("run", data, "--categorical", "onehot", "--param", "epochs=2",
+    result = invoke("run", "-d", "AutoEncoder",
+                    data, "--categorical", "onehot", "--param", "epochs=2",
                     "--output", tmp_path / "s.csv", "--plot", "none")
     assert result.exit_code == 0, result.output
     assert "60 rows x 3 features" in result.output
@@ -282,13 +286,14 @@ def test_run_encodes_categorical_columns_on_request(tmp_path):
     (["--label-column", "label"], "needs a DATA file"),
 ])
 def test_run_bad_arguments_fail_cleanly(args, expected):
-    result = invoke("run", *args, "--output", "none", "--plot", "none")
+    result = invoke("run", "-d", "AutoEncoder", *args, "--output", "none", "--plot", "none")
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
 
 
 def test_run_invalid_hyperparameter_value_fails_cleanly():
-    result = invoke("run", "--param", "epochs=0", "--output", "none", "--plot", "none")
+    result = invoke("run", "-d", "AutoEncoder",
+                    "--param", "epochs=0", "--output", "none", "--plot", "none")
     assert result.exit_code == 2
     assert "'epochs' parameter" in result.output
 

@@ -37,7 +37,8 @@ def table(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run_output(table, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
-    result = invoke("run", table, "-l", "label", "--param", "epochs=30", "--top", "3",
+    result = invoke("run", "-d", "AutoEncoder",
+                    table, "-l", "label", "--param", "epochs=30", "--top", "3",
                     "--explain", "--explain-out", folder / "why", "--output", "none",
                     "--plot", "none", "--save-model", folder / "model")
     return result, folder

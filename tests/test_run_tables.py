@@ -36,7 +36,7 @@ from deepad.tabular import TableDetector
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAST_DEVNET = ["--param", "epochs=2", "--param", "n_batches=2", "--param", "batch_size=32",
                "--param", "n_reference=100"]
-FAST_AE = ["--param", "epochs=2", "--param", "hidden_dims=(8,2)"]
+FAST_AE = ["-d", "AutoEncoder", "--param", "epochs=2", "--param", "hidden_dims=(8,2)"]
 QUIET = ["--plot", "none", "--top", "0"]
 
 runner = CliRunner()

@@ -41,6 +41,14 @@ README_START = "<!-- taxonomy:start -->"
 README_END = "<!-- taxonomy:end -->"
 NONE_YET = "(none yet)"
 SKIP_VALUES = ("", "none")  # --output / --plot values that turn the file off
+RECOMMENDED_UNSUPERVISED = "OutlierEnsemble"
+"""``deepad run``'s detector for a table when none is named: the unsupervised detector chosen
+on the quick suite (docs/decisions.md) and checked on the 25 other ADBench sets."""
+RECOMMENDED_WEAK = "DevNet"
+"""The weakly-supervised detector ``deepad run`` recommends when the table has labels: the best
+mean AUC-ROC and average rank of the weak detectors on the quick suite at 10 % labels."""
+OTHER_DEFAULT = "AutoEncoder"
+"""``deepad run``'s detector for images, series, graphs and video when none is named."""
 CLEAN_ERRORS = (ValueError, TypeError, KeyError, ImportError, OSError, FloatingPointError)
 
 app = typer.Typer(
@@ -341,14 +349,18 @@ def run(
              "y), or the name of a table that deepad datasets lists (e.g. cardio). Default: "
              "the built-in breast-cancer data (benign tumours + 10 malignant ones). Images: "
              "a folder of PNG / JPEG files (or the MVTec-AD layout), or an .npy / .npz array "
-             "(n, H, W) or (n, C, H, W); the default detector AutoEncoder accepts them, and "
+             "(n, H, W) or (n, C, H, W); their default detector AutoEncoder accepts them, and "
              "--plot writes a grid of the most anomalous and most normal images with their "
              "anomaly maps. Graphs: an .npz with x (nodes x attributes), edge_index (2 x "
              "edges) and optional y: prints the top nodes with their degrees and --plot "
              "writes the score distribution by degree.",
         show_default=False)] = None,
-    detector: Annotated[str, typer.Option(
-        "--detector", "-d", help="Registered detector name (see deepad list).")] = "AutoEncoder",
+    detector: Annotated[str | None, typer.Option(
+        "--detector", "-d", show_default=False,
+        help="Registered detector name (see deepad list). Default: for tables "
+             f"{RECOMMENDED_UNSUPERVISED}, the recommended unsupervised detector "
+             "(docs/which-detector.md); for images, series, graphs and video "
+             f"{OTHER_DEFAULT}.")] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", metavar="COL",
         help="Column with labels, 1 = anomaly, 0 = normal; removed from the features.")] = None,
@@ -444,6 +456,9 @@ def run(
     if explain and (window is not None or (data is not None and is_image_input(data))):
         _fail("--explain explains table rows; for a series or images save the model "
               "(--save-model DIR) and run deepad explain DIR DATA.")
+    named = detector is not None
+    if detector is None:
+        detector = OTHER_DEFAULT
     if video:
         from deepad.cli.image_run import parse_size
         from deepad.cli.video_run import VIDEO_AUTOENCODER, run_video
@@ -494,7 +509,8 @@ def run(
     if image_size is not None:
         _fail("--image-size applies to images (a folder, or an .npy / .npz of images).")
     with _clean_errors(verbose):
-        _run(data, detector=detector, label_column=label_column, id_column=id_column,
+        _run(data, detector=detector if named else None, label_column=label_column,
+             id_column=id_column,
              ignore_columns=ignore_columns or [], categorical=categorical, param=param or [],
              scale=scale, labeled_ratio=labeled_ratio, seed=seed, top=top, output=output,
              plot=plot, save_model=save_model, verbose=verbose,
@@ -566,7 +582,7 @@ def _run_images(data: Path, detector: str, param: list[str], seed: int, top: int
                save_model=save_model, size=parse_size(image_size), skip=_skip)
 
 
-def _run(data: Path | None, *, detector: str, label_column: str | None,
+def _run(data: Path | None, *, detector: str | None, label_column: str | None,
          id_column: str | None, ignore_columns: list[str], categorical: Categorical,
          param: list[str], scale: Scale, labeled_ratio: float, seed: int, top: int, output: str,
          plot: str, save_model: Path | None, verbose: bool,
@@ -574,7 +590,8 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
     from deepad.cli.tabular_input import categorical_problem, read_input, split_names
     from deepad.tabular import TableDetector, reads_categories
 
-    cls = get_detector(detector)
+    chosen_by_default = detector is None
+    cls = get_detector(RECOMMENDED_UNSUPERVISED if chosen_by_default else detector)
     for option, value in (("--output", output), ("--plot", plot)):
         folder = Path(value).parent
         if not _skip(value) and not folder.is_dir():
@@ -615,6 +632,17 @@ def _run(data: Path | None, *, detector: str, label_column: str | None,
                + "; labels: "
                + ("none" if y is None else f"{int(y.sum())} anomalies "
                   f"({100 * y.mean():.1f} %)"))
+
+    if chosen_by_default:
+        members = getattr(cls(), "members", ())
+        typer.echo(f"No detector named (-d): using {cls.name}"
+                   + (f" ({' + '.join(members)})" if members else "")
+                   + ", the recommended unsupervised detector for tables "
+                     "(docs/which-detector.md).")
+        if y is not None:
+            typer.echo(f"Labels are given: with a few labelled anomalies the recommended "
+                       f"detector is {RECOMMENDED_WEAK} (-d {RECOMMENDED_WEAK}; "
+                       "--labeled-ratio of the anomalies are revealed to it).")
 
     # ---- supervision
     if "class-labels" in cls.supervision:
