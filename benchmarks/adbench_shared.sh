@@ -9,6 +9,9 @@
 # pyod (and numba, which its IForest / ECOD import) go to a folder of their own, never into the
 # venv, so no other torch or numpy is pulled in:
 #   pip install --no-deps --target ../peers pyod numba llvmlite
+# and the gradient-boosting peers of the weak configs (shared_weak_boost.toml at 10 % labels,
+# shared_weak_1pct.toml at 1 %; CatBoost imports six):
+#   pip install --no-deps --target ../peers catboost xgboost lightgbm six
 # Re-running resumes; --retry-failed / --rerun-stale (passed through) redo failed / stale rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
