@@ -3,13 +3,16 @@
 Tests taking ``case`` run once per (detector, modality) pair and those taking
 ``detector_cls`` once per detector class (see ``conftest.py``); a new detector joins them by
 being registered. Fitted models come from the session cache (``fitted_case``) and are never
-modified here: tests that change a model clone it first.
+modified here: tests that change a model clone it first. The second fit with the same seed
+(``refit``) is also made once per case and read by the checks that need it.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,15 +90,44 @@ def test_fitted_attributes(fitted_case, case, planted):
     assert fitted_case.n_features_in_ == n_features_of(case, X)
 
 
-def test_fit_returns_self_and_keeps_hyperparameters(case, planted, fit_labels):
-    X, _ = data_of(case, planted)
-    params = seeded_params(case.cls, 0, case.modality)
-    if "hidden_dims" in params:
-        params["hidden_dims"] = list(params["hidden_dims"])  # must stay this very list
-    detector = case.cls(**params)
-    before = detector.get_params()
-    assert detector.fit(X, fit_labels(case.cls, case.modality)) is detector
-    after = detector.get_params()
+@dataclass
+class Refit:
+    """A second fit of a case's detector with the session fit's seed, and what it left."""
+
+    detector: Any
+    returned: Any
+    params_before: dict
+    params_after: dict
+    rng_before: dict
+    rng_after: dict
+
+
+_REFITS: dict[tuple[type, str], Refit] = {}
+
+
+@pytest.fixture
+def refit(case, planted, fit_labels) -> Refit:
+    """The case's detector fitted again with ``random_state=0`` (the seed of ``fitted_case``),
+    once per case: read by the return-value, hyperparameter, RNG and same-seed checks below,
+    which need the same fit (one fit per case, not two). ``hidden_dims`` is given as a list,
+    which ``fit`` must keep as that very list."""
+    key = (case.cls, case.modality)
+    if key not in _REFITS:
+        X, _ = data_of(case, planted)
+        params = seeded_params(case.cls, 0, case.modality)
+        if "hidden_dims" in params:
+            params["hidden_dims"] = list(params["hidden_dims"])  # must stay this very list
+        detector = case.cls(**params)
+        before, states = detector.get_params(), _global_rng_states()
+        returned = detector.fit(X, fit_labels(case.cls, case.modality))
+        _REFITS[key] = Refit(detector, returned, before, detector.get_params(), states,
+                             _global_rng_states())
+    return _REFITS[key]
+
+
+def test_fit_returns_self_and_keeps_hyperparameters(refit):
+    assert refit.returned is refit.detector
+    after, before = refit.params_after, refit.params_before
     assert after == before
     assert all(after[k] is before[k] for k in before)
 
@@ -250,11 +282,10 @@ def test_images_need_the_image_modality(fitted_case, case, planted):
 
 
 # ---------------------------------------------------------------------------- randomness
-def test_same_seed_same_scores_and_rng_untouched(case, fitted_case, fit_detector, planted):
+def test_same_seed_same_scores_and_rng_untouched(case, fitted_case, refit, planted):
     X, _ = data_of(case, planted)
-    states = _global_rng_states()
-    again = fit_detector(case.cls, case.modality)
-    _assert_same_rng_states(_global_rng_states(), states)
+    _assert_same_rng_states(refit.rng_after, refit.rng_before)
+    again = refit.detector
     assert np.array_equal(again.decision_scores_, fitted_case.decision_scores_)
     assert np.array_equal(again.decision_function(X[:50]), fitted_case.decision_function(X[:50]))
 
