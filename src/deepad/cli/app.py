@@ -44,9 +44,10 @@ SKIP_VALUES = ("", "none")  # --output / --plot values that turn the file off
 RECOMMENDED_UNSUPERVISED = "OutlierEnsemble"
 """``deepad run``'s detector for a table when none is named: the unsupervised detector chosen
 on the quick suite (docs/decisions.md) and checked on the 25 other ADBench sets."""
-RECOMMENDED_WEAK = "DevNet"
+RECOMMENDED_WEAK = "DeepXGBOD"
 """The weakly-supervised detector ``deepad run`` recommends when the table has labels: the best
-mean AUC-ROC and average rank of the weak detectors on the quick suite at 10 % labels."""
+mean AUC-ROC of deepad's weak detectors on the quick suite at 10 % and at 1 % labels
+(docs/results/weak_boost_choice.md)."""
 OTHER_DEFAULT = "AutoEncoder"
 """``deepad run``'s detector for images, series, graphs and video when none is named."""
 CLEAN_ERRORS = (ValueError, TypeError, KeyError, ImportError, OSError, FloatingPointError)
