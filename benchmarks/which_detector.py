@@ -29,10 +29,18 @@ from deepad.bench import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "which-detector.md"
+DATA = ROOT.parent / "shared" / "datasets" / "adbench"  # the sets' shapes, for the groups
 TABLE_STORES = {"quick": ROOT / "benchmarks/results/quick.db",
                 "adbench-shared": ROOT / "benchmarks/results/adbench_shared.db"}
 SETTINGS = (("unsupervised", None, "Tables, no labels"),
-            ("weak", 0.1, "Tables, a few labelled anomalies (10 % of them)"))
+            ("weak", 0.1, "Tables, a few labelled anomalies (10 % of them)"),
+            ("weak", 0.01, "Tables, very few labelled anomalies (1 % of them)"))
+SIZE_GROUPS = ((0, 1_000, "up to 1,000 rows"), (1_000, 10_000, "1,000-10,000 rows"),
+               (10_000, None, "over 10,000 rows"))
+"""Rows of the whole dataset (the ADBench protocol resamples sets under 1,000 rows to 1,000 and
+subsamples those over 10,000 to 10,000 before its 70 / 30 split)."""
+WIDTH_GROUPS = ((0, 10, "up to 10 features"), (10, 50, "11-50 features"),
+                (50, None, "over 50 features"))
 REFERENCE = "pyod:IForest"
 TOP = 3
 MODALITY_PAGES = {  # registry modality -> (title, the page of this site that shows it)
@@ -112,6 +120,83 @@ def table_section(frames: dict[str, pd.DataFrame], setting: str, ratio: float | 
                   "machine, a rough guide only."]
     if left_out:
         lines += ["", f"Left out (no result on some dataset): {', '.join(left_out)}."]
+    lines += shared_only_lines(frames, setting, ratio, set(table.index))
+    return [*lines, ""]
+
+
+def shared_only_lines(frames: dict[str, pd.DataFrame], setting: str, ratio: float | None,
+                      shown: set[str]) -> list[str]:
+    """The detectors left out above that ran on every checking set: ranked there alone, with
+    the others (a detector, or a peer, run on the 25 checking sets only)."""
+    if "adbench-shared" not in frames or len(frames) == 1:
+        return []
+    table, n_datasets, _ = ranking({"adbench-shared": frames["adbench-shared"]}, setting, ratio)
+    if table.empty or set(table.index) <= shown:
+        return []
+    lines = ["", f"On the {n_datasets} checking sets (adbench-shared) alone, with the "
+                 "detectors that ran only there:", "",
+             "| detector | average rank | mean AUC-ROC | mean AUC-PR | median fit (s) |",
+             "|:---|---:|---:|---:|---:|"]
+    for detector, row in table.iterrows():
+        name = f"{detector} (peer)" if ":" in detector else f"`{detector}`"
+        lines.append(f"| {name} | {row['rank']:.2f} | {row['auc_roc']:.3f} | "
+                     f"{row['auc_pr']:.3f} | {row['fit']:.3g} |")
+    return lines
+
+
+def dataset_shape(path: Path) -> tuple[int, int]:
+    """``(rows, features)`` of an ADBench ``.npz`` from its ``X`` header, without loading it."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path) as archive, archive.open("X.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape = read(handle)[0]
+    return int(shape[0]), int(shape[1])
+
+
+def _in(value: int, low: int, high: int | None) -> bool:
+    return value > low and (high is None or value <= high)
+
+
+def group_section(frames: dict[str, pd.DataFrame], setting: str, ratio: float | None
+                  ) -> list[str]:
+    """By data size and by number of features: per group of datasets (both suites), the
+    deepad detector with the best average rank there, beside the overall pick and IForest."""
+    from deepad.bench.suites import local_datasets
+
+    table, _, _ = ranking(frames, setting, ratio)
+    tables = [per_dataset(frame, setting, ratio)["auc_roc"] for frame in frames.values()]
+    roc = pd.concat(tables, axis=0)[list(table.index)]
+    # the project's data folder beside the clone first (as CI has it), then the user's folders
+    paths = {**local_datasets(), **{path.stem: path for path in sorted(DATA.rglob("*.npz"))}}
+    shapes = {d: dataset_shape(paths[d]) for d in roc.index if d in paths}
+    roc = roc.loc[[d for d in roc.index if d in shapes]]
+    ours = [d for d in roc.columns if ":" not in d]
+    if roc.empty or not ours:
+        return []
+    overall = table[~table.index.str.contains(":")].index[0]
+    lines = ["### By data size and number of features", "",
+             f"The same datasets grouped by their rows and features; in each group the deepad "
+             f"detector with the best average rank there (ranked among all detectors above), "
+             f"beside {overall} (the best overall) and {REFERENCE}. Mean AUC-ROC over the "
+             "group's datasets. Small groups are noisy: read them as hints.", "",
+             f"| datasets | sets | best there | its mean AUC-ROC | {overall} | {REFERENCE} |",
+             "|:---|---:|:---|---:|---:|---:|"]
+    for axis, groups in ((0, SIZE_GROUPS), (1, WIDTH_GROUPS)):
+        for low, high, title in groups:
+            names = [d for d, shape in shapes.items() if _in(shape[axis], low, high)]
+            if not names:
+                continue
+            block = roc.loc[names]
+            ranks = block.rank(axis=1, ascending=False).mean()[ours]
+            best = ranks.sort_values(kind="stable").index[0]
+            ref = (f"{block[REFERENCE].mean():.3f}" if REFERENCE in block.columns else "—")
+            lines.append(f"| {title} | {len(names)} | `{best}` | {block[best].mean():.3f} | "
+                         f"{block[overall].mean():.3f} | {ref} |")
     return [*lines, ""]
 
 
@@ -124,6 +209,38 @@ def modality_section() -> list[str]:
         if page not in seen:
             lines.append(f"- [{title}]({page})")
             seen.add(page)
+    return [*lines, ""]
+
+
+def default_lines(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """What ``deepad run`` uses when no detector is named, and where it ranks here."""
+    from deepad.cli.app import RECOMMENDED_UNSUPERVISED, RECOMMENDED_WEAK
+
+    lines = ["## What `deepad run` picks", "",
+             f"With no `-d`, `deepad run` fits `{RECOMMENDED_UNSUPERVISED}` on a table and, "
+             f"when the table has labels, recommends `{RECOMMENDED_WEAK}` for the "
+             "weakly-supervised case. Both were chosen on the 8 quick-suite sets only "
+             "(docs/decisions.md); the 25 other sets check them:", ""]
+    for setting, ratio, title in SETTINGS:
+        name = RECOMMENDED_UNSUPERVISED if setting == "unsupervised" else RECOMMENDED_WEAK
+        table, n_datasets, _ = ranking(frames, setting, ratio)
+        where = "datasets"
+        if name not in table.index and "adbench-shared" in frames:
+            table, n_datasets, _ = ranking({"adbench-shared": frames["adbench-shared"]},
+                                           setting, ratio)
+            where = "checking sets (run there only)"
+        if name not in table.index:
+            lines.append(f"- {title}: `{name}` has no result on every dataset yet.")
+            continue
+        ours = table[~table.index.str.contains(":")]
+        position = list(ours.index).index(name) + 1
+        line = (f"- {title}: `{name}`, mean AUC-ROC {table.loc[name, 'auc_roc']:.3f}, "
+                f"average rank {table.loc[name, 'rank']:.2f} over {n_datasets} {where} "
+                f"({position} of the {len(ours)} deepad detectors in that table")
+        if REFERENCE in table.index:
+            line += (f"; {REFERENCE}: {table.loc[REFERENCE, 'auc_roc']:.3f}, rank "
+                     f"{table.loc[REFERENCE, 'rank']:.2f}")
+        lines.append(line + ").")
     return [*lines, ""]
 
 
@@ -152,8 +269,12 @@ def render() -> str:
                   f"labelled reaches a mean AUC-ROC of {w_roc:.3f} and AUC-PR of {w_pr:.3f}, "
                   f"against {u_roc:.3f} and {u_pr:.3f} for the best unsupervised detector "
                   f"({u}). Label what you can and use a weakly-supervised detector.", ""]
+    lines += default_lines(frames)
     for setting, ratio, title in SETTINGS:
-        lines += table_section(frames, setting, ratio, title)
+        section = table_section(frames, setting, ratio, title)
+        lines += section
+        if section and setting == "unsupervised":
+            lines += group_section(frames, setting, ratio)
     lines += modality_section()
     return "\n".join(lines)
 
