@@ -128,7 +128,9 @@ def test_bad_combination_is_refused(planted_rows):
 # ---------------------------------------------------------------------------- deepad run
 def test_deepad_run_uses_the_ensemble_when_no_detector_is_named(tmp_path):
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(size=(80, 3)), rng.normal(5.0, 1.0, size=(4, 3))])
+    # four isolated anomalies, far out in different directions
+    far = np.array([[6.0, 0.0, 0.0], [0.0, -6.0, 0.0], [0.0, 0.0, 6.0], [-5.0, 5.0, -5.0]])
+    X = np.vstack([rng.normal(size=(80, 3)), far])
     path = tmp_path / "t.csv"
     pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=[0] * 80 + [1] * 4).to_csv(
         path, index=False)
