@@ -14,6 +14,7 @@ registry by name, so this module imports no other branch of the detectors.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -210,7 +211,27 @@ class OutlierEnsemble(BaseDetector):
         self.members_ = [self._make_member(name).fit(X) for name in self.members]
 
     def _member_scores(self, X: np.ndarray) -> list[np.ndarray]:
-        return [np.asarray(m.decision_function(X), dtype=np.float64) for m in self.members_]
+        out = []
+        for member in self.members_:
+            # A member's clipped infinite scores are not the ensemble's: normalisation puts
+            # them beyond every training score, and the combined score stays finite. Say
+            # which member overflowed instead of passing on a warning about this output.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                scores = np.asarray(member.decision_function(X), dtype=np.float64)
+            for warning in caught:
+                if issubclass(warning.category, RuntimeWarning) and \
+                        "infinite scores" in str(warning.message):
+                    warnings.warn(
+                        f"member {type(member).__name__} overflowed on some rows; its scores "
+                        "there were clipped to the largest float64 before normalisation, so "
+                        "they rank beyond every training score. The input is probably far "
+                        "outside the training range.", RuntimeWarning, stacklevel=3)
+                else:
+                    warnings.warn_explicit(warning.message, warning.category,
+                                           warning.filename, warning.lineno)
+            out.append(scores)
+        return out
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         return combine_scores([m.decision_scores_ for m in self.members_],
