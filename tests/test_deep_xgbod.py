@@ -28,8 +28,8 @@ def few_labels(y: np.ndarray, n: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def fitted_xgbod(planted_rows):
     X, y = planted_rows
-    det = DeepXGBOD(extractors=("AutoEncoder",), member_params=TINY, max_iter=30,
-                    random_state=0)
+    det = DeepXGBOD(extractors=("AutoEncoder",), member_params=TINY, booster="histgb",
+                    max_iter=30, random_state=0)
     return det.fit(X, few_labels(y, 5))
 
 
@@ -66,7 +66,7 @@ def test_tree_arrays_give_the_boosters_log_odds():
 def test_xgbod_alone_scores_by_the_booster(planted_rows):
     X, y = planted_rows
     det = DeepXGBOD(extractors=("IsolationForest",), blend=(), blend_extractors=False,
-                    max_iter=20, random_state=0).fit(X, few_labels(y, 5))
+                    booster="histgb", max_iter=20, random_state=0).fit(X, few_labels(y, 5))
     np.testing.assert_array_equal(det.decision_scores_, det.booster_scores_)
     assert det.blend_ == [] and det.n_iter_ == 20
     unlabelled = few_labels(y, 5) == 0
