@@ -92,3 +92,26 @@ def test_bench_suite_ped2_lists_its_jobs_and_refuses_unknown_ones(tmp_path):
     assert "jobs: ffp" in result.output
     with pytest.raises(ValueError, match="unknown Ped2 job"):
         video_suite.run_suite(tmp_path, only=["nope"])
+    result = CliRunner().invoke(app, ["bench", "--suite", "ped2", "--db", str(tmp_path),
+                                      "--seeds", "1", "--dry-run"])
+    assert result.exit_code != 0
+    assert "not seeds" in result.output
+
+
+def test_ped2_suite_is_a_registered_protocol_that_runs_its_own_jobs(tmp_path):
+    from deepad.bench import make_config, make_plan
+    from deepad.bench.protocols import PROTOCOLS, own_protocol, protocol_for
+
+    video = PROTOCOLS["video"]
+    assert own_protocol("ped2") is video and video.runs_own_jobs
+    assert own_protocol("quick") is None and own_protocol(None) is None
+    config = make_config({"suite": "ped2", "detectors": "ffp"})
+    assert protocol_for(config) is video
+    with pytest.raises(ValueError, match="runs its own jobs"):
+        make_plan(config)
+    lines = []
+    video.run_own({"suite": "ped2", "detectors": "ffp,convae", "db": str(tmp_path)},
+                  dry_run=True, echo=lines.append)
+    assert [line.split()[:2] for line in lines] == [["run", "ffp:"], ["run", "convae:"]]
+    with pytest.raises(TypeError, match="generic bench runner"):
+        PROTOCOLS["adbench"].run_own({}, dry_run=True)

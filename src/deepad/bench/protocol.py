@@ -19,7 +19,7 @@ import difflib
 import inspect
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,3 +238,20 @@ class Protocol(ABC):
                      ) -> dict[str, Path]:
         """Write the report of this protocol's rows (``report.md``, ``report.html``,
         figures) and return ``{file name: path}``."""
+
+    # ------------------------------------------------------------------ whole benchmark
+    runs_own_jobs: bool = False
+    """True for a protocol whose jobs are not "fit one detector on one dataset's training
+    part, score its test part, metrics of those scores" (the Ped2 video suite: scores per
+    video, folds by video, one detector's maps feeding another): ``deepad bench`` then hands
+    it the whole benchmark (:meth:`run_own`) instead of planning jobs for the generic runner
+    and store, and the per-job methods above are not called."""
+
+    def run_own(self, values: dict[str, Any], *, dry_run: bool = False,
+                echo: Callable[[str], None] = print) -> None:
+        """Run (or, ``dry_run``, list) the benchmark described by ``values``, the raw
+        configuration (TOML values overridden by the flags given; ``suite`` names this
+        protocol), printing progress with ``echo``. Only for :attr:`runs_own_jobs`
+        protocols; bad input raises ``ValueError``."""
+        msg = f"protocol {self.name!r} is run by the generic bench runner, not run_own."
+        raise TypeError(msg)

@@ -4,8 +4,11 @@
 ``weak``), ``series`` (:class:`~deepad.bench.series_protocol.SeriesProtocol`, setting
 ``series``), ``images`` (:class:`~deepad.bench.image_protocol.ImageProtocol`, setting
 ``oneclass``) and ``graphs`` (:class:`~deepad.bench.graph_protocol.GraphProtocol`, settings
-``graph`` and ``graph-weak``) are built in; :func:`register` adds another (a video suite)
-without touching the planner, the worker, the store or the report.
+``graph`` and ``graph-weak``) are built in; :func:`register` adds another without touching
+the planner, the worker, the store or the report. ``video``
+(:class:`~deepad.bench.video_protocol.VideoProtocol`, suite ``ped2``) runs its own jobs
+(:attr:`~deepad.bench.protocol.Protocol.runs_own_jobs`): ``deepad bench`` hands it the whole
+benchmark (:func:`own_protocol`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from deepad.bench.image_protocol import ImageProtocol
 from deepad.bench.protocol import Protocol, unknown_choice
 from deepad.bench.series_protocol import SeriesProtocol
 from deepad.bench.tabular import TabularProtocol
+from deepad.bench.video_protocol import VideoProtocol
 
 if TYPE_CHECKING:
     from deepad.bench.config import BenchConfig
@@ -48,6 +52,7 @@ register(TabularProtocol())
 register(SeriesProtocol())
 register(ImageProtocol())
 register(GraphProtocol())
+register(VideoProtocol())
 
 
 def get_protocol(name: str) -> Protocol:
@@ -70,6 +75,17 @@ def protocol_of_setting(setting: str) -> Protocol:
 def suite_names() -> list[str]:
     """Every suite of every registered protocol."""
     return [suite for protocol in PROTOCOLS.values() for suite in protocol.suites]
+
+
+def own_protocol(suite: str | None) -> Protocol | None:
+    """The protocol of suite ``suite`` when it runs its own jobs
+    (:attr:`~deepad.bench.protocol.Protocol.runs_own_jobs`), else None (no suite, an unknown
+    one, or one of the generic runner)."""
+    key = str(suite or "").strip().lower()
+    for protocol in PROTOCOLS.values():
+        if key and key in protocol.suites and protocol.runs_own_jobs:
+            return protocol
+    return None
 
 
 def protocol_for(config: BenchConfig) -> Protocol:

@@ -114,34 +114,6 @@ def _dry_run(config: BenchConfig) -> None:
         typer.echo("Every detector's package imports.")
 
 
-def _bench_ped2(file_values: dict, detectors: str | None, db: Path | None,
-                timeout: float | None, dry_run: bool) -> None:
-    """``--suite ped2``: the UCSD Ped2 video jobs (:mod:`deepad.bench.video_suite`), each a
-    JSON file in the result folder (``--db``, default ``ped2-video``), then its report."""
-    from deepad.bench import video_suite
-
-    names = detectors if detectors is not None else file_values.get("detectors")
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    out = Path(db or file_values.get("db") or "ped2-video")
-    limit = timeout if timeout is not None else file_values.get("timeout", 3600)
-    jobs = list(names or video_suite.DEFAULT_JOBS)
-    unknown = [n for n in jobs if n not in video_suite.JOBS]
-    if unknown:
-        msg = (f"--suite ped2 runs named jobs, not detectors: {', '.join(unknown)} unknown; "
-               f"jobs: {', '.join(video_suite.ORDER)}.")
-        raise ValueError(msg)
-    if dry_run:
-        for name in jobs:
-            state = "stored" if (out / f"{name}.json").exists() else "run"
-            cls, params, options, protocol = video_suite.JOBS[name]
-            typer.echo(f"{state:<8} {name}: {cls} {params} {options} ({protocol})")
-        return
-    video_suite.run_suite(out, only=jobs, timeout=float(limit) if limit else None,
-                          echo=typer.echo)
-    typer.echo(f"Done. Report: {out / 'report.md'}")
-
-
 @app.command("bench")
 def bench(
     config_file: Annotated[Path | None, typer.Option(
@@ -232,17 +204,20 @@ def bench(
     _configure_logging(verbose)
     with _clean_errors(verbose):
         from deepad.bench import make_config, read_toml, run_benchmark
+        from deepad.bench.protocols import own_protocol
 
         file_values = read_toml(config_file) if config_file is not None else {}
-        if str(suite or file_values.get("suite") or "").strip().lower() == "ped2":
-            _bench_ped2(file_values, detectors, db, timeout, dry_run)
-            return
         flags = {"suite": suite, "datasets": datasets, "label_column": label_column,
                  "detectors": detectors, "seeds": seeds,
                  "setting": setting, "labeled_ratio": labeled_ratio, "params": params or None,
                  "db": db, "jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
                  "dask": dask, "retry_failed": True if retry_failed else None,
                  "rerun_stale": True if rerun_stale else None}
+        own = own_protocol(suite or file_values.get("suite"))
+        if own is not None:  # a protocol that runs its whole benchmark itself (--suite ped2)
+            values = {**file_values, **{k: v for k, v in flags.items() if v is not None}}
+            own.run_own(values, dry_run=dry_run, echo=typer.echo)
+            return
         config = make_config(file_values, flags)
         if dry_run:
             _dry_run(config)
