@@ -115,3 +115,38 @@ def test_ped2_suite_is_a_registered_protocol_that_runs_its_own_jobs(tmp_path):
     assert [line.split()[:2] for line in lines] == [["run", "ffp:"], ["run", "convae:"]]
     with pytest.raises(TypeError, match="generic bench runner"):
         PROTOCOLS["adbench"].run_own({}, dry_run=True)
+
+
+def test_conv_autoencoder_with_hasan_layers_ranks_an_extra_object_first(tmp_path):
+    import deepad
+    from deepad import AutoEncoder
+    from deepad.nets.video import HasanDecoder, HasanEncoder
+
+    torch.manual_seed(0)
+    for height, width in ((120, 180), (48, 72), (12, 16)):  # any size; the stride loses pixels
+        encoder = HasanEncoder(10, 1, height, width, (16, 8), 4)
+        clips = torch.rand(2, 10, 1, height, width)
+        code = encoder(clips)
+        assert code.shape == (2, encoder.out_dim)
+        assert HasanDecoder(4, 10, 1, height, width, (16, 8))(code).shape == clips.shape
+    rng = np.random.default_rng(0)
+
+    def video(extra: bool) -> np.ndarray:
+        frames = rng.normal(0.1, 0.02, (40, 32, 32)).astype(np.float32)
+        for t in range(40):
+            x = t % 24
+            frames[t, 10:14, x:x + 4] = 0.9
+            if extra and 20 <= t < 28:
+                frames[t, 24:28, 4 + t - 20:8 + t - 20] = 0.9
+        return np.clip(frames, 0, 1)
+
+    det = VideoDetector(AutoEncoder(hidden_dims=(16, 8, 4), backbone="hasan", dropout=0.0,
+                                    epochs=5, random_state=0), clip_length=4)
+    test = video(extra=True)
+    scores = det.fit([video(False) for _ in range(3)]).decision_function(test)
+    truth = np.zeros(40, int)
+    truth[20:28] = 1
+    assert truth[int(np.argmax(scores))] == 1
+    assert roc_auc_score(truth, scores) >= 0.9
+    loaded = deepad.load(det.save(tmp_path / "hasan"))
+    np.testing.assert_array_equal(loaded.decision_function(test), scores)

@@ -26,7 +26,13 @@ from deepad.nets.temporal import (
     TCNEncoder,
     TransformerEncoder,
 )
-from deepad.nets.video import Conv3DEncoder, FrameStackDecoder, FrameStackEncoder
+from deepad.nets.video import (
+    Conv3DEncoder,
+    FrameStackDecoder,
+    FrameStackEncoder,
+    HasanDecoder,
+    HasanEncoder,
+)
 from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
@@ -38,7 +44,7 @@ BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transforme
 # neighbours' mean, which GCN averages away (docs/decisions.md, graphs: the default backbone)
 DEFAULT_BACKBONE = {"tabular": "mlp", "sequence": "tcn", "image": "conv", "graph": "sage"}
 # video clips: 2-D convolutions over the stacked frames (Hasan et al.'s Conv-AE), or 3-D ones
-BACKBONES["video"] = ("conv", "conv3d")
+BACKBONES["video"] = ("conv", "conv3d", "hasan")
 DEFAULT_BACKBONE["video"] = "conv"
 
 
@@ -97,7 +103,10 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     Conv-AE design), whose code is ``out_dim`` channels over the last feature map, flattened
     (``module.out_dim`` is its length; ``readout="grid"`` average-pools the map to at most
     4 x 4 cells first); ``"conv3d"``, 3-D convolutions
-    (:class:`~deepad.nets.video.Conv3DEncoder`, C3D-style) to a vector of ``out_dim``.
+    (:class:`~deepad.nets.video.Conv3DEncoder`, C3D-style) to a vector of ``out_dim``;
+    ``"hasan"``, the stacked frames through Hasan et al.'s Conv-AE layers
+    (:class:`~deepad.nets.video.HasanEncoder`: 11 x 11 stride 4, 5 x 5, 3 x 3, two poolings)
+    to a spatial code.
 
     Raises
     ------
@@ -106,8 +115,8 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     """
     kind = resolve_backbone(spec, kind, prefer)
     if spec.modality == "video":
-        cls = Conv3DEncoder if kind == "conv3d" else FrameStackEncoder
-        extra = {} if kind == "conv3d" else {"pool_grid": readout == "grid"}
+        cls = {"conv3d": Conv3DEncoder, "hasan": HasanEncoder}.get(kind, FrameStackEncoder)
+        extra = {} if kind != "conv" else {"pool_grid": readout == "grid"}
         return cls(spec.window, spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
                    activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias,
                    **extra)
@@ -173,9 +182,10 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
             msg = ("backbone='conv3d' has no decoder; for a method that reconstructs clips "
                    "choose 'conv' (2-D convolutions over stacked frames) or 'auto'.")
             raise ValueError(msg)
-        return FrameStackDecoder(latent_dim, spec.window, out_channels or spec.n_features,
-                                 spec.height, spec.width, hidden_dims, activation=activation,
-                                 batch_norm=batch_norm, bias=bias)
+        cls = HasanDecoder if kind == "hasan" else FrameStackDecoder
+        return cls(latent_dim, spec.window, out_channels or spec.n_features, spec.height,
+                   spec.width, hidden_dims, activation=activation, batch_norm=batch_norm,
+                   bias=bias)
     if out_channels is not None and spec.modality == "image":
         spec = dataclasses.replace(spec, n_features=out_channels)
     if kind == "dcgan":

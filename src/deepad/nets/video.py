@@ -8,6 +8,9 @@ convolutions, and the U-Net generator of future frame prediction.
   *spatial* map (``out_dim`` channels over the last feature map, flattened), not a vector:
   the autoencoder stays fully convolutional as in the paper, and the position of an object
   is kept.
+- :class:`HasanEncoder` / :class:`HasanDecoder`: the same stacked frames through the layer
+  layout of Hasan et al.'s Table 1 (11 x 11 stride-4, 5 x 5 and 3 x 3 convolutions with two
+  poolings, and the mirror), backbone ``"hasan"``.
 - :class:`Conv3DEncoder`: 3 x 3 x 3 convolutions over (time, height, width), as C3D (Tran et
   al., ICCV 2015), whose features Sultani et al.'s MIL ranking (CVPR 2018) scores.
 - :class:`UNet`: the generator of Liu et al.'s future frame prediction (CVPR 2018), a U-Net
@@ -119,6 +122,100 @@ class FrameStackDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.view(len(z), *self.start)).view(len(z), *self.clip)
+
+
+def hasan_kernels(n_blocks: int) -> list[int]:
+    """Kernel sizes of Hasan et al.'s Conv-AE layers: 11, 5, then 3 for every further one."""
+    return [(11, 5)[i] if i < 2 else 3 for i in range(n_blocks)]
+
+
+class HasanEncoder(nn.Module):
+    """Clips ``(n, T, C, H, W)`` → flattened spatial codes, the encoder of Hasan et al.'s
+    convolutional autoencoder (CVPR 2016, Sec. 3.2, Table 1: conv 11 x 11 stride 4 → pool →
+    conv 5 x 5 → pool → conv 3 x 3; 512 / 256 / 128 filters on 227 x 227 cuboids of T = 10).
+
+    The ``T · C`` stacked frames go through one block per entry of ``hidden_dims``: block 0
+    ``Conv2d(11 x 11, stride 4)``, block 1 ``Conv2d(5 x 5)``, later blocks ``Conv2d(3 x 3)``,
+    each followed by ``[BatchNorm2d] → activation → [Dropout2d]``, and a 2 x 2 max pooling
+    after blocks 0 and 1 (while both sides are at least 2); then the code, a linear
+    ``Conv2d(3 x 3)`` to ``out_dim`` channels (the paper's third layer, which is the code of
+    its autoencoder). ``self.code_shape`` is ``(out_dim, h, w)``, ``self.out_dim`` its size.
+    """
+
+    def __init__(self, frames: int, channels: int, height: int, width: int,
+                 hidden_dims: Sequence[int], out_dim: int | None, *, activation: str = "relu",
+                 dropout: float = 0.0, batch_norm: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        _check_clip(channels, frames, height, width, hidden_dims)
+        kernels = hasan_kernels(len(hidden_dims))
+        layers: list[nn.Module] = []
+        previous, h, w = frames * channels, height, width
+        self.pooled = []
+        for i, (width_, k) in enumerate(zip(hidden_dims, kernels, strict=True)):
+            stride = 4 if i == 0 else 1
+            layers.append(nn.Conv2d(previous, width_, k, stride=stride, padding=k // 2,
+                                    bias=bias))
+            h, w = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width_, eps=1e-4, affine=bias))
+            layers.append(activation_layer(activation))
+            if dropout > 0:
+                layers.append(nn.Dropout2d(dropout))
+            pool = i < 2 and min(h, w) >= 2
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            self.pooled.append(pool)
+            previous = width_
+        if out_dim is not None:
+            layers.append(nn.Conv2d(previous, out_dim, 3, padding=1, bias=bias))
+            previous = out_dim
+        self.net = nn.Sequential(*layers)
+        self.code_shape = (previous, h, w)
+        self.out_dim = previous * h * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1, 2)).flatten(1)
+
+
+class HasanDecoder(nn.Module):
+    """The mirror of :class:`HasanEncoder`: from the code, ``Conv2d(3 x 3)`` to the last
+    block's width, then per block in reverse a 2 x 2 transposed convolution where the encoder
+    pooled (the paper's unpooling) and the block's kernel (3 x 3, 5 x 5) to the previous
+    block's width; the first block's mirror is a linear ``ConvTranspose2d(11 x 11, stride 4)``
+    to ``T · C`` channels, and a bilinear resize to ``(H, W)`` where the strides lost pixels."""
+
+    def __init__(self, latent_channels: int, frames: int, channels: int, height: int,
+                 width: int, hidden_dims: Sequence[int], *, activation: str = "relu",
+                 batch_norm: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        encoder = HasanEncoder(frames, channels, height, width, hidden_dims, latent_channels,
+                               bias=False)
+        self.start = encoder.code_shape
+        self.clip = (frames, channels, height, width)
+        widths = list(hidden_dims)
+        kernels = hasan_kernels(len(widths))
+        layers: list[nn.Module] = [nn.Conv2d(latent_channels, widths[-1], 3, padding=1,
+                                             bias=bias), activation_layer(activation)]
+        for i in reversed(range(len(widths))):
+            if encoder.pooled[i]:
+                layers.append(nn.ConvTranspose2d(widths[i], widths[i], 2, stride=2, bias=bias))
+            if i == 0:
+                layers.append(nn.ConvTranspose2d(widths[0], frames * channels, 11, stride=4,
+                                                 padding=4, output_padding=1, bias=bias))
+                break
+            layers.append(nn.Conv2d(widths[i], widths[i - 1], kernels[i],
+                                    padding=kernels[i] // 2, bias=bias))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(widths[i - 1], eps=1e-4, affine=bias))
+            layers.append(activation_layer(activation))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z.view(len(z), *self.start))
+        if tuple(out.shape[-2:]) != self.clip[2:]:
+            out = F.interpolate(out, size=self.clip[2:], mode="bilinear", align_corners=False)
+        return out.view(len(z), *self.clip)
 
 
 class Conv3DEncoder(nn.Module):

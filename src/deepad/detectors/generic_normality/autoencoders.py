@@ -66,9 +66,13 @@ class AutoEncoder(DeepDetector):
     ``hidden_dims[:-1]``, a spatial code of ``hidden_dims[-1]`` channels, and its mirror
     decoder); score: the mean squared reconstruction error of the clip, given to every frame
     of the clip (Hasan et al.'s per-frame error is the sum over the cuboids covering the
-    frame; ``VideoDetector`` averages the overlapping clips). Deviations: 3 x 3 convolutions
-    with max pooling instead of the paper's 11 x 11 / 5 x 5 / 3 x 3 layers of 512 / 256 / 128
-    filters, and the frames at the size given (the paper: 227 x 227, T = 10).
+    frame; ``VideoDetector`` averages the overlapping clips). ``backbone="hasan"`` takes the
+    paper's layer layout (Table 1: 11 x 11 stride-4, 5 x 5 and 3 x 3 convolutions with two
+    max poolings, and the mirror with transposed convolutions for the unpooling;
+    :class:`~deepad.nets.video.HasanEncoder`), ``hidden_dims = (512, 256, 128)`` its widths.
+    Deviations: by default (``backbone="auto"``: ``"conv"``) 3 x 3 convolutions with max
+    pooling instead of the paper's layers; with either, a linear code layer, Adam instead of
+    the paper's AdaGrad, and the frames at the size given (the paper: 227 x 227, T = 10).
 
     Graphs (a ``torch_geometric.data.Data`` or ``(X, adjacency)``, one score per node;
     ``docs/modalities/graphs.md``): attribute reconstruction through a GNN encoder
