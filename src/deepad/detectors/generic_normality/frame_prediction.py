@@ -125,8 +125,13 @@ class FuturePrediction(DeepDetector):
       budget; ``adversarial=True`` turns it on.
     - *Smaller network and frames*: U-Net widths ``hidden_dims = (32, 64, 128)`` instead of
       64 … 512, and the frames at the size given (the paper resizes to 256 x 256).
-    - Adam with lr 2e-4 for the generator (the release's Ped2 value) and 2e-5 for the
-      discriminator; fixed ``epochs`` (no model selection on test data).
+    - *Batch normalisation* in the U-Net's blocks (:class:`~deepad.nets.video.UNet`); the
+      release's U-Net has none.
+    - Adam with lr 2e-4 for the generator and 2e-5 for the discriminator by default, the
+      release's values for colour video (Avenue, ShanghaiTech); its values for the grey
+      UCSD Ped1 / Ped2 are 1e-4 and 1e-5 (``training_hyper_params/hyper_params.ini``), with
+      a tenfold decay after 7,000 steps on Ped2 that is not reproduced; fixed ``epochs`` (no
+      model selection on test data).
 
     Parameters
     ----------
