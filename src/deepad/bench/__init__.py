@@ -32,7 +32,9 @@ Implementations: :class:`~deepad.bench.tabular.TabularProtocol` (``adbench``: se
 (``series``). A new modality (images, video, graphs) writes one subclass and registers it with
 :func:`deepad.bench.protocols.register`; the planner (:mod:`~deepad.bench.plan`), the worker
 (:mod:`~deepad.bench.worker`), the store, the runner and the report dispatcher
-(:mod:`~deepad.bench.report`) do not change.
+(:mod:`~deepad.bench.report`) do not change. A protocol whose jobs do not fit that mould sets
+``runs_own_jobs`` and implements ``run_own(values, dry_run, echo)``: ``deepad bench`` hands it
+the whole benchmark (:class:`~deepad.bench.video_protocol.VideoProtocol`, suite ``ped2``).
 
 Modules: :mod:`~deepad.bench.config` (flags and TOML), :mod:`~deepad.bench.suites`,
 :mod:`~deepad.bench.detectors` and :mod:`~deepad.bench.peers` (what a detector spec means),
