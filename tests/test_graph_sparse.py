@@ -8,7 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 
-from deepad.nets.graph import _conv, propagation_matrix  # noqa: E402
+from deepad.nets.graph import (  # noqa: E402
+    _conv,
+    input_linear,
+    propagation_matrix,
+    sparse_attributes,
+)
 from deepad.nets.graph_objectives import row_bce_structure_error  # noqa: E402
 
 
@@ -40,6 +45,48 @@ def test_sparse_layers_equal_pyg(kind, in_dim, out_dim, bias):
     for (name, p_ours), p_ref in zip(ours.named_parameters(), reference.parameters(),
                                      strict=True):
         torch.testing.assert_close(p_ours.grad, p_ref.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def _sparse_x(n, d, generator):
+    x = torch.randn(n, d, generator=generator)
+    return x * (torch.rand(n, d, generator=generator) < 0.05)  # 5 % non-zero: sparse path
+
+
+@pytest.mark.parametrize("kind", ["gcn", "sage"])
+def test_sparse_attributes_give_pyg_values_and_gradients(kind):
+    edge_index, generator = _graph()
+    torch.manual_seed(0)
+    ours = _conv(kind, 60, 6, True, "relu")
+    reference = (pyg_nn.GCNConv(60, 6) if kind == "gcn"
+                 else pyg_nn.SAGEConv(60, 6, aggr="mean"))
+    reference.load_state_dict(ours.state_dict())
+    x = _sparse_x(40, 60, generator)
+    assert sparse_attributes(x) is not None
+    out_ours, out_ref = ours(x, edge_index), reference(x, edge_index)
+    torch.testing.assert_close(out_ours, out_ref, rtol=1e-5, atol=1e-5)
+    out_ours.pow(2).sum().backward()
+    out_ref.pow(2).sum().backward()
+    for (name, p_ours), p_ref in zip(ours.named_parameters(), reference.parameters(),
+                                     strict=True):
+        torch.testing.assert_close(p_ours.grad, p_ref.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_input_linear_equals_dense_product(transpose):
+    _, generator = _graph()
+    x = _sparse_x(40, 60, generator)
+    linear = torch.nn.Linear(40 if transpose else 60, 7)
+    out = input_linear(x, linear.weight, linear.bias, transpose=transpose)
+    out.sum().backward()
+    grad = linear.weight.grad.clone()
+    linear.weight.grad = None
+    expected = linear(x.T if transpose else x)
+    expected.sum().backward()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad, linear.weight.grad, rtol=1e-5, atol=1e-5)
+    dense = torch.ones(5, 60)
+    assert sparse_attributes(dense) is None  # dense attributes take torch's linear
+    assert sparse_attributes(x.clone().requires_grad_()) is None  # attributions: dense
 
 
 def test_propagation_matrix_is_cached_per_edge_tensor():

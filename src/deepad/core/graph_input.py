@@ -128,7 +128,10 @@ class GraphSource:
         return self.x
 
     def __truediv__(self, scale: torch.Tensor) -> GraphBatch:
-        return GraphBatch(self.x / scale, self.edge_index, self.target)
+        # dividing by ones is the identity: keep the same attribute tensor, so what is cached
+        # per tensor (its sparse form) is reused across epochs
+        x = self.x if bool((scale == 1).all()) else self.x / scale
+        return GraphBatch(x, self.edge_index, self.target)
 
     def nodes_per_step(self, n_train: int) -> int:
         """Target nodes per training step under shuffled sampling: all training nodes

@@ -15,7 +15,7 @@ from deepad.core.saved_state import read_field
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.detectors.generic_normality.graph_native import GraphNativeDetector, all_nodes, gnn
-from deepad.nets.graph import GraphBatch
+from deepad.nets.graph import GraphBatch, input_linear
 from deepad.nets.graph_objectives import attribute_error, sigmoid_structure_error
 from deepad.nets.mlp import activation_layer
 
@@ -38,12 +38,14 @@ class AnomalyDAENet(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def structure_embedding(self, graph: GraphBatch) -> torch.Tensor:
-        h = self.drop(self.act(self.structure_in(graph.x)))
+        h = self.drop(self.act(input_linear(graph.x, self.structure_in.weight,
+                                            self.structure_in.bias)))
         return self.attention(all_nodes(GraphBatch(h, graph.edge_index, graph.target)))
 
     def attribute_embedding(self, x_all: torch.Tensor) -> torch.Tensor:
         """``Z_a`` (n_features, hidden) from the attributes of all ``n_nodes`` nodes."""
-        return self.drop(self.attribute_out(self.drop(self.act(self.attribute_in(x_all.T)))))
+        h = input_linear(x_all, self.attribute_in.weight, self.attribute_in.bias, transpose=True)
+        return self.drop(self.attribute_out(self.drop(self.act(h))))
 
 
 @register

@@ -14,8 +14,13 @@ from deepad.core.registry import register
 from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.detectors.generic_normality.graph_native import GraphNativeDetector
-from deepad.nets.graph import GraphBatch
+from deepad.nets.graph import GraphBatch, input_linear, sparse_attributes
 from deepad.nets.graph_objectives import csr, sample_neighbours
+
+SCORE_INSTANCES = 65536
+"""Local subgraphs sampled at once when scoring (several rounds of a small graph together)."""
+SCORE_CHUNK = 2048
+"""Local subgraphs embedded at once when scoring."""
 
 
 class ColaNet(nn.Module):
@@ -45,18 +50,24 @@ class GraphContext:
         self.values = (degree[src] * degree[self.col]).rsqrt()
 
     def adjacency(self, nodes: torch.Tensor) -> torch.Tensor:
-        """``(B, k, k)``: ``D^-1/2 A D^-1/2 + I`` restricted to each row of ``nodes``."""
+        """``(B, k, k)``: ``D^-1/2 A D^-1/2 + I`` restricted to each row of ``nodes``.
+
+        Only the pairs above the diagonal are looked up (the graph is undirected and has no
+        self-loops, so the diagonal is the identity's and the lower triangle the mirror)."""
         k = nodes.shape[1]
-        u = nodes.unsqueeze(2).expand(-1, k, k)
-        v = nodes.unsqueeze(1).expand(-1, k, k)
-        key = (u * self.n + v).reshape(-1)
+        first, second = torch.triu_indices(k, k, offset=1)
+        key = (nodes[:, first] * self.n + nodes[:, second]).reshape(-1)
         if len(self.keys):
             pos = torch.searchsorted(self.keys, key).clamp_max(len(self.keys) - 1)
             found = self.keys[pos] == key
             values = torch.where(found, self.values[pos], torch.zeros(()))
         else:
             values = torch.zeros(len(key))
-        return values.view(-1, k, k) + torch.eye(k)
+        out = torch.eye(k).repeat(len(nodes), 1, 1)
+        values = values.view(len(nodes), -1)
+        out[:, first, second] = values
+        out[:, second, first] = values
+        return out
 
 
 @register
@@ -174,42 +185,68 @@ class CoLA(GraphNativeDetector):
         self._context = GraphContext(GraphBatch(X.x, X.edge_index, X.target))
         self._x = X.x
 
-    def _logits(self, x: torch.Tensor, context: GraphContext, targets: torch.Tensor,
-                generator: torch.Generator | None,
-                projected_all: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Positive and negative discriminator logits of ``targets`` (global ids, CPU);
-        ``projected_all``: ``X W`` of every node when already computed (scoring)."""
+    def _instances(self, context: GraphContext, targets: torch.Tensor,
+                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Local subgraphs of ``targets`` (global ids, CPU): their nodes ``(B, k)``, the target
+        last, and their normalised adjacency ``(B, k, k)`` with the target's column set to 0:
+        ``Â X_sub`` with the target's attributes anonymised (zero) without writing them."""
+        neighbours = sample_neighbours(context.rowptr, context.col, targets,
+                                       self.subgraph_size - 1, generator)
+        nodes = torch.cat([neighbours, targets.unsqueeze(1)], dim=1)
+        adjacency = context.adjacency(nodes)
+        adjacency[:, :, -1] = 0.0
+        return nodes, adjacency
+
+    def _embed(self, x: torch.Tensor, nodes: torch.Tensor, adjacency: torch.Tensor,
+               projected_all: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``X W`` of the targets and the readouts ``e`` of their subgraphs for the instances
+        ``nodes`` / ``adjacency`` (from :meth:`_instances`). ``projected_all``: ``X W`` of
+        every node when already computed (scoring)."""
         net = self.model_
-        k = self.subgraph_size
-        neighbours = sample_neighbours(context.rowptr, context.col, targets, k - 1, generator)
-        nodes = torch.cat([neighbours, targets.unsqueeze(1)], dim=1)  # target last: (B, k)
-        adjacency = context.adjacency(nodes).to(x.device)
-        device_nodes = nodes.to(x.device)
-        flat = device_nodes.reshape(-1)
+        batch, k = nodes.shape
+        if projected_all is None and sparse_attributes(x) is not None:
+            # sparse attributes: X W of every node costs less than the dense rows of a batch
+            projected_all = input_linear(x, net.weight.weight)
+        flat = nodes.to(x.device).reshape(-1)
         rows = projected_all[flat] if projected_all is not None else net.weight(x[flat])
-        projected = rows.view(len(targets), k, -1)
-        own = projected[:, -1]
-        projected = torch.cat([projected[:, :-1], torch.zeros_like(own).unsqueeze(1)], dim=1)
-        h = net.act(torch.bmm(adjacency, projected) + net.bias)  # anonymised target last
-        readout = h.mean(dim=1)
-        h_target = net.act(own + net.bias)  # the target alone, with its self-loop
-        positive = net.discriminator(h_target, readout).squeeze(1)
-        shifted = torch.roll(readout, 1, dims=0) if len(targets) > 1 else readout
-        negative = net.discriminator(h_target, shifted).squeeze(1)
-        return positive, negative
+        projected = rows.view(batch, k, -1)
+        h = net.act(torch.bmm(adjacency.to(x.device), projected) + net.bias)
+        return projected[:, -1], h.mean(dim=1)
+
+    def _weighted_target(self, projected: torch.Tensor) -> torch.Tensor:
+        """``h_vᵀ W_d`` of targets whose ``X W`` rows are ``projected``: ``h_v`` is the target
+        alone with its self-loop, ``PReLU(x_v W + b)``."""
+        net = self.model_
+        return net.act(projected + net.bias) @ net.discriminator.weight[0]
+
+    def _discriminate(self, weighted: torch.Tensor, readout: torch.Tensor,
+                      segment: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positive and negative logits of the bilinear discriminator ``h_vᵀ W_d e + b_d``
+        from ``weighted = h_vᵀ W_d`` (computed once for both pairs: torch's bilinear kernel
+        took half of a training step's time); the negative pairs join each target with the
+        previous instance's readout, cyclically within consecutive segments of ``segment``
+        instances (default: all of them)."""
+        bias = self.model_.discriminator.bias[0]
+        batch = len(readout)
+        segment = segment or batch
+        shifted = readout.view(batch // segment, segment, -1).roll(1, dims=1).view(batch, -1)
+        return (weighted * readout).sum(1) + bias, (weighted * shifted).sum(1) + bias
 
     def training_step(self, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> dict:
         """One epoch's targets in batches of ``batch_size``, one optimiser step each (the
-        authors' batches of 300; the trainer hands the epoch's nodes over at once)."""
+        authors' batches of 300; the trainer hands the epoch's nodes over at once). The
+        epoch's subgraphs are sampled at once, then cut into the batches."""
         (optimizer,) = optimizers
         targets = batch.index.cpu()
+        nodes, adjacency = self._instances(self._context, targets, self._generator)
         total, steps = 0.0, 0
         for start in range(0, len(targets), self.batch_size):
-            part = targets[start:start + self.batch_size]
-            if len(part) < 2:
+            part = slice(start, start + self.batch_size)
+            if len(targets[part]) < 2:
                 continue
             optimizer.zero_grad(set_to_none=True)
-            positive, negative = self._logits(self._x, self._context, part, self._generator)
+            own, readout = self._embed(self._x, nodes[part], adjacency[part])
+            positive, negative = self._discriminate(self._weighted_target(own), readout)
             loss = 0.5 * (F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive))
                           + F.binary_cross_entropy_with_logits(negative,
                                                                torch.zeros_like(negative)))
@@ -223,16 +260,23 @@ class CoLA(GraphNativeDetector):
     def _score(self, graph: GraphBatch, context: GraphContext, rounds: int,
                generator: torch.Generator | None) -> torch.Tensor:
         targets = graph.target.cpu()
-        score = torch.zeros(len(targets), dtype=torch.float64)
-        projected_all = self.model_.weight(graph.x)  # X W once: rounds only gather rows
-        for _ in range(rounds):
-            # a new pairing of negatives each round: the targets in a random order
-            order = torch.randperm(len(targets), generator=generator)
-            for start in range(0, len(order), 8192):
-                part = order[start:start + 8192]
-                positive, negative = self._logits(graph.x, context, targets[part], generator,
-                                                  projected_all)
-                score[part] += (negative - positive).double().cpu()
+        n = len(targets)
+        score = torch.zeros(n, dtype=torch.float64)
+        projected_all = input_linear(graph.x, self.model_.weight.weight)  # rounds gather rows
+        weighted = self._weighted_target(projected_all[graph.target])  # the same every round
+        per_draw = max(1, SCORE_INSTANCES // max(n, 1))  # rounds drawn and scored at once
+        for first in range(0, rounds, per_draw):
+            group = min(per_draw, rounds - first)
+            # a new pairing of negatives each round: the targets in a random order, each
+            # paired with the subgraph of the one before it
+            order = torch.cat([torch.randperm(n, generator=generator) for _ in range(group)])
+            nodes, adjacency = self._instances(context, targets[order], generator)
+            # embedded in cache-sized chunks (large (B, k, 64) tensors are memory-bound)
+            readout = torch.cat([self._embed(graph.x, nodes[i:i + SCORE_CHUNK],
+                                             adjacency[i:i + SCORE_CHUNK], projected_all)[1]
+                                 for i in range(0, len(order), SCORE_CHUNK)])
+            positive, negative = self._discriminate(weighted[order], readout, segment=n)
+            score.index_add_(0, order, (negative - positive).double().cpu())
         return (score / rounds).to(graph.x.dtype).to(graph.x.device)
 
     def loss(self, batch: Batch) -> torch.Tensor:
