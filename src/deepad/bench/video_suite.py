@@ -152,6 +152,13 @@ REPORT_ROWS = ("ffp", "ffp_long", "ffp_hr", "ffp_val", "convae", "convae_long", 
                "convae_hasan", "mil", "mil_ffp", "mil_ffp_val", "sdor", "deepsvdd")
 
 
+def deepad_detector(cls_name: str, params: dict):
+    """A fresh ``cls_name`` of the registry with ``params`` and the suite's seed."""
+    import deepad
+
+    return deepad.get_detector(cls_name)(random_state=SEED, **params)
+
+
 def halves() -> tuple[list[int], list[int]]:
     """Test videos 1..12 split in two halves by video: odd ids, even ids."""
     return [1, 3, 5, 7, 9, 11], [2, 4, 6, 8, 10, 12]
@@ -184,7 +191,7 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
         "frame_size": list(options.get("frame_size", FRAME_SIZE)), "protocol": protocol,
         "seed": SEED, "deepad": deepad.__version__, "torch": torch.__version__})
     if name.startswith("ffp"):
-        result["pixel_auc"] = _pixel_auc(result.pop("_wrapper"), test.videos(), test)
+        result["pixel_auc"] = _pixel_auc(result["_wrapper"], test.videos(), test)
     wrapper = result.pop("_wrapper", None)
     if out is not None and name in SAVED_MODELS and wrapper is not None:
         wrapper.save(Path(out) / "models" / f"{name}.deepad")
@@ -332,15 +339,20 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
     if net == "ffp":
         ffp = VideoDetector(FuturePrediction(random_state=SEED, **FFP_PARAMS),
                             frame_size=FRAME_SIZE, **options).fit(train.videos())
-    else:  # a saved predictor job (trained without labels on training videos only)
+    else:  # the predictor of a heldout job (trained without labels on training videos only)
         saved = None if out is None else Path(out) / "models" / f"{net}.deepad"
-        if saved is None or not saved.exists():
-            msg = (f"the MIL features need the {net} job's saved predictor {saved}; run the "
-                   f"{net} job first.")
-            raise FileNotFoundError(msg)
-        ffp = VideoDetector.load(saved)
-        done = json.loads((Path(out) / f"{net}.json").read_text())
-        feature_fit = (done["fit_wall_s"], done["fit_cpu_s"])
+        if saved is not None and saved.exists():  # saved by that job: its fit time counts
+            ffp = VideoDetector.load(saved)
+            done = json.loads((Path(out) / f"{net}.json").read_text())
+            feature_fit = (done["fit_wall_s"], done["fit_cpu_s"])
+        else:  # refitted here with that job's settings and rule (timed in this job's fit)
+            cls_name, params, net_options, _ = JOBS[net]
+            ffp = VideoDetector(deepad_detector(cls_name, params),
+                                **{"frame_size": FRAME_SIZE, **net_options})
+            fit_videos = [v for i, v in enumerate(train.videos(), 1) if i not in HELD_OUT]
+            _fit_heldout(ffp, fit_videos, [train.videos()[i - 1] for i in HELD_OUT])
+            if saved is not None:
+                ffp.save(saved)
     train_feats = [mil_features(ffp.anomaly_map(v)) for v in train.videos()]
     fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     if feature_fit is not None:  # the predictor's own training counts in the fit
