@@ -150,3 +150,16 @@ def test_conv_autoencoder_with_hasan_layers_ranks_an_extra_object_first(tmp_path
     assert roc_auc_score(truth, scores) >= 0.9
     loaded = deepad.load(det.save(tmp_path / "hasan"))
     np.testing.assert_array_equal(loaded.decision_function(test), scores)
+
+
+def test_encoder_features_give_every_frame_the_pooled_deepest_map():
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 255, (40, 12, 18), dtype=np.uint8) for _ in range(2)]
+    ffp = VideoDetector(FuturePrediction(hidden_dims=(4, 8), epochs=1, random_state=0),
+                        clip_length=5).fit(videos)
+    enc = video_suite.encoder_features(ffp, videos[0])
+    assert enc.shape == (40, 16) and np.isfinite(enc).all()
+    np.testing.assert_array_equal(enc[:4], np.repeat(enc[4:5], 4, axis=0))  # not predicted
+    assert (enc[:, 8:] >= enc[:, :8] - 1e-9).all()  # max over space >= mean over space
+    feats = video_suite.mil_features(ffp.anomaly_map(videos[0]), enc)
+    assert feats.shape == (video_suite.N_SEGMENTS, 2 * (56 + 16))

@@ -44,8 +44,11 @@ import numpy as np
 
 FRAME_SIZE = (48, 72)  # the stored 120 x 180 frames resized by 0.4 (bilinear, antialiased)
 SEED = 0
-MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val"}
+MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp"}
 """The job whose future frame predictor gives a MIL job its segment features."""
+MIL_FEATURE_KIND = {"mil_ffp_enc": "error+encoder"}
+"""MIL jobs whose segment features add the predictor's encoder features
+(:func:`encoder_features`) to its prediction-error features; the others: error only."""
 SAVED_MODELS = ("ffp_val",)
 """Jobs whose fitted VideoDetector is saved to ``<out>/models/<job>.deepad`` (MIL features
 reuse it; rebuilt by the job when missing)."""
@@ -86,6 +89,12 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
     # (defined before the ffp_val result was known; one job, reported whatever it gives)
     "mil_ffp_val": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
                     "mil_features"),
+    # the mil_ffp head and predictor (the ffp job's settings), the segment features extended
+    # by the predictor's encoder: the U-Net's deepest map pooled over space (mean and max),
+    # averaged over the segment, the analogue of Sultani et al.'s averaged C3D activations
+    # (defined after the ffp_val result was seen; one job, reported whatever it gives)
+    "mil_ffp_enc": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
+                    "mil_features"),
     # the stored 120 x 180 frames, closer to the paper's 227 x 227 (defined after the 48 x 72
     # Conv-AE results were seen; one job, reported whatever its result)
     "convae_hr": ("AutoEncoder", {"hidden_dims": (16, 32, 32, 8), "dropout": 0.0, "epochs": 5,
@@ -120,7 +129,7 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
 }
 ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long",
          "convae_hr", "ffp_hr", "convae_long", "ffp_val", "mil_ffp_val", "convae_hasan",
-         "deepsvdd")
+         "mil_ffp_enc", "deepsvdd")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -146,10 +155,13 @@ TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
           "mil_ffp_val": "MIL ranking on the same segment features of the prediction error of "
                          "the held-out-selected predictor (ffp_val row), two folds by video "
                          "(run after the rows above were seen)",
+          "mil_ffp_enc": "MIL ranking on the prediction-error segment features plus the "
+                         "predictor's pooled encoder features, two folds by video (run after "
+                         "the rows above were seen)",
           "sdor": "SDOR (Pang et al. 2020), transductive on the test videos",
           "deepsvdd": "Deep SVDD on clips (Ruff et al. 2018)"}
 REPORT_ROWS = ("ffp", "ffp_long", "ffp_hr", "ffp_val", "convae", "convae_long", "convae_hr",
-               "convae_hasan", "mil", "mil_ffp", "mil_ffp_val", "sdor", "deepsvdd")
+               "convae_hasan", "mil", "mil_ffp", "mil_ffp_val", "mil_ffp_enc", "sdor", "deepsvdd")
 
 
 def deepad_detector(cls_name: str, params: dict):
@@ -182,7 +194,8 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
     train = load_ucsd_ped2("train", root=root)
     test = load_ucsd_ped2("test", root=root, masks=name.startswith("ffp"))
     if protocol == "mil_features":
-        result = _run_mil_features(train, test, options, MIL_FEATURE_NET[name], out)
+        result = _run_mil_features(train, test, options, MIL_FEATURE_NET[name], out,
+                                   MIL_FEATURE_KIND.get(name, "error"))
     else:
         result = _run_clips(name, train, test)
     result.update({
@@ -301,20 +314,51 @@ def _fit_heldout(wrapper, fit_videos: list, held_out: list) -> dict:
             "held_out_videos": list(HELD_OUT)}
 
 
-def mil_features(maps: np.ndarray) -> np.ndarray:
+def mil_features(maps: np.ndarray, encoder: np.ndarray | None = None) -> np.ndarray:
     """The MIL instances of one video: its :data:`N_SEGMENTS` segment features
-    (:func:`deepad.data.video.segment_features` of the prediction-error maps), each followed
-    by its difference from the video's median segment feature (the segment against its own
-    video, as Liu et al.'s per-video normalisation compares a frame with its video):
-    ``(32, 112)``."""
-    from deepad.data.video import segment_features
+    (:func:`deepad.data.video.segment_features` of the prediction-error maps; with
+    ``encoder``, per-frame encoder features ``(n_frames, k)`` averaged over each segment
+    appended), each followed by its difference from the video's median segment feature (the
+    segment against its own video, as Liu et al.'s per-video normalisation compares a frame
+    with its video): ``(32, 112)``, or ``(32, 112 + 2k)`` with ``encoder``."""
+    from deepad.data.video import segment_bounds, segment_features
 
     feats = segment_features(maps, n_segments=N_SEGMENTS)
+    if encoder is not None:
+        means = np.stack([encoder[a:b].mean(axis=0)
+                          for a, b in segment_bounds(len(encoder), N_SEGMENTS)])
+        feats = np.concatenate([feats, means.astype(feats.dtype)], axis=1)
     return np.concatenate([feats, feats - np.median(feats, axis=0)], axis=1)
 
 
+def encoder_features(wrapper, video) -> np.ndarray:
+    """Per-frame features of a fitted future frame predictor's encoder: the U-Net's deepest
+    feature map for the clip that predicts the frame, averaged and max-pooled over space
+    (``2 · hidden_dims[-1]`` numbers); a video's first ``T − 1`` frames (never predicted)
+    take the first predicted frame's. Float64 ``(n_frames, 2 · hidden_dims[-1])``."""
+    import torch
+
+    frames = wrapper._check_video(video)
+    net = wrapper.detector_.model_
+    pooled: list[torch.Tensor] = []
+
+    def keep(module, inputs, output) -> None:
+        pooled.append(torch.cat([output.mean(dim=(2, 3)), output.amax(dim=(2, 3))], dim=1))
+
+    hook = net.generator.down[-1].register_forward_hook(keep)
+    net.eval()
+    try:
+        with torch.no_grad():
+            for _, clips in wrapper._clips(frames):
+                net(torch.from_numpy(clips))
+    finally:
+        hook.remove()
+    per_clip = torch.cat(pooled).double().numpy()
+    return np.concatenate([np.repeat(per_clip[:1], wrapper.clip_length - 1, axis=0), per_clip])
+
+
 def _run_mil_features(train, test, options: dict, net: str = "ffp",
-                      out: str | Path | None = None) -> dict:
+                      out: str | Path | None = None, kind: str = "error") -> dict:
     """MIL ranking (Sultani et al. 2018) on segment features of an unsupervised network.
 
     Sultani et al. train their MIL head on features of a pretrained video network (C3D, 32
@@ -353,13 +397,17 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
             _fit_heldout(ffp, fit_videos, [train.videos()[i - 1] for i in HELD_OUT])
             if saved is not None:
                 ffp.save(saved)
-    train_feats = [mil_features(ffp.anomaly_map(v)) for v in train.videos()]
+    def features(video) -> np.ndarray:
+        encoder = encoder_features(ffp, video) if kind == "error+encoder" else None
+        return mil_features(ffp.anomaly_map(video), encoder)
+
+    train_feats = [features(v) for v in train.videos()]
     fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     if feature_fit is not None:  # the predictor's own training counts in the fit
         fit_wall, fit_cpu = fit_wall + feature_fit[0], fit_cpu + feature_fit[1]
     test_videos = test.videos()
     wall, cpu = time.perf_counter(), time.process_time()
-    test_feats = [mil_features(ffp.anomaly_map(v)) for v in test_videos]
+    test_feats = [features(v) for v in test_videos]
     score_wall, score_cpu = time.perf_counter() - wall, time.process_time() - cpu
     scores, scored_mask, video_of, per_fold = [], [], [], []
     for positives, scored in (halves(), halves()[::-1]):
@@ -388,7 +436,7 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
         "fit_wall_s": fit_wall, "fit_cpu_s": fit_cpu, "score_wall_s": score_wall,
         "score_cpu_s": score_cpu, "frames_scored": int(sum(len(s) for s in scores)),
         "mil_fit_cpu_s_per_fold": per_fold,
-        "feature_params": {"network": "FuturePrediction", "job": net,
+        "feature_params": {"network": "FuturePrediction", "job": net, "kind": kind,
                            **_plain(JOBS[net][1]), "n_segments": N_SEGMENTS, "grid": [6, 9]},
         "scores": np.concatenate(scores).tolist(),
         "scored": np.concatenate(scored_mask).astype(int).tolist(),
