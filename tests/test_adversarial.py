@@ -138,3 +138,44 @@ def test_kdbu_needs_dropout_and_lid_needs_k_below_reference(blobs):
         KDBU(classifier=plain).fit(X, y)
     with pytest.raises(ValueError, match="k < n_reference"):
         LID(classifier=plain, k=20, n_reference=20).fit(X, y)
+
+
+@pytest.mark.parametrize(("name", "param", "grid"), [
+    ("LID", "k", (10, 20, 30, 40, 50, 60, 70, 80, 90)),
+    ("MahalanobisAdversarial", "epsilon", None)])
+def test_auto_chooses_on_a_held_out_half_of_the_detector_data(blobs, fitted, name, param,
+                                                               grid, tmp_path):
+    """Lee et al.'s ADV_Regression rule: each value's regression fitted on one half (split by
+    source image) and scored on the other; the best value is kept and saved."""
+    from deepad.detectors.related.ood import EPSILONS
+
+    dets, split = fitted
+    cls = type(dets[name])
+    det = cls(**{**PARAMS, param: "auto"}).fit(blobs[0], blobs[1])
+    det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
+    expected = grid if grid is not None else EPSILONS
+    assert tuple(det.choice_auroc_) == expected
+    chosen = det.k_ if param == "k" else det.epsilon_
+    assert det.choice_auroc_[chosen] == max(det.choice_auroc_.values())
+    # the values really differ in what they measure (the choice is not a no-op)
+    assert len(set(np.round(list(det.choice_auroc_.values()), 6))) > 1
+    assert roc_auc_score(split.y_eval, det.decision_function(split.X_eval)) >= 0.8
+    loaded = deepad.load(det.save(tmp_path / name))
+    assert (loaded.k_ if param == "k" else loaded.epsilon_) == chosen
+    np.testing.assert_array_equal(loaded.decision_function(split.X_eval[:50]),
+                                  det.decision_function(split.X_eval[:50]))
+
+
+def test_auto_keeps_an_images_versions_in_one_half_and_rejects_bad_groups(fitted, blobs):
+    dets, split = fitted
+    det = LID(**{**PARAMS, "k": "auto", "classifier": dets["LID"].classifier_}).fit(
+        blobs[0], blobs[1])
+    with pytest.raises(ValueError, match="groups must hold one label"):
+        det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit[:-1])
+    # one group holding every row leaves the second half empty
+    with pytest.raises(ValueError, match="each half needs"):
+        det.fit_detector(split.X_fit, split.y_fit, groups=np.zeros(len(split.y_fit), int))
+    # the groups tie each clean, noisy and adversarial triple to its source image
+    thirds = np.split(split.groups_fit, 3)
+    assert np.array_equal(thirds[0], thirds[1]) and np.array_equal(thirds[0], thirds[2])
+    assert not set(split.groups_fit) & set(split.groups_eval)

@@ -38,7 +38,7 @@ from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
 
 from deepad.core.chunks import chunk_rows
-from deepad.core.params import Interval
+from deepad.core.params import Interval, Options
 from deepad.core.registry import register
 from deepad.core.saved_state import read_field
 from deepad.core.scoring import contamination_threshold
@@ -52,10 +52,13 @@ from deepad.detectors.related.classifier import (
     ClassifierNet,
     input_gradient,
 )
-from deepad.detectors.related.ood import Mahalanobis
+from deepad.detectors.related.ood import EPSILONS, Mahalanobis
 from deepad.nets import build_backbone
 from deepad.nets.mlp import ACTIVATIONS
 
+LID_KS = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+"""The k that ``LID(k="auto")`` chooses from (Lee et al.'s list for LID)."""
+LID_DEFAULT_K = 20
 STANDARDISE_ROWS = 1000
 """Clean training samples (a seeded subsample) that standardise the characteristics."""
 SKIPPED_LAYERS = (_DropoutNd, nn.Flatten, nn.Identity)
@@ -114,6 +117,55 @@ class AdversarialDetector(ClassifierDetector):
     subcategory = "adversarial"
     reference_stats: ClassVar[tuple[str, ...]] = ()
     default_sign: ClassVar[float] = 1.0
+    choice_param: ClassVar[str | None] = None
+    """The parameter that ``"auto"`` lets :meth:`fit_detector` choose (Lee et al.'s
+    ``ADV_Regression.py``), None when the detector has none."""
+
+    # ------------------------------------------------------------------ the choice
+    def choice_grid(self) -> tuple:
+        """The values ``"auto"`` chooses from."""
+        return ()
+
+    def apply_choice(self, value: Any) -> None:
+        """Make the characteristics use ``value`` of :attr:`choice_param`."""
+        raise NotImplementedError
+
+    def _choice_pending(self) -> bool:
+        return self.choice_param is not None and getattr(self, self.choice_param) == "auto"
+
+    def _choose(self, X: torch.Tensor, labels: np.ndarray, groups: np.ndarray
+                ) -> torch.Tensor:
+        """Lee et al.'s choice (``ADV_Regression.py``): for each value of the grid, a logistic
+        regression fitted on one half of the detector data (split by ``groups``, so the clean,
+        noisy and adversarial versions of one image stay together) and scored by its AUROC on
+        the other half; the best value (the first on ties) is kept. Returns its
+        characteristics of every row of ``X``."""
+        from deepad.metrics import auc_roc
+
+        names = np.unique(groups)
+        generator = np.random.default_rng(int(self.seed_ or 0))
+        first = np.isin(groups, generator.permutation(names)[:len(names) // 2])
+        for part in (first, ~first):
+            if np.bincount(labels[part], minlength=2).min() < 2:
+                msg = (f"{self.choice_param}='auto' splits the detector data in two halves by "
+                       f"group, and each half needs at least 2 normal and 2 adversarial "
+                       f"samples; got {np.bincount(labels[part], minlength=2).tolist()}. Pass "
+                       f"more samples or a fixed {self.choice_param}.")
+                raise ValueError(msg)
+        results, best, best_chars = {}, None, None
+        for value in self.choice_grid():
+            self.apply_choice(value)
+            chars = self._characteristics_in_chunks(X)
+            z = chars.cpu().numpy()
+            regression, mean, std = _regression(z[first], labels[first])
+            auc = float(auc_roc(labels[~first],
+                                regression.decision_function((z[~first] - mean) / std)))
+            results[value] = auc
+            if best is None or auc > results[best]:
+                best, best_chars = value, chars
+        self.apply_choice(best)
+        self.choice_auroc_ = results
+        return best_chars
 
     # ------------------------------------------------------------------ hooks
     def fit_reference(self, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -145,20 +197,28 @@ class AdversarialDetector(ClassifierDetector):
         return torch.cat([self.characteristics(X[s:s + rows], index[s:s + rows]).double()
                           for s in range(0, len(X), rows)])
 
-    def fit_detector(self, X: Any, is_adversarial: Any) -> AdversarialDetector:
+    def fit_detector(self, X: Any, is_adversarial: Any, groups: Any = None
+                     ) -> AdversarialDetector:
         """Fit the logistic regression on the characteristics of ``X`` (normal inputs,
         ``is_adversarial = 0``: clean and noisy ones; adversarial inputs: 1), as Feinman et
         al., Ma et al. and Lee et al. do; the classifier and its statistics stay as ``fit``
         made them.
 
+        Where the detector's :attr:`choice_param` is ``"auto"`` (LID's ``k``,
+        MahalanobisAdversarial's ``epsilon``), its value is first chosen on ``X`` alone, as
+        Lee et al.'s ``ADV_Regression.py`` does: a regression per value fitted on one half of
+        the rows and scored by its AUROC on the other (``choice_auroc_``). ``groups`` (one
+        label per row, e.g. the source image of a clean, noisy and adversarial triple, as
+        :attr:`AdversarialSplit.groups_fit` holds) keeps related rows in one half; without it
+        every row is its own group.
+
         Raises
         ------
         ValueError
             Labels other than 0 / 1, of another length than ``X``, or without both kinds;
-            ``X`` not of the fitted input's shape.
+            ``groups`` of another length than ``X``; ``X`` not of the fitted input's shape;
+            with ``"auto"``, a half without 2 samples of each kind.
         """
-        from sklearn.linear_model import LogisticRegressionCV
-
         check_is_fitted(self, "statistics_")
         X = self._check_input(X)
         labels = np.asarray(is_adversarial)
@@ -175,15 +235,20 @@ class AdversarialDetector(ClassifierDetector):
             msg = (f"fit_detector needs at least 2 normal and 2 adversarial samples; got "
                    f"{counts[0]} normal and {counts[1]} adversarial.")
             raise ValueError(msg)
+        groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        if groups.shape != (len(X),):
+            msg = (f"groups must hold one label per sample of X, shape ({len(X)},); got "
+                   f"shape {groups.shape}.")
+            raise ValueError(msg)
+        labels = labels.astype(np.int64)
         X_t = torch.from_numpy(X).to(self.device_)
         self.model_.eval()
-        chars = self._characteristics_in_chunks(X_t)
+        if self._choice_pending():
+            chars = self._choose(X_t, labels, groups)
+        else:
+            chars = self._characteristics_in_chunks(X_t)
+        regression, _, _ = _regression(chars.cpu().numpy(), labels)
         mean, std = chars.mean(dim=0), chars.std(dim=0).clamp(min=1e-12)
-        z = ((chars - mean) / std).cpu().numpy()
-        regression = LogisticRegressionCV(cv=int(min(5, counts.min())), max_iter=2000)
-        with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
-            warnings.simplefilter("ignore", FutureWarning)
-            regression.fit(z, labels.astype(np.int64))
         device = chars.device
         self.statistics_.update(
             char_mean=mean, char_std=std,
@@ -221,6 +286,20 @@ class AdversarialDetector(ClassifierDetector):
         self.detector_fitted_ = read_field(state, "detector_fitted", "bool")
 
 
+def _regression(z: np.ndarray, labels: np.ndarray):
+    """The papers' logistic regression on standardised characteristics (scikit-learn's
+    ``LogisticRegressionCV``); returns it with the standardisation's mean and scale."""
+    from sklearn.linear_model import LogisticRegressionCV
+
+    mean, std = z.mean(axis=0), np.maximum(z.std(axis=0, ddof=1), 1e-12)
+    regression = LogisticRegressionCV(
+        cv=int(min(5, np.bincount(labels, minlength=2).min())), max_iter=2000)
+    with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
+        warnings.simplefilter("ignore", FutureWarning)
+        regression.fit((z - mean) / std, labels)
+    return regression, mean, std
+
+
 _CLASSIFIER_ARGS = ("classifier", "feature_layer", "hidden_dims", "feature_dim", "activation",
                     "backbone", "epochs", "batch_size", "lr", "weight_decay", "validation_size",
                     "patience", "grad_clip", "contamination", "device", "random_state",
@@ -248,7 +327,11 @@ class LID(AdversarialDetector):
     samples; the vector over layers goes to a logistic regression (:meth:`fit_detector`).
     ``layers="auto"``: the output of every layer of the classifier (each leaf module but
     dropout / flatten / identity, the logits included), as the paper uses all layers.
-    Defaults are the paper's MNIST ones: mini-batches of 100, k = 20.
+    Defaults are the paper's MNIST ones: mini-batches of 100, k = 20. ``k="auto"``: chosen
+    from :data:`LID_KS` (Lee et al.'s ``ADV_Generate_LID_Mahalanobis.py`` list, 10 ... 90,
+    those below ``n_reference``) in :meth:`fit_detector` on the detector data alone, by Lee
+    et al.'s ``ADV_Regression.py`` rule (see :meth:`AdversarialDetector.fit_detector`); k = 20
+    until then.
 
     Deviation: the paper estimates LID within each mini-batch of the evaluation data, against
     the clean images of that batch; here the reference mini-batch is ``n_reference`` clean
@@ -257,7 +340,7 @@ class LID(AdversarialDetector):
 
     Parameters
     ----------
-    k : int, default 20
+    k : int or "auto", default 20
     n_reference : int, default 100
         Size of the reference mini-batch (all training samples when there are fewer).
     layers : "auto" or tuple of str, default "auto"
@@ -265,6 +348,13 @@ class LID(AdversarialDetector):
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
     random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
+
+    Attributes
+    ----------
+    k_ : int
+        The k used.
+    choice_auroc_ : dict
+        With ``k="auto"``, after :meth:`fit_detector`: each k's AUROC on the held-out half.
 
     References
     ----------
@@ -277,11 +367,12 @@ class LID(AdversarialDetector):
                  "Dimensionality, ICLR 2018")
     uses_features = False
     statistic_names = ("reference", *DETECTOR_STATS)
+    choice_param = "k"
     test_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_TEST_PARAMS, "k": 10}
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **ClassifierDetector._parameter_constraints,
-        "k": [Interval(numbers.Integral, 2, None)],
+        "k": [Interval(numbers.Integral, 2, None), Options(("auto",))],
         "n_reference": [Interval(numbers.Integral, 3, None)],
         "layers": [_LayersOrAuto()],
     }
@@ -322,14 +413,26 @@ class LID(AdversarialDetector):
         self.check_layers(names)
         return names
 
+    def choice_grid(self) -> tuple:
+        return tuple(k for k in LID_KS if k < min(self.n_reference, self._n_reference_rows))
+
+    def apply_choice(self, value: Any) -> None:
+        self.k_ = int(value)
+
     def fit_reference(self, X, y):
-        if self.k >= self.n_reference:
-            msg = f"LID needs k < n_reference; got k={self.k}, n_reference={self.n_reference}."
+        auto = self.k == "auto"
+        smallest = LID_KS[0] if auto else self.k
+        if smallest >= self.n_reference:
+            msg = (f"LID needs k < n_reference; got k={self.k!r} (smallest {smallest}), "
+                   f"n_reference={self.n_reference}.")
             raise ValueError(msg)
-        if len(X) <= self.k:
-            msg = (f"LID needs more than k={self.k} clean training samples for its reference "
+        if len(X) <= smallest:
+            msg = (f"LID needs more than k={smallest} clean training samples for its reference "
                    f"mini-batch; got {len(X)}.")
             raise ValueError(msg)
+        self._n_reference_rows = min(len(X), self.n_reference)
+        # "auto": the paper's k until fit_detector chooses (the largest k the reference allows)
+        self.k_ = min(LID_DEFAULT_K, self._n_reference_rows - 1) if auto else int(self.k)
         # n_reference samples (all of them when there are fewer)
         generator = torch.Generator().manual_seed(int(self.seed_ or 0) + 1)
         picks = torch.randperm(len(X), generator=generator)[:self.n_reference].to(X.device)
@@ -341,8 +444,19 @@ class LID(AdversarialDetector):
         n = len(x)
         _, outputs = layer_outputs(self.model_, torch.cat([x, self.statistics_["reference"]]),
                                    names)
-        return torch.stack([lid_mle(torch.cdist(o[:n].double(), o[n:].double()), self.k)
+        return torch.stack([lid_mle(torch.cdist(o[:n].double(), o[n:].double()), self.k_)
                             for o in outputs], dim=1)
+
+    def _get_state(self):
+        state, tensors = super()._get_state()
+        state["k"] = int(self.k_)
+        return state, tensors
+
+    def _set_state(self, state, tensors, device=None):
+        super()._set_state(state, tensors, device=device)
+        self.k_ = read_field(state, "k", "int", low=1,  # models saved before k_ existed
+                             default=LID_DEFAULT_K if self.k == "auto" else self.k)
+        self._n_reference_rows = len(self.statistics_["reference"])
 
 
 # ============================================================================ KD + BU
@@ -524,9 +638,12 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
     ``layers="auto"``: the output of every activation module of the classifier (for deepad's
     classifier: the end of each block and the penultimate layer), feature maps averaged over
     their positions, as the paper's layers at the end of each dense / residual block.
-    Deviation: ε is fixed (default 0.0014, ODIN's) or ``"auto"`` (chosen on clean training
-    data, see :class:`~deepad.detectors.related.ood.Mahalanobis`); the paper tunes it on the
-    adversarial validation samples.
+    ε is fixed (default 0.0014, ODIN's) or ``"auto"``: chosen as the paper does, on
+    adversarial samples (its ``ADV_Regression.py``): in :meth:`fit_detector`, from
+    :data:`~deepad.detectors.related.ood.EPSILONS` (the paper's list extended to 0.1 for inputs
+    in [0, 1] that are not standardised), by the AUROC of a regression fitted on one half of
+    the detector data and scored on the other (see :meth:`AdversarialDetector.fit_detector`);
+    no perturbation (ε = 0) until then.
 
     Parameters
     ----------
@@ -536,6 +653,14 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
     random_state, verbose, batch_norm
         See :class:`~deepad.detectors.related.classifier.ClassifierDetector`.
+
+    Attributes
+    ----------
+    epsilon_ : float
+        The perturbation size used.
+    choice_auroc_ : dict
+        With ``epsilon="auto"``, after :meth:`fit_detector`: each ε's AUROC on the held-out
+        half.
 
     References
     ----------
@@ -549,6 +674,8 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
                  "Out-of-Distribution Samples and Adversarial Attacks, NeurIPS 2018")
     statistic_names = ("means", "precision", "score_mean", "score_std", *DETECTOR_STATS)
     test_params: ClassVar[dict[str, Any]] = dict(CLASSIFIER_TEST_PARAMS)
+    choice_param = "epsilon"
+    epsilon_on_clean = False  # "auto" is chosen on adversarial samples, in fit_detector
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **Mahalanobis._parameter_constraints, "layers": [_LayersOrAuto()]}
@@ -566,6 +693,12 @@ class MahalanobisAdversarial(AdversarialDetector, Mahalanobis):
                              feature_dim, activation, backbone, epochs, batch_size, lr,
                              weight_decay, validation_size, patience, grad_clip, contamination,
                              device, random_state, verbose, batch_norm)
+
+    def choice_grid(self) -> tuple:
+        return EPSILONS
+
+    def apply_choice(self, value: Any) -> None:
+        self.epsilon_ = float(value)
 
     def feature_layers(self) -> list[str | None]:
         if self.layers != "auto":
@@ -631,6 +764,10 @@ class AdversarialSplit:
     """Share of the adversarial inputs the classifier no longer assigns to their true class."""
     mean_l2: float
     mean_linf: float
+    groups_fit: np.ndarray | None = None
+    """Per row of ``X_fit``: the index of its source image (its clean, noisy and adversarial
+    versions share it), for :meth:`AdversarialDetector.fit_detector`'s ``groups``."""
+    groups_eval: np.ndarray | None = None
 
 
 def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
@@ -683,13 +820,13 @@ def adversarial_protocol(classifier: nn.Module, X: Any, y: Any, attack: str, *,
     def part(rows):
         data = torch.cat([x[rows], noisy[rows], adv[rows]]).numpy()
         target = np.r_[np.zeros(2 * len(rows), np.int64), np.ones(len(rows), np.int64)]
-        return data, target, np.tile(flipped[rows].numpy(), 3)
+        return data, target, np.tile(flipped[rows].numpy(), 3), np.tile(rows.numpy(), 3)
 
-    X_fit, y_fit, succeeded_fit = part(order[:n_fit])
-    X_eval, y_eval, succeeded_eval = part(order[n_fit:])
+    X_fit, y_fit, succeeded_fit, groups_fit = part(order[:n_fit])
+    X_eval, y_eval, succeeded_eval, groups_eval = part(order[n_fit:])
     return AdversarialSplit(X_fit, y_fit, X_eval, y_eval, succeeded_fit, succeeded_eval,
                             int(correct.sum()), success, float(l2.mean()),
-                            float(delta.abs().amax(dim=1).mean()))
+                            float(delta.abs().amax(dim=1).mean()), groups_fit, groups_eval)
 
 
 __all__ = ["KDBU", "LID", "AdversarialDetector", "AdversarialSplit", "MahalanobisAdversarial",

@@ -50,6 +50,8 @@ class _EpsilonChoice:
     def choose(detector: ClassifierDetector, X: torch.Tensor, confidence) -> float:
         if detector.epsilon != "auto":
             return float(detector.epsilon)
+        if not detector.epsilon_on_clean:  # chosen later, on other data (no perturbation now)
+            return 0.0
         generator = torch.Generator().manual_seed(int(detector.seed_ or 0))
         rows = torch.randperm(len(X), generator=generator)[:AUTO_ROWS].to(X.device)
         sample = X[rows]
@@ -109,6 +111,9 @@ class MSP(ClassifierDetector):
     reference = ("Hendrycks & Gimpel, A Baseline for Detecting Misclassified and "
                  "Out-of-Distribution Examples in Neural Networks, ICLR 2017")
     test_params: ClassVar[dict[str, Any]] = dict(CLASSIFIER_TEST_PARAMS)
+    epsilon_on_clean: ClassVar[bool] = True
+    """Whether ``epsilon="auto"`` is chosen on clean training data in ``fit`` (ODIN,
+    Mahalanobis) rather than later on other data (MahalanobisAdversarial)."""
 
     def __init__(self, classifier=D["classifier"], feature_layer=D["feature_layer"],
                  hidden_dims=D["hidden_dims"], feature_dim=D["feature_dim"],
