@@ -14,7 +14,10 @@ from deepad.nets.graph import (  # noqa: E402
     propagation_matrix,
     sparse_attributes,
 )
-from deepad.nets.graph_objectives import row_bce_structure_error  # noqa: E402
+from deepad.nets.graph_objectives import (  # noqa: E402
+    row_bce_structure_error,
+    undirected_half,
+)
 
 
 def _graph(n=40, m=150, seed=0):
@@ -109,3 +112,16 @@ def test_row_bce_structure_error_equals_dense_bce():
     far = row_bce_structure_error(z * 1e3, edge_index)
     assert torch.isfinite(far).all()
     assert float(far.max()) <= (100 * 40) ** 0.5 + 1e-3
+
+
+def test_undirected_half_keeps_each_edge_once_and_the_mean_loss():
+    edge_index, generator = _graph()
+    half = undirected_half(edge_index)
+    assert half.shape[1] * 2 == edge_index.shape[1]
+    assert bool((half[0] < half[1]).all())
+    z = torch.randn(40, 5, generator=generator)
+    loss = torch.nn.functional.softplus(-(z[edge_index[0]] * z[edge_index[1]]).sum(1)).mean()
+    on_half = torch.nn.functional.softplus(-(z[half[0]] * z[half[1]]).sum(1)).mean()
+    torch.testing.assert_close(on_half, loss)
+    directed = edge_index[:, :-1]  # one direction missing: not halved
+    assert undirected_half(directed) is directed

@@ -22,6 +22,8 @@ entries); the detectors pass the validated, symmetrised and coalesced graph.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch.utils.checkpoint import checkpoint
 
@@ -149,6 +151,32 @@ def row_bce_structure_error(z: torch.Tensor, edge_index: torch.Tensor,
                       - softplus(logit).clamp(max=BCE_LOG_FLOOR))
         on_edges = torch.zeros(n, dtype=z.dtype, device=z.device).index_add_(0, src, correction)
     return row_norm(all_pairs + on_edges)
+
+
+_HALVES: dict[int, tuple[weakref.ref, torch.Tensor]] = {}
+
+
+def undirected_half(edge_index: torch.Tensor) -> torch.Tensor:
+    """The pairs ``(u, v)`` with ``u < v`` of an edge list that lists every edge in both
+    directions and has no self-loops (a validated graph), else ``edge_index`` itself.
+
+    A loss that averages a symmetric function of an edge's two ends (GAAN's ``σ(z_u·z_v)``)
+    has the same mean over either list, at half the cost. Cached per tensor (weakly)."""
+    entry = _HALVES.get(id(edge_index))
+    if entry is not None and entry[0]() is edge_index:
+        return entry[1]
+    src, dst = edge_index
+    half = edge_index
+    upper = src < dst
+    if edge_index.shape[1] and int(upper.sum()) * 2 == edge_index.shape[1]:
+        n = int(edge_index.max()) + 1
+        forward = torch.sort(src * n + dst).values
+        backward = torch.sort(dst * n + src).values
+        if torch.equal(forward, backward):
+            half = edge_index[:, upper]
+    _HALVES[id(edge_index)] = (weakref.ref(edge_index), half)
+    weakref.finalize(edge_index, _HALVES.pop, id(edge_index), None)
+    return half
 
 
 def csr(edge_index: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:

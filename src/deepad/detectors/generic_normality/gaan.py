@@ -16,7 +16,11 @@ from deepad.core.trainer import Batch
 from deepad.data.spec import InputSpec
 from deepad.detectors.generic_normality.graph_native import GraphNativeDetector
 from deepad.nets.graph import GraphBatch
-from deepad.nets.graph_objectives import attribute_error, row_bce_structure_error
+from deepad.nets.graph_objectives import (
+    attribute_error,
+    row_bce_structure_error,
+    undirected_half,
+)
 from deepad.nets.mlp import MLP
 
 
@@ -161,17 +165,19 @@ class GAAN(GraphNativeDetector):
         graph = self._graph_batch(batch)
         net = self.model_
         fake = net.generator(self._noise(graph.x.shape[0], graph.x.device, self._generator))
+        # each undirected edge once: the logits are symmetric, so the mean losses are the same
+        edges = undirected_half(graph.edge_index)
         # generator: its fake edges taken for real
         opt_g.zero_grad(set_to_none=True)
-        fake_logit = edge_logits(net.encoder(fake), graph.edge_index)
+        fake_logit = edge_logits(net.encoder(fake), edges)
         loss_g = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
         loss_g.backward()
         self.clip_gradients(net.generator.parameters())
         opt_g.step()
         # discriminator (the encoder): real edges real, fake edges fake
         opt_d.zero_grad(set_to_none=True)
-        real_logit = edge_logits(net.encoder(graph.x), graph.edge_index)
-        fake_logit = edge_logits(net.encoder(fake.detach()), graph.edge_index)
+        real_logit = edge_logits(net.encoder(graph.x), edges)
+        fake_logit = edge_logits(net.encoder(fake.detach()), edges)
         loss_d = 0.5 * (
             F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
             + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
