@@ -14,11 +14,16 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 DEEPAD="${DEEPAD_DETECTORS:-DOMINANT,AnomalyDAE,CoLA,GAAN,CONAD,DeepSVDD,AutoEncoder,DevNet,DeepSAD}"
 bench() { taskset -c 0 nice -n 10 deepad bench --config benchmarks/configs/graphs.toml --jobs 1 "$@"; }
+# the config names the suite; a subset of graphs is named without it (same store and limits)
+subset() {
+    taskset -c 0 nice -n 10 deepad bench --db benchmarks/results/graphs.db --jobs 1 \
+        --timeout 600 --memory-limit 6 --setting unsupervised "$@"
+}
 for seed in "$@"; do
     bench --seeds "$seed" --detectors "$DEEPAD" --rerun-stale
     bench --seeds "$seed" --setting unsupervised --detectors pygod:AnomalyDAE,pygod:OCGNN
-    bench --seeds "$seed" --setting unsupervised --detectors pygod:DOMINANT,pygod:CONAD,pygod:CoLA \
+    subset --seeds "$seed" --detectors pygod:DOMINANT,pygod:CONAD,pygod:CoLA \
         --datasets books,disney,inj_cora
-    bench --seeds "$seed" --setting unsupervised --detectors pygod:CoLA --datasets reddit
-    bench --seeds "$seed" --setting unsupervised --detectors pygod:GAAN --datasets disney
+    subset --seeds "$seed" --detectors pygod:CoLA --datasets reddit
+    subset --seeds "$seed" --detectors pygod:GAAN --datasets disney
 done
