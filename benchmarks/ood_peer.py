@@ -3,10 +3,14 @@ and without its input pre-processing) and KNN on the same trained classifier and
 
 pytorch-ood imports torchvision, which does not import with deepad's CPU torch build, so this
 runs in its own environment, without deepad (for example a virtual environment with
-torch 2.14.1, torchvision 0.29.1 and pytorch-ood from the registry)::
+torch 2.14.1, torchvision 0.29.1 and pytorch-ood from the registry, whose Python is
+PEER_PYTHON below)::
 
+    python -m venv ood-peer-venv && ood-peer-venv/bin/pip install torch==2.14.1 \
+        torchvision==0.29.1 pytorch-ood                   # once; a large download
     python benchmarks/ood_fashion.py --peer-export        # deepad's environment
-    /work/ood-peer-venv/bin/python benchmarks/ood_peer.py --threads 1
+    PEER_PYTHON=ood-peer-venv/bin/python
+    $PEER_PYTHON benchmarks/ood_peer.py --threads 1
     python benchmarks/ood_fashion.py                       # the report, with the peer table
 
 It reads benchmarks/results/ood_fashion/peer/ (the data as .npy and the classifier as
