@@ -326,11 +326,12 @@ class DeepXGBOD(BaseDetector):
     supervised detector is this library's addition (XGBOD scores by the classifier alone:
     ``blend=()``, ``blend_extractors=False``).
     The default extractors, blend and booster were chosen on the quick suite only, at 10 % and
-    1 % labelled anomalies (``benchmarks/weak_boost_choice.py``; CatBoost in place of
-    scikit-learn's booster: mean AUC-ROC 0.937 / 0.882 against 0.933 / 0.845 at 10 % / 1 %,
-    chosen after a first checking run on the 25 other ADBench sets had shown scikit-learn's
-    booster weak at 1 %, see ``docs/decisions.md``). Cost: the fit time is the sum of the
-    members' and the booster's; median fit CPU seconds over the quick suite (one thread):
+    1 % labelled anomalies (``benchmarks/weak_boost_choice.py``, whose page
+    ``docs/results/weak_boost_choice.md`` gives the numbers; CatBoost in place of
+    scikit-learn's booster was chosen after a first checking run on the 25 other ADBench
+    sets had shown scikit-learn's booster weak at 1 %, see ``docs/decisions.md``). Cost: the
+    fit time is the sum of the members' and the booster's; median fit CPU seconds over the
+    quick suite (one thread):
     CatBoost 3.0, scikit-learn's booster 0.2, the four deep members 8.6 together (REPEN 0.9,
     AutoEncoder 2.6, VAE 3.8, DevNet 1.1).
 
