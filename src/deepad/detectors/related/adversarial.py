@@ -130,6 +130,15 @@ class AdversarialDetector(ClassifierDetector):
         """Make the characteristics use ``value`` of :attr:`choice_param`."""
         raise NotImplementedError
 
+    def grid_characteristics(self, X: torch.Tensor) -> dict[Any, torch.Tensor]:
+        """The characteristics of ``X`` for every value of :meth:`choice_grid` (one pass per
+        value; LID overrides it to share the distances)."""
+        out = {}
+        for value in self.choice_grid():
+            self.apply_choice(value)
+            out[value] = self._characteristics_in_chunks(X)
+        return out
+
     def _choice_pending(self) -> bool:
         return self.choice_param is not None and getattr(self, self.choice_param) == "auto"
 
@@ -153,9 +162,7 @@ class AdversarialDetector(ClassifierDetector):
                        f"more samples or a fixed {self.choice_param}.")
                 raise ValueError(msg)
         results, best, best_chars = {}, None, None
-        for value in self.choice_grid():
-            self.apply_choice(value)
-            chars = self._characteristics_in_chunks(X)
+        for value, chars in self.grid_characteristics(X).items():
             z = chars.cpu().numpy()
             regression, mean, std = _regression(z[first], labels[first])
             auc = float(auc_roc(labels[~first],
@@ -439,13 +446,26 @@ class LID(AdversarialDetector):
         return {"reference": X[picks].clone()}
 
     @torch.no_grad()
-    def characteristics(self, x, index=None):
-        names = self.lid_layers()
+    def _distances(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, the distances from each row of ``x`` to the reference mini-batch."""
         n = len(x)
         _, outputs = layer_outputs(self.model_, torch.cat([x, self.statistics_["reference"]]),
-                                   names)
-        return torch.stack([lid_mle(torch.cdist(o[:n].double(), o[n:].double()), self.k_)
-                            for o in outputs], dim=1)
+                                   self.lid_layers())
+        return [torch.cdist(o[:n].double(), o[n:].double()) for o in outputs]
+
+    def characteristics(self, x, index=None):
+        return torch.stack([lid_mle(d, self.k_) for d in self._distances(x)], dim=1)
+
+    def grid_characteristics(self, X: torch.Tensor) -> dict[Any, torch.Tensor]:
+        # one pass over the network and the distances serves every k
+        grid = self.choice_grid()
+        parts: dict[Any, list[torch.Tensor]] = {k: [] for k in grid}
+        rows = chunk_rows(X.shape)
+        for start in range(0, len(X), rows):
+            distances = self._distances(X[start:start + rows])
+            for k in grid:
+                parts[k].append(torch.stack([lid_mle(d, k) for d in distances], dim=1))
+        return {k: torch.cat(chunks) for k, chunks in parts.items()}
 
     def _get_state(self):
         state, tensors = super()._get_state()
