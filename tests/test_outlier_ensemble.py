@@ -140,6 +140,7 @@ def test_deepad_run_uses_the_ensemble_when_no_detector_is_named(tmp_path):
     assert "No detector named (-d): using OutlierEnsemble (" + " + ".join(DEFAULT_MEMBERS) in (
         result.output)
     assert f"the recommended detector is {RECOMMENDED_WEAK}" in result.output
+    assert 'pip install "deepad[boost]"' in result.output  # its default booster's extra
     assert "detector: OutlierEnsemble (ensembles / score_combination)" in result.output
     scores = pd.read_csv(tmp_path / "s.csv")
     assert set(scores.nlargest(4, "score")["row"]) == {80, 81, 82, 83}

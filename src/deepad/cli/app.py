@@ -643,7 +643,8 @@ def _run(data: Path | None, *, detector: str | None, label_column: str | None,
         if y is not None:
             typer.echo(f"Labels are given: with a few labelled anomalies the recommended "
                        f"detector is {RECOMMENDED_WEAK} (-d {RECOMMENDED_WEAK}; "
-                       "--labeled-ratio of the anomalies are revealed to it).")
+                       "--labeled-ratio of the anomalies are revealed to it; its default "
+                       "booster needs CatBoost: pip install \"deepad[boost]\").")
 
     # ---- supervision
     if "class-labels" in cls.supervision:
