@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from deepad.bench import BenchConfig, Job, Outcome, ResultStore, load_results, make_config, peers
 from deepad.bench.config import parse_param
+from deepad.bench.protocol import given_params
 from deepad.cli import app
 
 TESTS = Path(__file__).resolve().parent
@@ -289,6 +290,21 @@ def test_config_layers_and_param_parsing():
     assert config.params == {"DeepSVDD": {"epochs": 7, "lr": 0.1}}
     assert parse_param("python:pkg.mod:Fake.name=abc") == ("python:pkg.mod:Fake", "name", "abc")
     assert isinstance(BenchConfig().db, Path)
+
+
+def test_flag_detector_list_drops_the_files_parameters_of_detectors_it_leaves_out():
+    file = {"detectors": ["DeepSVDD", "AutoEncoder"], "suite": "quick",
+            "params": {"DeepSVDD": {"epochs": 5}, "AutoEncoder": {"epochs": 3}}}
+    config = make_config(file, {"detectors": "AutoEncoder"})
+    assert config.detectors == ["AutoEncoder"]
+    assert config.params == {"AutoEncoder": {"epochs": 3}}
+    # parameters given beside the narrower list still have to name one of its detectors
+    config = make_config(file, {"detectors": "AutoEncoder", "params": ["DeepSVDD.epochs=7"]})
+    with pytest.raises(ValueError, match="not among the detectors"):
+        given_params(config)
+    # one layer: the file's own parameters must name its own detectors
+    with pytest.raises(ValueError, match="not among the detectors"):
+        given_params(make_config({**file, "detectors": ["AutoEncoder"]}))
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -228,7 +228,9 @@ def make_config(*layers: dict[str, Any]) -> BenchConfig:
     given"."""
     values: dict[str, Any] = {}
     params: dict[str, dict[str, Any]] = {}
-    for layer in layers:
+    params_layer: dict[str, int] = {}  # the last layer that gave each detector's parameters
+    detectors_layer = -1
+    for index, layer in enumerate(layers):
         for key, value in layer.items():
             if value is None:
                 continue
@@ -236,8 +238,20 @@ def make_config(*layers: dict[str, Any]) -> BenchConfig:
             if key == "params":  # merged: a flag overrides the file's value of one parameter
                 for detector, table in _params(value).items():
                     params.setdefault(detector, {}).update(table)
+                    params_layer[detector] = index
             else:
                 values[key] = _coerce(key, value)
+                if key == "detectors":
+                    detectors_layer = index
+    # a later layer's detector list (--detectors over a file) leaves out the earlier layers'
+    # parameters of the detectors it drops; parameters given with the list (or after it)
+    # must still name one of its detectors (check_config / given_params: typos are errors)
+    if detectors_layer > 0:
+        from deepad.bench.detectors import parse_detector
+
+        kept = {parse_detector(d).spec for d in values.get("detectors", [])}
+        params = {d: t for d, t in params.items()
+                  if params_layer[d] >= detectors_layer or parse_detector(d).spec in kept}
     config = BenchConfig(**values, params=params)
     check_config(config)
     return config
