@@ -266,6 +266,13 @@ def default_lines(frames: dict[str, pd.DataFrame]) -> list[str]:
         if REFERENCE in table.index:
             line += (f"; {REFERENCE}: {table.loc[REFERENCE, 'auc_roc']:.3f}, rank "
                      f"{table.loc[REFERENCE, 'rank']:.2f}")
+        # the strongest peer in the same table (with labels: the supervised boosters), so a
+        # reader sees what the recommendation is measured against, above or below it
+        peers = table[table.index.str.contains(":") & (table.index != REFERENCE)]
+        if not peers.empty:
+            top = peers.index[0]
+            line += (f"; the best-ranked peer, {top}: {peers.loc[top, 'auc_roc']:.3f}, rank "
+                     f"{peers.loc[top, 'rank']:.2f}")
         lines.append(line + ").")
     return [*lines, ""]
 
