@@ -52,7 +52,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 DETECTOR_DIR = "detector"
-ANCHORS = ("auto", "last", "all")
+ANCHORS = ("auto", "last", "all", "frame")
 
 
 class _RandomState:
@@ -99,13 +99,17 @@ class VideoDetector(BaseEstimator):
     frame_size : (int, int) or None, default None
         Resize every frame to ``(height, width)`` (bilinear, antialiased) before clipping,
         for fitting and scoring; None keeps the frames' size.
-    anchor : {"auto", "last", "all"}, default "auto"
+    anchor : {"auto", "last", "all", "frame"}, default "auto"
         Which frames a clip's score belongs to (:func:`deepad.data.video.clip_scores_to_frames`):
         ``"last"`` the clip's last frame (a predictor's predicted frame), ``"all"`` every frame
-        of the clip; ``"auto"`` → the detector's ``clip_anchor`` (``"last"`` for
+        of the clip (the clip's one score given to each of its frames); ``"frame"`` each frame
+        of the clip its own score within the clip, for detectors with ``clip_frame_scores``
+        (AutoEncoder: the reconstruction error of that frame of the cuboid, Hasan et al.'s
+        per-frame error ``e(t)``); ``"auto"`` → the detector's ``clip_anchor`` (``"last"`` for
         FuturePrediction, ``"all"`` for the others).
     reduce : {"mean", "max"}, default "mean"
-        How the scores of overlapping clips meeting on a frame are combined (``anchor="all"``).
+        How the scores of overlapping clips meeting on a frame are combined (``anchor="all"``
+        or ``"frame"``).
     batch_clips : int, default 256
         Clips built and passed to the detector per call when scoring (memory bound).
     max_train_clips : int or None, default None
@@ -207,6 +211,11 @@ class VideoDetector(BaseEstimator):
             raise ValueError(msg)
         self.anchor_ = (getattr(detector, "clip_anchor", "all") if self.anchor == "auto"
                         else self.anchor)
+        if self.anchor_ == "frame" and not hasattr(detector, "clip_frame_scores"):
+            msg = (f"anchor='frame' needs a detector that scores each frame of a clip "
+                   f"(clip_frame_scores: AutoEncoder); {type(detector).__name__} gives one "
+                   "score per clip: use anchor='all' or 'last'.")
+            raise ValueError(msg)
 
     def _as_video(self, video: Any, name: str) -> np.ndarray:
         """One video as float32 frames ``(n_frames, C, H', W')`` in the detector's range,
@@ -391,9 +400,32 @@ class VideoDetector(BaseEstimator):
         that got a score of their own (False: filled from the nearest scored frame; the
         first ``clip_length − 1`` frames with ``anchor="last"``)."""
         frames = video if checked else self._check_video(video)
+        if self.anchor_ == "frame":
+            return self._own_frame_scores(frames)
         clip = self.score_clips(frames, checked=True)
         ids = np.zeros(len(frames), np.int64)
         return clip_scores_to_frames(clip, ids, self.clip_length, 1, self.anchor_, self.reduce)
+
+    def _own_frame_scores(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``anchor="frame"``: frame ``t``'s score within each clip covering it (the
+        detector's ``clip_frame_scores``), combined over those clips by ``reduce``."""
+        T = self.clip_length
+        if len(frames) < T:
+            msg = f"a video of {len(frames)} frames has no clip of {T} frames to score."
+            raise ValueError(msg)
+        total = np.zeros(len(frames)) if self.reduce == "mean" else np.full(len(frames),
+                                                                            -np.inf)
+        count = np.zeros(len(frames))
+        for low, clips in self._clips(frames):
+            per_frame = np.asarray(self.detector_.clip_frame_scores(clips), dtype=np.float64)
+            for i, row in enumerate(per_frame, start=low):
+                if self.reduce == "mean":
+                    total[i:i + T] += row
+                else:
+                    total[i:i + T] = np.maximum(total[i:i + T], row)
+                count[i:i + T] += 1
+        scores = total / count if self.reduce == "mean" else total
+        return scores, np.ones(len(frames), bool)
 
     def decision_function(self, video: Any) -> np.ndarray:
         """Anomaly score of every frame of ``video``, float64 of shape (n_frames,); higher =

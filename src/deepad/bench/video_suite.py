@@ -44,6 +44,8 @@ import numpy as np
 
 FRAME_SIZE = (48, 72)  # the stored 120 x 180 frames resized by 0.4 (bilinear, antialiased)
 SEED = 0
+JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2}
+"""Jobs run with another seed than :data:`SEED` (the spread between seeds of one setting)."""
 MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp"}
 """The job whose future frame predictor gives a MIL job its segment features."""
 MIL_FEATURE_KIND = {"mil_ffp_enc": "error+encoder"}
@@ -120,6 +122,29 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
                                      "dropout": 0.0, "epochs": 10, "batch_size": 16,
                                      "lr": 1e-3},
                      {"clip_length": 10, "stride": 2, "frame_size": (120, 180)}, "heldout"),
+    # Fourth round (defined after every row above was seen, all before any of them ran; each
+    # reported whatever it gives): the ffp job's settings with seeds 1 and 2 (the spread
+    # between seeds); wider U-Nets at 48 x 72 (16-32-64, and 32-64-128, the detector's
+    # default widths), otherwise the ffp settings; the ffp settings plus Liu et al.'s optical
+    # flow constraint with λ_op = 2 (the release's Ped2 value), the flow computed by a
+    # differentiable Lucas-Kanade estimator (no FlowNet can be downloaded); the convae_hasan
+    # settings with Hasan et al.'s per-frame error e(t) (anchor "frame": each frame its own
+    # reconstruction error, averaged over the cuboids covering it) instead of the cuboid's
+    # mean error spread over its frames (the same model's clip-mean scores are kept in the
+    # job file and reported as the next row: the aggregation measured alone).
+    "ffp_s1": ("FuturePrediction", FFP_PARAMS, {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_s2": ("FuturePrediction", FFP_PARAMS, {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_w16": ("FuturePrediction", {**FFP_PARAMS, "hidden_dims": (16, 32, 64)},
+                {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_w32": ("FuturePrediction", {**FFP_PARAMS, "hidden_dims": (32, 64, 128)},
+                {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_flow": ("FuturePrediction", {**FFP_PARAMS, "lambda_op": 2.0},
+                 {"clip_length": 5, "stride": 1}, "normal"),
+    "convae_frame": ("AutoEncoder", {"hidden_dims": (128, 64, 32), "backbone": "hasan",
+                                     "dropout": 0.0, "epochs": 10, "batch_size": 16,
+                                     "lr": 1e-3},
+                     {"clip_length": 10, "stride": 2, "frame_size": (120, 180),
+                      "anchor": "frame"}, "heldout"),
     "sdor": ("SDOR", {"hidden_dims": (16, 32, 32), "epochs": 5, "n_iterations": 5,
                       "batch_size": 32, "n_batches": 10},
              {"clip_length": 5, "stride": 1}, "transductive"),
@@ -129,7 +154,8 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
 }
 ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long",
          "convae_hr", "ffp_hr", "convae_long", "ffp_val", "mil_ffp_val", "convae_hasan",
-         "mil_ffp_enc", "deepsvdd")
+         "mil_ffp_enc", "deepsvdd", "ffp_s1", "ffp_s2", "ffp_w16", "ffp_w32", "ffp_flow",
+         "convae_frame")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -160,15 +186,40 @@ TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
                          "the rows above were seen)",
           "sdor": "SDOR (Pang et al. 2020), transductive on the test videos",
           "deepsvdd": "Deep SVDD on clips (Ruff et al. 2018)"}
-REPORT_ROWS = ("ffp", "ffp_long", "ffp_hr", "ffp_val", "convae", "convae_long", "convae_hr",
-               "convae_hasan", "mil", "mil_ffp", "mil_ffp_val", "mil_ffp_enc", "sdor", "deepsvdd")
+TITLES.update({
+    "ffp_s1": "Future frame prediction, the 5-epoch row's settings, seed 1 (run after the rows "
+              "above were seen)",
+    "ffp_s2": "Future frame prediction, the 5-epoch row's settings, seed 2 (run after the rows "
+              "above were seen)",
+    "ffp_w16": "Future frame prediction, 5 epochs, U-Net 16-32-64 (run after the rows above "
+               "were seen)",
+    "ffp_w32": "Future frame prediction, 5 epochs, U-Net 32-64-128 (run after the rows above "
+               "were seen)",
+    "ffp_flow": "Future frame prediction, 5 epochs, with the optical-flow constraint (λ_op = 2, "
+                "Lucas-Kanade flow) (run after the rows above were seen)",
+    "convae_frame": "Conv-AE with Hasan et al.'s layers as above, each frame scored by its own "
+                    "reconstruction error e(t) (run after the rows above were seen)",
+    "convae_frame_all": "the same Conv-AE model, each frame scored by the mean error of the "
+                        "cuboids covering it (the aggregation of the rows above)",
+})
+DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all")}
+"""Report rows read from another job's file: (job, key of its other frame scores)."""
+REPORT_ROWS = ("ffp", "ffp_s1", "ffp_s2", "ffp_long", "ffp_hr", "ffp_w16", "ffp_w32",
+               "ffp_flow", "ffp_val", "convae", "convae_long", "convae_hr", "convae_hasan",
+               "convae_frame", "convae_frame_all", "mil", "mil_ffp", "mil_ffp_val",
+               "mil_ffp_enc", "sdor", "deepsvdd")
 
 
-def deepad_detector(cls_name: str, params: dict):
-    """A fresh ``cls_name`` of the registry with ``params`` and the suite's seed."""
+def seed_of(name: str) -> int:
+    """The seed of job ``name``: :data:`SEED` unless :data:`JOB_SEEDS` names another."""
+    return JOB_SEEDS.get(name, SEED)
+
+
+def deepad_detector(cls_name: str, params: dict, seed: int = SEED):
+    """A fresh ``cls_name`` of the registry with ``params`` and ``seed``."""
     import deepad
 
-    return deepad.get_detector(cls_name)(random_state=SEED, **params)
+    return deepad.get_detector(cls_name)(random_state=seed, **params)
 
 
 def halves() -> tuple[list[int], list[int]]:
@@ -202,7 +253,7 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
         "name": name, "detector": cls_name, "params": _plain(params),
         "video_options": _plain(options),
         "frame_size": list(options.get("frame_size", FRAME_SIZE)), "protocol": protocol,
-        "seed": SEED, "deepad": deepad.__version__, "torch": torch.__version__})
+        "seed": seed_of(name), "deepad": deepad.__version__, "torch": torch.__version__})
     if name.startswith("ffp"):
         result["pixel_auc"] = _pixel_auc(result["_wrapper"], test.videos(), test)
     wrapper = result.pop("_wrapper", None)
@@ -215,13 +266,12 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
 def _run_clips(name: str, train, test) -> dict:
     """A detector of clips through :class:`deepad.VideoDetector` (normal, transductive or
     one MIL fold)."""
-    import deepad
     from deepad.video import VideoDetector
 
     cls_name, params, options, protocol = JOBS[name]
     test_videos = test.videos()
     ids = np.unique(test.video_ids)
-    detector = deepad.get_detector(cls_name)(random_state=SEED, **params)
+    detector = deepad_detector(cls_name, params, seed_of(name))
     wrapper = VideoDetector(detector, **{"frame_size": FRAME_SIZE, **options})
     y = None
     selection = None
@@ -253,7 +303,14 @@ def _run_clips(name: str, train, test) -> dict:
         scored_mask.append(ok)
         video_of.append(np.full(len(s), int(v)))
     score_wall, score_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    extra = {}
+    if wrapper.anchor_ == "frame":  # the same model's clip-mean scores (anchor "all")
+        wrapper.anchor_ = "all"
+        extra["scores_anchor_all"] = np.concatenate(
+            [wrapper.frame_scores(test_videos[int(v) - 1])[0] for v in scored]).tolist()
+        wrapper.anchor_ = "frame"
     return {
+        **extra,
         "n_train_clips": int(wrapper.n_train_clips_),
         "fit_wall_s": fit_wall, "fit_cpu_s": fit_cpu, "score_wall_s": score_wall,
         "score_cpu_s": score_cpu, "frames_scored": int(sum(len(s) for s in scores)),
@@ -548,7 +605,15 @@ def report_text(out: str | Path, root: str | Path | None = None,
     results = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     rows = []
     for key in REPORT_ROWS:
-        result = _merge_mil(results) if key == "mil" else results.get(key)
+        if key == "mil":
+            result = _merge_mil(results)
+        elif key in DERIVED:
+            job, field = DERIVED[key]
+            result = results.get(job)
+            if result is not None:
+                result = {**result, "scores": result[field]}
+        else:
+            result = results.get(key)
         if result is None:
             rows.append(f"| {TITLES[key]} | not run | | | | | | | |")
             continue
@@ -578,7 +643,8 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "# UCSD Ped2: frame-level AUC-ROC of the video detectors",
         "",
         f"Generated by `{command}` from the job files in `{out.name}/` (one per job; "
-        "a job whose file exists is not rerun). Seed 0, one run per detector.",
+        "a job whose file exists is not rerun). Seed 0 unless a row says otherwise, one run "
+        "per row.",
         "",
         "Data: UCSD Ped2 (Mahadevan et al., CVPR 2010) as stored in the shared datasets: "
         "grey frames area-averaged to 120 x 180, here resized again to "

@@ -65,11 +65,13 @@ class AutoEncoder(DeepDetector):
     autoencoder (:class:`~deepad.nets.video.FrameStackEncoder`: 3 x 3 blocks of widths
     ``hidden_dims[:-1]``, a spatial code of ``hidden_dims[-1]`` channels, and its mirror
     decoder); score: the mean squared reconstruction error of the clip, given to every frame
-    of the clip (Hasan et al.'s per-frame error is the sum over the cuboids covering the
-    frame; ``VideoDetector`` averages the overlapping clips). ``backbone="hasan"`` takes the
-    paper's layer layout (Table 1: 11 x 11 stride-4, 5 x 5 and 3 x 3 convolutions with two
-    max poolings, and the mirror with transposed convolutions for the unpooling;
-    :class:`~deepad.nets.video.HasanEncoder`), ``hidden_dims = (512, 256, 128)`` its widths.
+    of the clip by default (``VideoDetector`` averages the overlapping clips); Hasan et al.'s
+    per-frame error ``e(t)``, each frame's own reconstruction error within the cuboid, is
+    :meth:`clip_frame_scores`, used by ``VideoDetector(..., anchor="frame")``.
+    ``backbone="hasan"`` takes the paper's layer layout (Table 1: 11 x 11 stride-4, 5 x 5
+    and 3 x 3 convolutions with two max poolings, and the mirror with transposed
+    convolutions for the unpooling; :class:`~deepad.nets.video.HasanEncoder`),
+    ``hidden_dims = (512, 256, 128)`` its widths.
     Deviations: by default (``backbone="auto"``: ``"conv"``) 3 x 3 convolutions with max
     pooling instead of the paper's layers; with either, a linear code layer, Adam instead of
     the paper's AdaGrad, and the frames at the size given (the paper: 227 x 227, T = 10).
@@ -208,6 +210,33 @@ class AutoEncoder(DeepDetector):
     def anomaly_map_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Squared reconstruction error per pixel, summed over channels."""
         return reconstruction_map(x, self.model_(x))
+
+    @torch.no_grad()
+    def clip_frame_scores(self, X: Any) -> np.ndarray:
+        """Video clips ``(n, T, C, H, W)``: the reconstruction error of each frame of each
+        clip, the mean squared error over that frame's channels and pixels (Hasan et al.'s
+        ``e(t) = Σ_(x,y) ||I(x,y,t) − f_W(I)(x,y,t)||²`` divided by the pixel count), float64
+        ``(n_clips, T)``; its mean over ``T`` is the clip's score. ``VideoDetector(...,
+        anchor="frame")`` gives each frame its own error, averaged over the clips covering it.
+
+        Raises
+        ------
+        ValueError
+            The detector was not fitted on video clips.
+        """
+        X = self._check_input(X)
+        if self.spec_.modality != "video":
+            msg = (f"clip_frame_scores needs a detector fitted on video clips; this one was "
+                   f"fitted on {self.spec_.modality} data.")
+            raise ValueError(msg)
+        self.model_.eval()
+        rows = max(1, 2**20 // max(1, X[0].size))
+        out = []
+        for start in range(0, len(X), rows):
+            x = torch.from_numpy(X[start:start + rows]).to(self.device_)
+            error = (x - self.model_(x)).pow(2).flatten(2).mean(dim=2)
+            out.append(error.double().cpu().numpy())
+        return np.concatenate(out)
 
     @torch.no_grad()
     def clip_maps(self, X: Any) -> np.ndarray:
