@@ -35,12 +35,15 @@ DATA = Path(os.environ.get("DEEPAD_DATA_DIR", ROOT.parent / "shared" / "datasets
                            / "fashion_mnist"))
 ATTACKS = [("FGSM", "fgsm", 0.1), ("FGSM", "fgsm", 0.3), ("PGD-L∞", "pgd", 0.1),
            ("PGD-L∞", "pgd", 0.3), ("CW-L2", "cw", None)]
-DETECTORS = ("LID", "LID (k auto)", "MahalanobisAdversarial", "MahalanobisAdversarial (ε auto)",
-             "KDBU")
-"""The detectors of each attack: the papers' fixed settings (LID k = 20, Mahalanobis ε =
-0.0014) and the same detectors with k / ε chosen per attack on the fitting half alone, by Lee
-et al.'s ``ADV_Regression.py`` rule (``k="auto"``, ``epsilon="auto"``)."""
-CHOSEN = {"LID (k auto)": "k_", "MahalanobisAdversarial (ε auto)": "epsilon_"}
+DETECTORS = ("LID", "LID (k auto)", "LID (k, batch auto)", "MahalanobisAdversarial",
+             "MahalanobisAdversarial (ε auto)", "KDBU")
+"""The detectors of each attack: the papers' fixed settings (LID k = 20 and reference batches
+of 100, Mahalanobis ε = 0.0014) and the same detectors with k / the reference batch size / ε
+chosen per attack on the fitting half alone, by Lee et al.'s ``ADV_Regression.py`` rule
+(``k="auto"``, ``n_reference="auto"``, ``epsilon="auto"``)."""
+CHOSEN = {"LID (k auto)": ("k_",), "LID (k, batch auto)": ("n_reference_", "k_"),
+          "MahalanobisAdversarial (ε auto)": ("epsilon_",)}
+CHOICE_NAMES = {"k_": "k", "n_reference_": "batch", "epsilon_": "ε"}
 CW_OPTIONS = {"binary_search_steps": 3, "max_iterations": 100, "lr": 0.05,
               "initial_const": 0.1}
 """CW-L2 at a reduced budget (3 rounds of 100 Adam steps; the paper: 9 x 10,000)."""
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
               "weight_decay": args.weight_decay, "n_passes": args.n_passes, "random_state": 0}
     # the trained classifier (KD+BU's model directory, safetensors weights) is cached in a
     # git-ignored folder and reused by a rerun with the same configuration
+    selection = None  # how a classifier of benchmarks/fashion_classifier.py was chosen
     cached = CACHE / "kdbu"
     info_path = CACHE / "kdbu.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
@@ -86,6 +90,9 @@ def run(args: argparse.Namespace) -> None:
         args.epochs, args.batch_norm = trained["epochs"], bool(saved.batch_norm)
         args.weight_decay = float(saved.weight_decay)
         classifier_n_train = trained.get("n_train", 60000)  # ood_fashion.py: all 60,000
+        if "val_accuracy" in trained:  # fashion_classifier.py: chosen by validation accuracy
+            selection = {k: trained[k] for k in ("val_accuracy", "chosen")}
+            selection["max_epochs"] = trained["candidates"][trained["chosen"]]["epochs"]
     elif info.get("config") == config and (cached / "config.json").is_file():
         classifier_n_train = args.n_train
         kdbu = deepad.load(cached, device="cpu")
@@ -110,6 +117,9 @@ def run(args: argparse.Namespace) -> None:
         "LID": lambda: LID(classifier=classifier, random_state=0).fit(X_train, y_train),
         "LID (k auto)": lambda: LID(classifier=classifier, k="auto",
                                     random_state=0).fit(X_train, y_train),
+        "LID (k, batch auto)": lambda: LID(classifier=classifier, k="auto",
+                                           n_reference="auto",
+                                           random_state=0).fit(X_train, y_train),
         "MahalanobisAdversarial": lambda: MahalanobisAdversarial(
             classifier=classifier, random_state=0).fit(X_train, y_train),
         "MahalanobisAdversarial (ε auto)": lambda: MahalanobisAdversarial(
@@ -159,7 +169,7 @@ def run(args: argparse.Namespace) -> None:
                 "run": run_date, "auroc": float(auc_roc(split.y_eval, scores)),
                 "dr_at_5_fpr": float(detection_rate_at_fpr(split.y_eval, scores, 0.05))}
             if name in CHOSEN:
-                row["detectors"][name]["chosen"] = float(getattr(det, CHOSEN[name]))
+                row["detectors"][name]["chosen"] = [float(getattr(det, a)) for a in CHOSEN[name]]
             det.fit_detector(split.X_fit[keep_fit], split.y_fit[keep_fit],
                              groups=split.groups_fit[keep_fit])
             scores = det.decision_function(split.X_eval[keep_eval])
@@ -169,15 +179,17 @@ def run(args: argparse.Namespace) -> None:
                 dr_at_5_fpr_successful=float(detection_rate_at_fpr(y_kept, scores, 0.05)),
                 cpu_s=round(time.process_time() - start, 1))
             if name in CHOSEN:
-                row["detectors"][name]["chosen_successful"] = float(getattr(det, CHOSEN[name]))
+                row["detectors"][name]["chosen_successful"] = [
+                    float(getattr(det, a)) for a in CHOSEN[name]]
         print(json.dumps(row), flush=True)
         results = [r for r in results if (r["attack"], r["eps"]) != (label, eps)] + [row]
         results.sort(key=lambda r: [(a[0], a[2]) for a in ATTACKS].index((r["attack"],
                                                                           r["eps"])))
-        write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results)
+        write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results, selection)
 
 
-def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results) -> None:
+def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results,
+              selection=None) -> None:
     """The results so far (after each attack: a crash loses at most the attack running)."""
     import deepad
 
@@ -189,17 +201,41 @@ def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results) -> N
                                   str(args.classifier_dir.resolve().relative_to(ROOT))),
                "classifier_fit_cpu_s": round(fit_cpu, 1),
                "classifier_n_train": classifier_n_train,
-               "test_accuracy": accuracy, "cw_options": CW_OPTIONS, "results": results}
+               "test_accuracy": accuracy, "classifier_selection": selection,
+               "cw_options": CW_OPTIONS, "results": results}
     RAW.parent.mkdir(parents=True, exist_ok=True)
     RAW.write_text(json.dumps(payload, indent=1) + "\n")
 
 
-def name_of_choice(detector: str) -> str:
-    return "k" if detector.startswith("LID") else "ε"
+def describe_choice(detector: str, values) -> str:
+    """``k 20`` / ``batch 300, k 40`` / ``ε 0.002`` (a single number: rows of earlier runs)."""
+    values = values if isinstance(values, list) else [values]
+    return ", ".join(f"{CHOICE_NAMES[a]} {v:g}" for a, v in zip(CHOSEN[detector], values,
+                                                                 strict=True))
 
 
 def report() -> None:
     data = json.loads(RAW.read_text())
+    chosen = data.get("classifier_selection")
+    if chosen:  # benchmarks/fashion_classifier.py
+        origin = ("after `python benchmarks/fashion_classifier.py select`, which trains and "
+                  "caches the classifier (the command's --n-train then sets only the images "
+                  "the detectors' statistics come from)")
+        trained = (f"trained by `KDBU` on {data['classifier_n_train']:,} of the 60,000 "
+                   "Fashion-MNIST training images, the epoch of highest accuracy on the other "
+                   f"6,000 ({100 * chosen['val_accuracy']:.2f} %) kept: epoch {data['epochs']} "
+                   f"of {chosen['max_epochs']} ({data['classifier_fit_cpu_s']:.0f} CPU s for "
+                   "all epochs, by `benchmarks/fashion_classifier.py`; neither test, OOD nor "
+                   "adversarial data took part in the choice)")
+    else:  # benchmarks/ood_fashion.py, or trained here
+        origin = ("after `python benchmarks/ood_fashion.py --threads 1`, which trains and "
+                  "caches the classifier (the command's --n-train, --epochs and --hidden are "
+                  "then those of that classifier)")
+        trained = (f"trained by `KDBU` for {data['epochs']} epochs on "
+                   f"{data.get('classifier_n_train', data['n_train']):,} Fashion-MNIST "
+                   f"training images ({data['classifier_fit_cpu_s']:.0f} CPU s"
+                   + (", by `benchmarks/ood_fashion.py`, whose OOD detectors use the same "
+                      "network" if data.get("classifier_dir") else "") + ")")
     lines = [
         "# Adversarial-example detection on Fashion-MNIST",
         "",
@@ -215,10 +251,7 @@ def report() -> None:
         + (f" --weight-decay {data['weight_decay']:g}" if data.get("weight_decay")
            and not data.get("classifier_dir") else "")
         + (f" --classifier-dir {data['classifier_dir']}" if data.get("classifier_dir") else "")
-        + "`" + (" after `python benchmarks/ood_fashion.py --threads 1`, which trains and "
-                 "caches the classifier (the command's --n-train, --epochs and --hidden are "
-                 "then those of that classifier)" if data.get("classifier_dir") else "")
-        + ".",
+        + "`" + (" " + origin if data.get("classifier_dir") else "") + ".",
         "",
         f"Classifier: deepad's CNN for images (3 x 3 convolutional blocks of "
         f"{' and '.join(map(str, data['hidden_dims']))} channels"
@@ -226,13 +259,8 @@ def report() -> None:
         + ", 128 features, dropout 0.5"
         + (f", Adam with L2 {data['weight_decay']:g}" if data.get("weight_decay") else "")
         + "; "
-        f"KD+BU with {data['n_passes']} dropout passes), trained by `KDBU` for "
-        f"{data['epochs']} epochs on "
-        f"{data.get('classifier_n_train', data['n_train']):,} Fashion-MNIST training images "
-        f"({data['classifier_fit_cpu_s']:.0f} CPU s"
-        + (", by `benchmarks/ood_fashion.py`, whose OOD detectors use the same network"
-           if data.get("classifier_dir") else "")
-        + f"); accuracy on the 10,000 test images {100 * data['test_accuracy']:.2f} %. "
+        f"KD+BU with {data['n_passes']} dropout passes), {trained}; accuracy on the 10,000 "
+        f"test images {100 * data['test_accuracy']:.2f} %. "
         "`LID` and `MahalanobisAdversarial` score with the same classifier; the statistics of "
         f"the three detectors (reference batches, class means, densities) come from "
         f"{data['n_train']:,} training images (a seeded subset).",
@@ -286,7 +314,8 @@ def report() -> None:
             if d is None:
                 cells.append("not run")
                 continue
-            chosen = (f" ({name_of_choice(name)} {d['chosen']:g} / {d['chosen_successful']:g})"
+            chosen = (f" ({describe_choice(name, d['chosen'])} / "
+                      f"{describe_choice(name, d['chosen_successful'])})"
                       if "chosen" in d else "")
             cells.append(f"{d['auroc']:.3f} / {d['auroc_successful']:.3f}{chosen}")
         lines.append(f"| {r['attack']} | {eps} | " + " | ".join(cells) + " |")

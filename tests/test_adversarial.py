@@ -166,6 +166,61 @@ def test_auto_chooses_on_a_held_out_half_of_the_detector_data(blobs, fitted, nam
                                   det.decision_function(split.X_eval[:50]))
 
 
+def test_lid_chooses_the_reference_size_with_k_and_keeps_it(blobs, fitted, tmp_path):
+    """n_reference="auto": (size, k) pairs of LID_N_REFERENCES x LID_KS with k below the size,
+    chosen on the detector data; the chosen size's characteristics are those of a fixed LID of
+    that size (the smaller batches are the first rows of the largest); saved and loaded."""
+    from deepad.detectors.related.adversarial import LID_KS, LID_N_REFERENCES
+
+    dets, split = fitted
+    X, y = blobs[0], blobs[1]
+    classifier = dets["LID"].classifier_
+    det = LID(classifier=classifier, k="auto", n_reference="auto", random_state=0).fit(X, y)
+    # the paper's batch and k until fit_detector chooses; the buffer holds the largest batch
+    assert (det.n_reference_, det.k_) == (100, 20)
+    assert len(det.statistics_["reference"]) == max(LID_N_REFERENCES)
+    det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
+    grid = tuple((n, k) for n in LID_N_REFERENCES for k in LID_KS if k < n)
+    assert tuple(det.choice_auroc_) == grid
+    chosen = (det.n_reference_, det.k_)
+    assert det.choice_auroc_[chosen] == max(det.choice_auroc_.values())
+    # the reference size changes what is measured
+    by_size = {n: max(a for (m, _), a in det.choice_auroc_.items() if m == n)
+               for n in LID_N_REFERENCES}
+    assert len(set(np.round(list(by_size.values()), 6))) > 1
+    fixed = LID(classifier=classifier, k=det.k_, n_reference=det.n_reference_,
+                random_state=0).fit(X, y)
+    x = torch.from_numpy(split.X_eval[:40])
+    torch.testing.assert_close(det.characteristics(x), fixed.characteristics(x))
+    assert roc_auc_score(split.y_eval, det.decision_function(split.X_eval)) >= 0.8
+    # persistence needs deepad's own classifier: the same choice on a detector that trains it
+    own = LID(**PARAMS, k="auto", n_reference="auto").fit(X, y)
+    own.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
+    loaded = deepad.load(own.save(tmp_path / "lid"))
+    assert (loaded.n_reference_, loaded.k_) == (own.n_reference_, own.k_)
+    np.testing.assert_array_equal(loaded.decision_function(split.X_eval[:50]),
+                                  own.decision_function(split.X_eval[:50]))
+
+
+def test_lid_reference_grid_with_a_fixed_k_and_few_training_samples(blobs, fitted):
+    dets, split = fitted
+    X, y = blobs[0], blobs[1]
+    classifier = dets["LID"].classifier_
+    # a fixed k: only the sizes above it, the smallest of them until the choice
+    det = LID(classifier=classifier, k=150, n_reference="auto", random_state=0).fit(X, y)
+    assert det.choice_grid() == ((200, 150), (300, 150), (500, 150))
+    assert (det.n_reference_, det.k_) == (200, 150)
+    det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
+    assert det.k_ == 150 and det.n_reference_ in (200, 300, 500)
+    # 150 training samples: the sizes are capped at what there is
+    small = LID(classifier=classifier, k="auto", n_reference="auto", random_state=0).fit(
+        X[:150], y[:150])
+    assert {n for n, _ in small.choice_grid()} == {100, 150}
+    assert len(small.statistics_["reference"]) == 150
+    with pytest.raises(ValueError, match="k < n_reference"):
+        LID(classifier=classifier, k=500, n_reference="auto").fit(X, y)
+
+
 def test_auto_keeps_an_images_versions_in_one_half_and_rejects_bad_groups(fitted, blobs):
     dets, split = fitted
     det = LID(**{**PARAMS, "k": "auto", "classifier": dets["LID"].classifier_}).fit(

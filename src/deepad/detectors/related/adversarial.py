@@ -59,6 +59,10 @@ from deepad.nets.mlp import ACTIVATIONS
 LID_KS = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 """The k that ``LID(k="auto")`` chooses from (Lee et al.'s list for LID)."""
 LID_DEFAULT_K = 20
+LID_N_REFERENCES = (100, 200, 300, 500)
+"""The reference mini-batch sizes that ``LID(n_reference="auto")`` chooses from (Ma et al.'s
+release: 100); the smaller batches are the first rows of the largest (nested)."""
+LID_DEFAULT_N_REFERENCE = 100
 STANDARDISE_ROWS = 1000
 """Clean training samples (a seeded subsample) that standardise the characteristics."""
 SKIPPED_LAYERS = (_DropoutNd, nn.Flatten, nn.Identity)
@@ -338,7 +342,12 @@ class LID(AdversarialDetector):
     from :data:`LID_KS` (Lee et al.'s ``ADV_Generate_LID_Mahalanobis.py`` list, 10 ... 90,
     those below ``n_reference``) in :meth:`fit_detector` on the detector data alone, by Lee
     et al.'s ``ADV_Regression.py`` rule (see :meth:`AdversarialDetector.fit_detector`); k = 20
-    until then.
+    until then. ``n_reference="auto"``: the reference mini-batch size is chosen the same way,
+    from :data:`LID_N_REFERENCES` (100, 200, 300, 500; jointly with k when both are
+    ``"auto"``, over the pairs with k below the size); ``fit`` draws the largest batch, the
+    smaller ones are its first rows, and 100 is used until :meth:`fit_detector` chooses.
+    Ma et al. fix 100 (their release's batch size); the wider grid is deepad's extension of
+    Lee et al.'s rule, chosen on the detector data alone like k.
 
     Deviation: the paper estimates LID within each mini-batch of the evaluation data, against
     the clean images of that batch; here the reference mini-batch is ``n_reference`` clean
@@ -348,8 +357,9 @@ class LID(AdversarialDetector):
     Parameters
     ----------
     k : int or "auto", default 20
-    n_reference : int, default 100
-        Size of the reference mini-batch (all training samples when there are fewer).
+    n_reference : int or "auto", default 100
+        Size of the reference mini-batch (all training samples when there are fewer);
+        ``"auto"``: chosen from :data:`LID_N_REFERENCES` in :meth:`fit_detector`.
     layers : "auto" or tuple of str, default "auto"
     classifier, feature_layer, hidden_dims, feature_dim, activation, backbone, epochs,
     batch_size, lr, weight_decay, validation_size, patience, grad_clip, contamination, device,
@@ -360,8 +370,12 @@ class LID(AdversarialDetector):
     ----------
     k_ : int
         The k used.
+    n_reference_ : int
+        The reference mini-batch size used (the first ``n_reference_`` rows of the buffer).
     choice_auroc_ : dict
-        With ``k="auto"``, after :meth:`fit_detector`: each k's AUROC on the held-out half.
+        With ``k="auto"`` or ``n_reference="auto"``, after :meth:`fit_detector`: each
+        value's AUROC on the held-out half, keyed by k (``n_reference`` fixed) or by
+        ``(n_reference, k)`` pairs (``n_reference="auto"``).
 
     References
     ----------
@@ -380,7 +394,7 @@ class LID(AdversarialDetector):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **ClassifierDetector._parameter_constraints,
         "k": [Interval(numbers.Integral, 2, None), Options(("auto",))],
-        "n_reference": [Interval(numbers.Integral, 3, None)],
+        "n_reference": [Interval(numbers.Integral, 3, None), Options(("auto",))],
         "layers": [_LayersOrAuto()],
     }
 
@@ -420,56 +434,87 @@ class LID(AdversarialDetector):
         self.check_layers(names)
         return names
 
+    def _choice_pending(self) -> bool:
+        return self.k == "auto" or self.n_reference == "auto"
+
+    def _reference_sizes(self) -> tuple[int, ...]:
+        """The reference sizes to choose from (``n_reference="auto"``), capped at the rows
+        drawn; a fixed ``n_reference``: its one size."""
+        rows = self._n_reference_rows
+        if self.n_reference != "auto":
+            return (min(self.n_reference, rows),)
+        return tuple(sorted({min(n, rows) for n in LID_N_REFERENCES}))
+
     def choice_grid(self) -> tuple:
-        return tuple(k for k in LID_KS if k < min(self.n_reference, self._n_reference_rows))
+        ks = LID_KS if self.k == "auto" else (int(self.k),)
+        if self.n_reference != "auto":
+            return tuple(k for k in ks if k < self._reference_sizes()[0])
+        return tuple((n, k) for n in self._reference_sizes() for k in ks if k < n)
 
     def apply_choice(self, value: Any) -> None:
-        self.k_ = int(value)
+        if isinstance(value, tuple):
+            self.n_reference_, self.k_ = int(value[0]), int(value[1])
+        else:
+            self.k_ = int(value)
 
     def fit_reference(self, X, y):
         auto = self.k == "auto"
         smallest = LID_KS[0] if auto else self.k
-        if smallest >= self.n_reference:
+        largest = max(LID_N_REFERENCES) if self.n_reference == "auto" else self.n_reference
+        if smallest >= largest:
             msg = (f"LID needs k < n_reference; got k={self.k!r} (smallest {smallest}), "
-                   f"n_reference={self.n_reference}.")
+                   f"n_reference={self.n_reference!r}.")
             raise ValueError(msg)
         if len(X) <= smallest:
             msg = (f"LID needs more than k={smallest} clean training samples for its reference "
                    f"mini-batch; got {len(X)}.")
             raise ValueError(msg)
-        self._n_reference_rows = min(len(X), self.n_reference)
-        # "auto": the paper's k until fit_detector chooses (the largest k the reference allows)
-        self.k_ = min(LID_DEFAULT_K, self._n_reference_rows - 1) if auto else int(self.k)
-        # n_reference samples (all of them when there are fewer)
+        self._n_reference_rows = min(len(X), largest)
+        # "auto": the paper's batch of 100 and k = 20 until fit_detector chooses (the largest
+        # k the reference allows)
+        self.n_reference_ = (min(LID_DEFAULT_N_REFERENCE, self._n_reference_rows)
+                             if self.n_reference == "auto" else self._n_reference_rows)
+        if self.n_reference == "auto" and smallest >= self.n_reference_:
+            self.n_reference_ = min(n for n in self._reference_sizes() if n > smallest)
+        self.k_ = min(LID_DEFAULT_K, self.n_reference_ - 1) if auto else int(self.k)
+        # the largest batch (all samples when there are fewer); smaller ones are its first rows
         generator = torch.Generator().manual_seed(int(self.seed_ or 0) + 1)
-        picks = torch.randperm(len(X), generator=generator)[:self.n_reference].to(X.device)
+        picks = torch.randperm(len(X), generator=generator)[:largest].to(X.device)
         return {"reference": X[picks].clone()}
 
     @torch.no_grad()
-    def _distances(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Per layer, the distances from each row of ``x`` to the reference mini-batch."""
+    def _distances(self, x: torch.Tensor, n_reference: int | None = None
+                   ) -> list[torch.Tensor]:
+        """Per layer, the distances from each row of ``x`` to the first ``n_reference`` rows
+        of the reference buffer (None: all of them)."""
         n = len(x)
-        _, outputs = layer_outputs(self.model_, torch.cat([x, self.statistics_["reference"]]),
-                                   self.lid_layers())
+        reference = self.statistics_["reference"][:n_reference]
+        _, outputs = layer_outputs(self.model_, torch.cat([x, reference]), self.lid_layers())
         return [torch.cdist(o[:n].double(), o[n:].double()) for o in outputs]
 
     def characteristics(self, x, index=None):
-        return torch.stack([lid_mle(d, self.k_) for d in self._distances(x)], dim=1)
+        return torch.stack([lid_mle(d, self.k_)
+                            for d in self._distances(x, self.n_reference_)], dim=1)
 
     def grid_characteristics(self, X: torch.Tensor) -> dict[Any, torch.Tensor]:
-        # one pass over the network and the distances serves every k
+        # one pass over the network and the distances to the whole buffer serves every k and
+        # every reference size (the first columns of the distances)
         grid = self.choice_grid()
-        parts: dict[Any, list[torch.Tensor]] = {k: [] for k in grid}
+        parts: dict[Any, list[torch.Tensor]] = {value: [] for value in grid}
         rows = chunk_rows(X.shape)
+        largest = max(self._reference_sizes())
         for start in range(0, len(X), rows):
-            distances = self._distances(X[start:start + rows])
-            for k in grid:
-                parts[k].append(torch.stack([lid_mle(d, k) for d in distances], dim=1))
-        return {k: torch.cat(chunks) for k, chunks in parts.items()}
+            distances = self._distances(X[start:start + rows], largest)
+            for value in grid:
+                size, k = value if isinstance(value, tuple) else (largest, value)
+                parts[value].append(torch.stack([lid_mle(d[:, :size], k) for d in distances],
+                                                dim=1))
+        return {value: torch.cat(chunks) for value, chunks in parts.items()}
 
     def _get_state(self):
         state, tensors = super()._get_state()
         state["k"] = int(self.k_)
+        state["n_reference"] = int(self.n_reference_)
         return state, tensors
 
     def _set_state(self, state, tensors, device=None):
@@ -477,6 +522,13 @@ class LID(AdversarialDetector):
         self.k_ = read_field(state, "k", "int", low=1,  # models saved before k_ existed
                              default=LID_DEFAULT_K if self.k == "auto" else self.k)
         self._n_reference_rows = len(self.statistics_["reference"])
+        # models saved before n_reference_ existed used their whole buffer
+        self.n_reference_ = read_field(state, "n_reference", "int", low=2,
+                                       default=self._n_reference_rows)
+        if self.n_reference_ > self._n_reference_rows:
+            msg = (f"LID: the saved n_reference {self.n_reference_} exceeds the "
+                   f"{self._n_reference_rows} saved reference rows.")
+            raise ValueError(msg)
 
 
 # ============================================================================ KD + BU
