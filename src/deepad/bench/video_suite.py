@@ -711,6 +711,15 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "Not the "
         "40 %-overlap pixel criterion of Mahadevan et al.",
         "",
+        "Optical flow (the row that says so): Liu et al.'s constraint ||f(Î_t, I_t−1) − "
+        "f(I_t, I_t−1)||₁ with weight 2 (their release's Ped2 value), where f is a dense "
+        "Lucas-Kanade flow (5 x 5 windows, single scale) written in differentiable tensor "
+        "operations, not their pretrained FlowNet (not downloadable here); the score stays the "
+        "PSNR. Conv-AE per-frame error (the row that says so): each frame's own squared "
+        "reconstruction error within a cuboid (Hasan et al.'s e(t)), averaged over the 10 "
+        "cuboids covering it, where the other Conv-AE rows give every frame of a cuboid the "
+        "cuboid's mean error; the row after it scores the same model that way.",
+        "",
         "Reference points (not comparable setups): future frame prediction 95.4 (Liu et al. "
         "2018, with optical flow, 256 x 256, test-set model selection), MemAE 94.1, Conv-AE "
         "90.0 (Hasan et al. 2016, as reported by Liu et al.; 85.0 as rerun in the MemAE "
