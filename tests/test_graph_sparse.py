@@ -1,5 +1,5 @@
-"""The sparse-matmul GNN layers and GAAN's whole-row structure score: the same numbers as
-PyG's layers and as the dense formula they replace."""
+"""The sparse-matmul GNN layers, SGC, and GAAN's whole-row structure score (exact and
+column-sampled): the same numbers as PyG's layers and as the dense formula they replace."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 
 from deepad.nets.graph import (  # noqa: E402
+    SGCInput,
     _conv,
     input_linear,
     propagation_matrix,
@@ -112,6 +113,69 @@ def test_row_bce_structure_error_equals_dense_bce():
     far = row_bce_structure_error(z * 1e3, edge_index)
     assert torch.isfinite(far).all()
     assert float(far.max()) <= (100 * 40) ** 0.5 + 1e-3
+
+
+def test_row_bce_structure_error_sampled_columns():
+    edge_index, generator = _graph(n=400, m=2000)
+    z = 0.5 * torch.randn(400, 5, generator=generator)
+    exact = row_bce_structure_error(z, edge_index)
+    # as many columns as nodes (or more): the exact sum
+    torch.testing.assert_close(row_bce_structure_error(z, edge_index, n_columns=400), exact)
+
+    def sampled(seed):
+        return row_bce_structure_error(z, edge_index, n_columns=200,
+                                       generator=torch.Generator().manual_seed(seed))
+
+    first = sampled(0)
+    torch.testing.assert_close(sampled(0), first)  # the same generator, the same columns
+    assert not torch.equal(sampled(1), first)
+    # an unbiased estimate of the whole row from half of its columns: close to the exact value
+    assert float(((first - exact).abs() / exact).max()) < 0.05
+    # rows that differ (embeddings of different norms) keep their order
+    wide = z * torch.linspace(0.2, 3.0, 400)[:, None]
+    estimate = row_bce_structure_error(wide, edge_index, n_columns=200,
+                                       generator=torch.Generator().manual_seed(0))
+    exact = row_bce_structure_error(wide, edge_index)
+    assert torch.corrcoef(torch.stack([estimate, exact]))[0, 1] > 0.99
+
+
+def test_gaan_samples_the_structure_score_above_its_node_threshold(monkeypatch, tmp_path):
+    import numpy as np
+
+    import deepad
+    from deepad.detectors.generic_normality import gaan
+
+    edge_index, generator = _graph(n=300, m=1500)
+    x = torch.randn(300, 4, generator=generator).numpy()
+    graph = (x, edge_index.numpy())
+    exact = deepad.GAAN(epochs=3, random_state=0).fit(graph)
+    monkeypatch.setattr(gaan, "EXACT_STRUCTURE_NODES", 100)
+    monkeypatch.setattr(gaan, "STRUCTURE_COLUMNS", 150)
+    sampled = deepad.GAAN(epochs=3, random_state=0).fit(graph)
+    assert np.isfinite(sampled.decision_scores_).all()
+    assert not np.allclose(sampled.decision_scores_, exact.decision_scores_)
+    # the same networks (training does not score): close to the exact scores, and ranked alike
+    assert np.corrcoef(sampled.decision_scores_, exact.decision_scores_)[0, 1] > 0.95
+    sampled.save(tmp_path / "gaan")
+    np.testing.assert_allclose(deepad.load(tmp_path / "gaan").decision_function(graph),
+                               sampled.decision_function(graph), rtol=1e-6)
+
+
+def test_sgc_input_is_the_propagated_linear_map():
+    edge_index, generator = _graph()
+    adjacency = torch.eye(40)
+    adjacency[edge_index[0], edge_index[1]] = 1
+    d = adjacency.sum(1).rsqrt()
+    s = d[:, None] * adjacency * d[None, :]
+    x = torch.randn(40, 6, generator=generator)
+    for width in (3, 16):  # projected first (narrowing) or propagated first (widening)
+        layer = SGCInput(6, width)
+        expected = s @ s @ x @ layer.lin.weight.T + layer.lin.bias
+        torch.testing.assert_close(layer(x, edge_index), expected, rtol=1e-5, atol=1e-5)
+    encoder = _conv("sgc", 16, 4, True, "relu", first=False)
+    torch.testing.assert_close(encoder(x[:, :4].repeat(1, 4), edge_index),
+                               torch.nn.functional.linear(x[:, :4].repeat(1, 4),
+                                                          encoder.weight, encoder.bias))
 
 
 def test_undirected_half_keeps_each_edge_once_and_the_mean_loss():

@@ -1,4 +1,4 @@
-"""Graph backbones: GraphSAGE, GCN, GAT and GIN node encoders on PyTorch Geometric layers.
+"""Graph backbones: GraphSAGE, GCN, GAT, GIN and SGC node encoders on PyTorch Geometric layers.
 
 A graph network reads a :class:`GraphBatch` (node attributes, an edge list and the *target*
 nodes whose outputs are wanted) and returns one vector per target node, shape
@@ -21,7 +21,9 @@ from torch import nn
 
 from deepad.nets.mlp import activation_layer
 
-GNN_KINDS = ("sage", "gcn", "gat", "gin")
+GNN_KINDS = ("sage", "gcn", "gat", "gin", "sgc")
+SGC_HOPS = 2
+"""Propagation steps ``K`` of the ``"sgc"`` backbone (GDN's release: ``degree=2``)."""
 
 
 def import_pyg():
@@ -91,7 +93,47 @@ def node_inputs(x: torch.Tensor | GraphBatch) -> torch.Tensor:
     return x.target_x if hasattr(x, "target_x") else x
 
 
-def _conv(kind: str, in_dim: int, out_dim: int, bias: bool, activation: str) -> nn.Module:
+class SGCInput(nn.Module):
+    """Simple Graph Convolution's input layer (Wu et al., ICML 2019, Eq. 8):
+    ``Ŝ^K X Θ`` with ``Ŝ = D̂^-1/2 (A + I) D̂^-1/2``, the propagation parameter-free.
+
+    ``Ŝ`` is :func:`propagation_matrix`'s ``"gcn"`` matrix; the attributes are propagated
+    first when the layer widens (``(Ŝ^K X) Θ``, no gradient through the propagation when
+    ``X`` needs none), else projected first (``Ŝ^K (X Θ)``): the same product.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, hops: int = SGC_HOPS,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim, bias=bias)
+        self.hops = hops
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        matrix = propagation_matrix(edge_index, x.shape[0], "gcn")
+        if self.lin.in_features <= self.lin.out_features:
+            for _ in range(self.hops):
+                x = _aggregate(matrix, x)
+            return self.lin(x)
+        h = input_linear(x, self.lin.weight)
+        for _ in range(self.hops):
+            h = _aggregate(matrix, h)
+        return h + self.lin.bias if self.lin.bias is not None else h
+
+
+class NodeLinear(nn.Linear):
+    """A linear layer in a graph encoder's stack (SGC's layers after the first): the edges
+    are not read."""
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(x)
+
+
+def _conv(kind: str, in_dim: int, out_dim: int, bias: bool, activation: str,
+          first: bool = True) -> nn.Module:
+    if kind == "sgc":
+        if first:
+            return SGCInput(in_dim, out_dim, bias=bias)
+        return NodeLinear(in_dim, out_dim, bias=bias)
     pyg = import_pyg()
     layers = pyg.nn
     if kind == "gcn":
@@ -300,7 +342,10 @@ class GNNEncoder(nn.Module):
     - ``"sage"`` (the default of ``backbone="auto"``): GraphSAGE-mean, Hamilton et al.,
       NeurIPS 2017, ``h'_v = W₁ h_v + W₂ mean_{u ∈ N(v)} h_u`` (``SAGEConv``): the node's own
       attributes keep their own weights instead of being averaged with the neighbours', so
-      attribute outliers are not smoothed away (OCGNN's release uses it by default).
+      attribute outliers are not smoothed away (OCGNN's release uses it by default);
+    - ``"sgc"``: Simple Graph Convolution, Wu et al., ICML 2019, ``Ŝ^K X Θ`` with ``K = 2``
+      (:class:`SGCInput`), the further widths plain linear layers on each node: GDN's
+      encoder (Ding et al., WWW 2021).
 
     ``bias=False`` removes every bias (and makes batch normalisation non-affine), as Deep SVDD
     / OCGNN require. ``out_dim`` None: the last hidden width is the output (a backbone for a
@@ -319,7 +364,7 @@ class GNNEncoder(nn.Module):
         self.post = nn.ModuleList()
         previous = in_dim
         for i, width in enumerate(widths):
-            self.convs.append(_conv(kind, previous, width, bias, activation))
+            self.convs.append(_conv(kind, previous, width, bias, activation, first=i == 0))
             last = i == len(widths) - 1 and out_dim is not None
             post: list[nn.Module] = []
             if not last:
