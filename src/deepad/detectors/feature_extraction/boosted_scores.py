@@ -38,6 +38,24 @@ DEFAULT_EXTRACTORS = ("REPEN", "AutoEncoder", "VAE")
 DEFAULT_BLEND = ("DevNet",)
 BOOSTERS = ("catboost", "histgb")
 DEFAULT_BOOSTER = "catboost"
+DEFAULT_BOOSTER_WEIGHT = 0.5
+CV_FOLDS = 3
+AUTO_PRIOR = 0.5
+"""``booster_weight="auto"`` keeps this weight unless another candidate is better by more
+than one standard error."""
+AUTO_WEIGHTS = (0.5, 2.0 / 3.0, 1.0)
+"""Candidate weights of the booster for ``booster_weight="auto"``, besides equal weights."""
+
+
+def hanley_mcneil_se(auc: float, n_positive: int, n_negative: int) -> float:
+    """Standard error of an AUROC estimated from ``n_positive`` and ``n_negative`` rows
+    (Hanley & McNeil, Radiology 1982, eq. 2 with their exponential approximations of
+    Q1 = A / (2 − A) and Q2 = 2A² / (1 + A))."""
+    q1 = auc / (2.0 - auc)
+    q2 = 2.0 * auc * auc / (1.0 + auc)
+    variance = (auc * (1.0 - auc) + (n_positive - 1) * (q1 - auc * auc)
+                + (n_negative - 1) * (q2 - auc * auc)) / (n_positive * n_negative)
+    return float(np.sqrt(max(variance, 0.0)))
 """The extractors, the blend and the booster were chosen on the quick suite only
 (``benchmarks/weak_boost_choice.py``, ``docs/results/weak_boost_choice.md``,
 ``docs/decisions.md``)."""
@@ -301,22 +319,39 @@ class DeepXGBOD(BaseDetector):
        rate set by CatBoost from the data size. ``booster="histgb"``: scikit-learn's
        histogram implementation of second-order boosting (XGBoost's, Chen & Guestrin 2016)
        with its defaults: 100 iterations, learning rate 0.1, 31 leaves, 20 rows per leaf.
-    4. Scores. The default score is a rank average of J + 2 members (three by default):
+    4. Scores. The default score is a weighted rank average of the booster and J + 1 other
+       members:
 
-       ``S(x) = ( F̂_F(F(x)) + Σ_j F̂_j(w_j(x)) + (1/K) Σ_k F̂_k(u_k(x)) ) / (J + 2)``
+       ``S(x) = w F̂_F(F(x)) + (1 − w) ( Σ_j F̂_j(w_j(x)) + (1/K) Σ_k F̂_k(u_k(x)) ) / (J + 1)``
 
-       that is, the mean of (a) the booster's rank, (b) the rank of each weakly supervised
-       detector ``w_j`` of ``blend`` (default DevNet, fitted on ``(X, y)``; J of them) and
-       (c) the mean rank of the extractors' scores (``blend_extractors=True``), where
+       that is, the booster's rank with weight ``w`` (``booster_weight``, default 1/2) and,
+       with weight ``1 − w``, the mean of the rank of each weakly supervised detector ``w_j``
+       of ``blend`` (default DevNet, fitted on ``(X, y)``; J of them) and of the mean rank of
+       the extractors' scores (``blend_extractors=True``), where
        ``F̂(s) = (#{i: s_i < s} + #{i: s_i ≤ s}) / (2n)`` is the empirical distribution
        function of a member's own training scores (ties counted half), so a new row is
-       scored on its own. With ``blend=()`` and ``blend_extractors=False`` the score is the
-       booster's log-odds ``F(x)`` alone (monotone in its probability of class 1: XGBOD's
-       score, without the ties of a saturated probability). Why the average: with few
-       labelled anomalies (1 %, often a single one) the booster has little to split on, the
-       unsupervised ranks carry the detection, and DevNet's deviation loss generalises from
-       the labels differently; on the quick suite the average beat each part at 10 % and at
-       1 % (``docs/results/weak_boost_choice.md``).
+       scored on its own. ``booster_weight="equal"`` gives every member the same weight
+       (``w = 1 / (J + 2)``, the earlier default). With ``blend=()`` and
+       ``blend_extractors=False`` the score is the booster's log-odds ``F(x)`` alone (monotone
+       in its probability of class 1: XGBOD's score, without the ties of a saturated
+       probability). Why the average: with few labelled anomalies (1 %, often a single one)
+       the booster has little to split on, the unsupervised ranks carry the detection, and
+       DevNet's deviation loss generalises from the labels differently; on the quick suite
+       the average beat each part at 10 % and at 1 %, and the weight 1/2 beat equal weights
+       at both (``docs/results/weak_boost_choice.md``).
+    5. ``booster_weight="auto"`` chooses ``w`` from the training data: the booster and the
+       blend are refitted on 3 folds of the training rows (stratified by the partial labels),
+       and each candidate ``w`` in {1/(J + 2), 1/2, 2/3, 1} is scored by the AUROC of its
+       out-of-fold scores against the partial labels (labelled anomalies against every other
+       row). When the labelled anomalies are a random sample of the anomalies (ADBench's
+       protocol), that AUROC is an increasing affine function of the AUROC against the true
+       labels (Menon et al., ICML 2015), so it ranks the candidates without true labels. The
+       best candidate replaces 1/2 only when its AUROC is higher by more than one standard
+       error (Hanley & McNeil, Radiology 1982; the one-standard-error rule of Breiman et al.
+       1984), because with a few labels the estimate is noisy; with a single labelled anomaly
+       there is nothing to hold out and ``w = 1/2``. It costs three more fits of the booster
+       and of the blend. On the quick suite it ties with the fixed weight, so the default is
+       the cheaper fixed 1/2.
 
     Deviations from XGBOD: the TOS come from deep detectors of deepad instead of XGBOD's pool
     of shallow ones (kNN, LOF, iForest, HBOS, OCSVM with many settings), and all of them are
@@ -329,7 +364,9 @@ class DeepXGBOD(BaseDetector):
     1 % labelled anomalies (``benchmarks/weak_boost_choice.py``, whose page
     ``docs/results/weak_boost_choice.md`` gives the numbers; CatBoost in place of
     scikit-learn's booster was chosen after a first checking run on the 25 other ADBench
-    sets had shown scikit-learn's booster weak at 1 %, see ``docs/decisions.md``). Cost: the
+    sets had shown scikit-learn's booster weak at 1 %, and the weight 1/2 after a second
+    checking run had shown the equal-weight average below CatBoost at 10 %; see
+    ``docs/decisions.md``). Cost: the
     fit time is the sum of the members' and the booster's; median fit CPU seconds over the
     quick suite (one thread):
     CatBoost 3.0, scikit-learn's booster 0.2, the four deep members 8.6 together (REPEN 0.9,
@@ -351,6 +388,9 @@ class DeepXGBOD(BaseDetector):
         (``(("DevNet", "epochs", 20),)``: triples, not a dict, so that they are saved as JSON
         with the model); the others keep their defaults. ``random_state`` and ``device`` are
         set by this detector.
+    booster_weight : float in (0, 1], "equal" or "auto", default 0.5
+        The booster's weight ``w`` in the rank average (step 4); ``"equal"`` weighs every
+        member alike, ``"auto"`` chooses ``w`` by cross-fitting on the partial labels (step 5).
     booster : {"catboost", "histgb"}, default "catboost"
         The gradient-boosted classifier: CatBoost at its defaults (needs the optional extra,
         ``pip install "deepad[boost]"``; ``ImportError`` naming it otherwise) or
@@ -376,6 +416,11 @@ class DeepXGBOD(BaseDetector):
         The booster's log-odds of the training rows (the reference of its rank).
     n_iter_ : int
         Boosting iterations (trees) fitted.
+    booster_weight_ : float
+        The booster's weight used (1 when nothing else is averaged).
+    weight_auroc_ : dict of str to float
+        With ``booster_weight="auto"``: each candidate weight's cross-fitted AUROC against
+        the partial labels (empty otherwise, and with a single labelled anomaly).
     seed_ : int
     decision_scores_, threshold_, labels_, spec_
 
@@ -405,6 +450,9 @@ class DeepXGBOD(BaseDetector):
     (second-order gradient boosting). Han et al., "ADBench:
     Anomaly Detection Benchmark", NeurIPS 2022 (supervised training on partial labels). Pang,
     Shen & van den Hengel, "Deep Anomaly Detection with Deviation Networks", KDD 2019.
+    Menon, van Rooyen, Ong & Williamson, "Learning from Corrupted Binary Labels via
+    Class-Probability Estimation", ICML 2015 (AUROC under randomly missing positive labels).
+    Hanley & McNeil, "The Meaning and Use of the Area under a ROC Curve", Radiology 1982.
     """
 
     name = "DeepXGBOD"
@@ -433,6 +481,8 @@ class DeepXGBOD(BaseDetector):
         "use_raw_features": [Options((True, False))],
         "member_params": [_MemberParamsConstraint()],
         "booster": [Options(BOOSTERS)],
+        "booster_weight": [Options(("equal", "auto")),
+                           Interval(numbers.Real, 0.0, 1.0, closed="right")],
         "max_iter": [Interval(numbers.Integral, 1, None)],
         "learning_rate": [Interval(numbers.Real, 0.0, None, closed="neither")],
         "max_leaf_nodes": [Interval(numbers.Integral, 2, None)],
@@ -444,15 +494,16 @@ class DeepXGBOD(BaseDetector):
 
     def __init__(self, extractors=DEFAULT_EXTRACTORS, blend=DEFAULT_BLEND,
                  blend_extractors=True, use_raw_features=True, member_params=(),
-                 booster=DEFAULT_BOOSTER, max_iter=100, learning_rate=0.1, max_leaf_nodes=31,
-                 min_samples_leaf=20, l2_regularization=0.0, contamination=0.1, device=None,
-                 random_state=None):
+                 booster=DEFAULT_BOOSTER, booster_weight=DEFAULT_BOOSTER_WEIGHT, max_iter=100,
+                 learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+                 l2_regularization=0.0, contamination=0.1, device=None, random_state=None):
         self.extractors = extractors
         self.blend = blend
         self.blend_extractors = blend_extractors
         self.use_raw_features = use_raw_features
         self.member_params = member_params
         self.booster = booster
+        self.booster_weight = booster_weight
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -497,21 +548,76 @@ class DeepXGBOD(BaseDetector):
         self.seed_ = resolve_seed(self.random_state)
         self.extractors_ = [self._make_member(n).fit(X) for n in self.extractors]
         features = self._features(X, [m.decision_scores_ for m in self.extractors_])
-        if self.booster == "catboost":
-            self.booster_ = CatBoostTrees().fit(features, y, self.seed_)
-            self.n_iter_ = self.booster_.n_trees
-        else:
-            from sklearn.ensemble import HistGradientBoostingClassifier
-
-            model = HistGradientBoostingClassifier(
-                max_iter=self.max_iter, learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-                l2_regularization=self.l2_regularization, random_state=self.seed_)
-            model.fit(features, y)
-            self.n_iter_ = int(model.n_iter_)
-            self.booster_ = BoostedTrees().fit(model)
+        self.booster_weight_, self.weight_auroc_ = self._choose_weight(X, y, features)
+        self.booster_, self.n_iter_ = self._fit_booster(features, y)
         self.booster_scores_ = self.booster_.raw(features)
         self.blend_ = [self._make_member(n).fit(X, y) for n in self.blend]
+
+    def _fit_booster(self, features: np.ndarray, y: np.ndarray) -> tuple[Any, int]:
+        """The booster fitted on ``(features, y)`` and its number of trees."""
+        if self.booster == "catboost":
+            trees = CatBoostTrees().fit(features, y, self.seed_)
+            return trees, trees.n_trees
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, random_state=self.seed_)
+        model.fit(features, y)
+        return BoostedTrees().fit(model), int(model.n_iter_)
+
+    def _n_others(self) -> int:
+        """Members averaged beside the booster: the blend and the extractors' mean rank."""
+        return len(self.blend) + int(bool(self.blend_extractors and self.extractors))
+
+    def _choose_weight(self, X: np.ndarray, y: np.ndarray,
+                       features: np.ndarray) -> tuple[float, dict[str, float]]:
+        """The booster's weight in the rank average and, for ``"auto"``, the cross-fitted
+        AUROC of each candidate weight (empty otherwise)."""
+        others = self._n_others()
+        if others == 0:
+            return 1.0, {}
+        if self.booster_weight == "equal":
+            return 1.0 / (others + 1), {}
+        if self.booster_weight != "auto":
+            return float(self.booster_weight), {}
+        n_positive = int(np.sum(y == 1))
+        n_folds = min(CV_FOLDS, n_positive)
+        if n_folds < 2:  # one labelled anomaly: nothing to hold out
+            return AUTO_PRIOR, {}
+        booster, rest = self._cross_fitted_ranks(X, y, features, n_folds)
+        from sklearn.metrics import roc_auc_score
+
+        candidates = sorted({1.0 / (others + 1), AUTO_PRIOR, *AUTO_WEIGHTS})
+        auroc = {w: float(roc_auc_score(y, w * booster + (1.0 - w) * rest)) for w in candidates}
+        best = max(candidates, key=lambda w: (auroc[w], -w))  # ties: the smaller weight
+        margin = hanley_mcneil_se(auroc[AUTO_PRIOR], n_positive, len(y) - n_positive)
+        chosen = best if auroc[best] - auroc[AUTO_PRIOR] > margin else AUTO_PRIOR
+        return chosen, {f"{w:.4g}": a for w, a in auroc.items()}
+
+    def _cross_fitted_ranks(self, X: np.ndarray, y: np.ndarray, features: np.ndarray,
+                            n_folds: int) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold ranks of the training rows: the booster's, and the mean of the other
+        members' (the blend refitted per fold; the extractors, fitted without labels, as
+        they are)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        booster = np.empty(len(y))
+        blend = np.empty((len(self.blend), len(y)))
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.seed_)
+        for train, held in folds.split(features, y):
+            trees, _ = self._fit_booster(features[train], y[train])
+            booster[held] = rank_normalise(trees.raw(features[train]), trees.raw(features[held]))
+            for j, name in enumerate(self.blend):
+                member = self._make_member(name).fit(X[train], y[train])
+                blend[j, held] = rank_normalise(member.decision_scores_,
+                                                member.decision_function(X[held]))
+        ranks = list(blend)
+        if self.blend_extractors and self.extractors_:
+            ranks.append(np.mean([rank_normalise(m.decision_scores_, m.decision_scores_)
+                                  for m in self.extractors_], axis=0))
+        return booster, np.mean(ranks, axis=0)
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
@@ -525,23 +631,44 @@ class DeepXGBOD(BaseDetector):
         booster = self.booster_.raw(self._features(X, tos))
         if not self._blends():
             return booster
-        ranks = [rank_normalise(self.booster_scores_, booster)]
-        ranks += [rank_normalise(m.decision_scores_, s)
-                  for m, s in zip(self.blend_, blend, strict=True)]
+        ranks = [rank_normalise(m.decision_scores_, s)
+                 for m, s in zip(self.blend_, blend, strict=True)]
         if self.blend_extractors and self.extractors_:
             ranks.append(np.mean([rank_normalise(m.decision_scores_, s)
                                   for m, s in zip(self.extractors_, tos, strict=True)], axis=0))
-        return np.mean(ranks, axis=0)
+        weight = self.booster_weight_
+        return (weight * rank_normalise(self.booster_scores_, booster)
+                + (1.0 - weight) * np.mean(ranks, axis=0))
 
     def _blends(self) -> bool:
         """Whether the score is a rank average (else the booster's log-odds)."""
         return bool(self.blend_) or bool(self.blend_extractors and self.extractors_)
 
     # ------------------------------------------------------------------ persistence
+    def _set_weight_state(self, state: dict[str, Any]) -> None:
+        """The booster's weight; a model saved before the weight was a parameter averaged
+        its members with equal weights."""
+        if "booster_weight" not in state:
+            self.booster_weight_ = 1.0 / (self._n_others() + 1)
+            self.weight_auroc_ = {}
+            return
+        weight = read_field(state, "booster_weight", "float")
+        if not 0.0 < weight <= 1.0:
+            msg = f"config.json: state['booster_weight'] must be in (0, 1]; got {weight}."
+            raise ValueError(msg)
+        self.booster_weight_ = weight
+        auroc = read_field(state, "weight_auroc", "dict")
+        if not all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in auroc.values()):
+            msg = "config.json: state['weight_auroc'] must map weights to AUROCs in [0, 1]."
+            raise ValueError(msg)
+        self.weight_auroc_ = dict(auroc)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         state, tensors = super()._get_state()
         state["seed"] = self.seed_
         state["n_iter"] = self.n_iter_
+        state["booster_weight"] = self.booster_weight_
+        state["weight_auroc"] = self.weight_auroc_
         for group in ("extractors", "blend"):
             state[group] = []
             for i, member in enumerate(getattr(self, f"{group}_")):
@@ -560,6 +687,7 @@ class DeepXGBOD(BaseDetector):
         super()._set_state(state, tensors)
         self.seed_ = read_field(state, "seed", "int", low=0)
         self.n_iter_ = read_field(state, "n_iter", "int", low=1)
+        self._set_weight_state(state)
         for group in ("extractors", "blend"):
             names = getattr(self, group)
             saved = read_field(state, group, "list")
