@@ -47,7 +47,7 @@ SEED = 0
 JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2}
 """Jobs run with another seed than :data:`SEED` (the spread between seeds of one setting)."""
 MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp",
-                   "mil_ffp_flow": "ffp_flow"}
+                   "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp"}
 """The job whose future frame predictor gives a MIL job its segment features."""
 MIL_FEATURE_KIND = {"mil_ffp_enc": "error+encoder"}
 """MIL jobs whose segment features add the predictor's encoder features
@@ -146,6 +146,12 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
     # known, reported whatever it gives)
     "mil_ffp_flow": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
                      "mil_features"),
+    # the mil_ffp job with Sultani et al.'s batch: 30 anomalous + 30 normal bags per
+    # iteration (drawn with replacement from the fold's 6 + 16), instead of 6 + 6; defined
+    # after the convae_frame and ffp_flow results were seen, before the mil_ffp_flow result;
+    # reported whatever it gives
+    "mil_ffp_b60": ("MILRanking", {**MIL_HEAD_PARAMS, "batch_size": 60},
+                    {"clip_length": 5, "stride": 1}, "mil_features"),
     "convae_frame": ("AutoEncoder", {"hidden_dims": (128, 64, 32), "backbone": "hasan",
                                      "dropout": 0.0, "epochs": 10, "batch_size": 16,
                                      "lr": 1e-3},
@@ -161,7 +167,7 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
 ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long",
          "convae_hr", "ffp_hr", "convae_long", "ffp_val", "mil_ffp_val", "convae_hasan",
          "mil_ffp_enc", "deepsvdd", "ffp_s1", "ffp_s2", "ffp_w16", "ffp_w32", "ffp_flow",
-         "convae_frame", "mil_ffp_flow")
+         "convae_frame", "mil_ffp_flow", "mil_ffp_b60")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -208,6 +214,9 @@ TITLES.update({
     "mil_ffp_flow": "MIL ranking on the same segment features of the prediction error of the "
                     "predictor trained with the flow constraint (ffp_flow row), two folds by "
                     "video (run after the rows above were seen)",
+    "mil_ffp_b60": "MIL ranking on the first MIL-on-features row's segment features, with "
+                   "the paper's batch of 30 anomalous + 30 normal videos (run after the rows "
+                   "above were seen)",
     "convae_frame_all": "the same Conv-AE model, each frame scored by the mean error of the "
                         "cuboids covering it (the aggregation of the rows above)",
 })
@@ -216,7 +225,7 @@ DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all")}
 REPORT_ROWS = ("ffp", "ffp_s1", "ffp_s2", "ffp_long", "ffp_hr", "ffp_w16", "ffp_w32",
                "ffp_flow", "ffp_val", "convae", "convae_long", "convae_hr", "convae_hasan",
                "convae_frame", "convae_frame_all", "mil", "mil_ffp", "mil_ffp_val",
-               "mil_ffp_enc", "mil_ffp_flow", "sdor", "deepsvdd")
+               "mil_ffp_enc", "mil_ffp_flow", "mil_ffp_b60", "sdor", "deepsvdd")
 
 
 def seed_of(name: str) -> int:
@@ -255,7 +264,7 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
     test = load_ucsd_ped2("test", root=root, masks=name.startswith("ffp"))
     if protocol == "mil_features":
         result = _run_mil_features(train, test, options, MIL_FEATURE_NET[name], out,
-                                   MIL_FEATURE_KIND.get(name, "error"))
+                                   MIL_FEATURE_KIND.get(name, "error"), head=params)
     else:
         result = _run_clips(name, train, test)
     result.update({
@@ -424,7 +433,8 @@ def encoder_features(wrapper, video) -> np.ndarray:
 
 
 def _run_mil_features(train, test, options: dict, net: str = "ffp",
-                      out: str | Path | None = None, kind: str = "error") -> dict:
+                      out: str | Path | None = None, kind: str = "error",
+                      head: dict | None = None) -> dict:
     """MIL ranking (Sultani et al. 2018) on segment features of an unsupervised network.
 
     Sultani et al. train their MIL head on features of a pretrained video network (C3D, 32
@@ -485,13 +495,14 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
         y = np.concatenate([np.zeros(len(train_feats) * N_SEGMENTS, np.int64),
                             np.ones(len(positives) * N_SEGMENTS, np.int64)])
         mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
-        head = MILRanking(random_state=SEED, **MIL_HEAD_PARAMS).fit((X - mean) / std, y)
+        ranker = MILRanking(random_state=SEED, **(head or MIL_HEAD_PARAMS))
+        ranker.fit((X - mean) / std, y)
         fold_wall, fold_cpu = time.perf_counter() - wall, time.process_time() - cpu
         fit_wall, fit_cpu = fit_wall + fold_wall, fit_cpu + fold_cpu
         per_fold.append(fold_cpu)
         wall, cpu = time.perf_counter(), time.process_time()
         for v in scored:
-            seg = head.decision_function((test_feats[v - 1] - mean) / std)
+            seg = ranker.decision_function((test_feats[v - 1] - mean) / std)
             s = segment_scores_to_frames(seg, len(test_videos[v - 1]))
             ok = np.ones(len(s), bool)
             ok[:T - 1] = False
