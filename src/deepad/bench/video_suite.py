@@ -44,7 +44,7 @@ import numpy as np
 
 FRAME_SIZE = (48, 72)  # the stored 120 x 180 frames resized by 0.4 (bilinear, antialiased)
 SEED = 0
-JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2}
+JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2, "ffp_flow_s1": 1, "ffp_flow_s2": 2}
 """Jobs run with another seed than :data:`SEED` (the spread between seeds of one setting)."""
 MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp",
                    "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp"}
@@ -146,6 +146,13 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
     # known, reported whatever it gives)
     "mil_ffp_flow": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
                      "mil_features"),
+    # the ffp_flow settings with seeds 1 and 2, for a three-seed comparison with the ffp
+    # settings' seeds 0-2 (defined after the ffp_flow and ffp_w16 results were seen, before
+    # the ffp_w32 result; reported whatever they give)
+    "ffp_flow_s1": ("FuturePrediction", {**FFP_PARAMS, "lambda_op": 2.0},
+                    {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_flow_s2": ("FuturePrediction", {**FFP_PARAMS, "lambda_op": 2.0},
+                    {"clip_length": 5, "stride": 1}, "normal"),
     # the mil_ffp job with Sultani et al.'s batch: 30 anomalous + 30 normal bags per
     # iteration (drawn with replacement from the fold's 6 + 16), instead of 6 + 6; defined
     # after the convae_frame and ffp_flow results were seen, before the mil_ffp_flow result;
@@ -167,7 +174,7 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
 ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long",
          "convae_hr", "ffp_hr", "convae_long", "ffp_val", "mil_ffp_val", "convae_hasan",
          "mil_ffp_enc", "deepsvdd", "ffp_s1", "ffp_s2", "ffp_w16", "ffp_w32", "ffp_flow",
-         "convae_frame", "mil_ffp_flow", "mil_ffp_b60")
+         "convae_frame", "mil_ffp_flow", "mil_ffp_b60", "ffp_flow_s1", "ffp_flow_s2")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -211,6 +218,10 @@ TITLES.update({
                 "Lucas-Kanade flow) (run after the rows above were seen)",
     "convae_frame": "Conv-AE with Hasan et al.'s layers as above, each frame scored by its own "
                     "reconstruction error e(t) (run after the rows above were seen)",
+    "ffp_flow_s1": "Future frame prediction with the optical-flow constraint as above, seed 1 "
+                   "(run after the rows above were seen)",
+    "ffp_flow_s2": "Future frame prediction with the optical-flow constraint as above, seed 2 "
+                   "(run after the rows above were seen)",
     "mil_ffp_flow": "MIL ranking on the same segment features of the prediction error of the "
                     "predictor trained with the flow constraint (ffp_flow row), two folds by "
                     "video (run after the rows above were seen)",
@@ -223,7 +234,8 @@ TITLES.update({
 DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all")}
 """Report rows read from another job's file: (job, key of its other frame scores)."""
 REPORT_ROWS = ("ffp", "ffp_s1", "ffp_s2", "ffp_long", "ffp_hr", "ffp_w16", "ffp_w32",
-               "ffp_flow", "ffp_val", "convae", "convae_long", "convae_hr", "convae_hasan",
+               "ffp_flow", "ffp_flow_s1", "ffp_flow_s2", "ffp_val", "convae", "convae_long",
+               "convae_hr", "convae_hasan",
                "convae_frame", "convae_frame_all", "mil", "mil_ffp", "mil_ffp_val",
                "mil_ffp_enc", "mil_ffp_flow", "mil_ffp_b60", "sdor", "deepsvdd")
 
