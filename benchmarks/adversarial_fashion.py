@@ -236,6 +236,26 @@ def report() -> None:
                    f"training images ({data['classifier_fit_cpu_s']:.0f} CPU s"
                    + (", by `benchmarks/ood_fashion.py`, whose OOD detectors use the same "
                       "network" if data.get("classifier_dir") else "") + ")")
+    n_cw = next((r["n_images"] for r in data["results"] if r["eps"] is None), 200)
+    command = (
+        f"python benchmarks/adversarial_fashion.py run --n-train {data['n_train']}"
+        + (f" --epochs {data['epochs']} --hidden {','.join(map(str, data['hidden_dims']))}"
+           if not chosen else "")
+        + f" --n-test {data['results'][0]['n_images']} --n-test-cw {n_cw} "
+        f"--n-passes {data['n_passes']}"
+        + (" --batch-norm" if data.get("batch_norm") and not data.get("classifier_dir") else "")
+        + (f" --weight-decay {data['weight_decay']:g}" if data.get("weight_decay")
+           and not data.get("classifier_dir") else "")
+        + (f" --classifier-dir {data['classifier_dir']}" if data.get("classifier_dir") else ""))
+    # one command per set of detectors run together (--attacks / --detectors of each run)
+    groups: dict[tuple, list[str]] = {}
+    for r in data["results"]:
+        key = r["attack"].split("-")[0].lower() + ("" if r["eps"] is None else f"-{r['eps']:g}")
+        groups.setdefault(tuple(n for n in DETECTORS if n in r["detectors"]), []).append(key)
+    subsets = ([""] if len(groups) == 1 else
+               [f" --attacks {','.join(keys)}"
+                + ("" if set(names) == set(DETECTORS) else f" --detectors '{','.join(names)}'")
+                for names, keys in groups.items()])
     lines = [
         "# Adversarial-example detection on Fashion-MNIST",
         "",
@@ -243,15 +263,9 @@ def report() -> None:
         "`benchmarks/results/adversarial_fashion.json` (`python benchmarks/adversarial_fashion.py"
         " run`; deepad " + data["deepad"] + ", torch " + data["torch"] + ", one CPU thread).",
         "",
-        "Command: `python benchmarks/adversarial_fashion.py run --n-train "
-        f"{data['n_train']} --epochs {data['epochs']} --n-test "
-        f"{data['results'][0]['n_images']} --n-test-cw {data['results'][-1]['n_images']} "
-        f"--hidden {','.join(map(str, data['hidden_dims']))} --n-passes {data['n_passes']}"
-        + (" --batch-norm" if data.get("batch_norm") and not data.get("classifier_dir") else "")
-        + (f" --weight-decay {data['weight_decay']:g}" if data.get("weight_decay")
-           and not data.get("classifier_dir") else "")
-        + (f" --classifier-dir {data['classifier_dir']}" if data.get("classifier_dir") else "")
-        + "`" + (" " + origin if data.get("classifier_dir") else "") + ".",
+        ("Commands: " if len(subsets) > 1 else "Command: ")
+        + " then ".join(f"`{command}{subset}`" for subset in subsets)
+        + (" " + origin if data.get("classifier_dir") else "") + ".",
         "",
         f"Classifier: deepad's CNN for images (3 x 3 convolutional blocks of "
         f"{' and '.join(map(str, data['hidden_dims']))} channels"
@@ -277,13 +291,15 @@ def report() -> None:
         "Each cell: all adversarial inputs (Ma et al.'s protocol) / only the images whose "
         "attack succeeded (their clean, noisy and adversarial versions; the detector refitted "
         "on the successful part of the fit half, as Lee et al.'s code keeps only successful "
-        "attacks). *k auto* / *ε auto*: LID's k from 10, 20, ..., 90 and Mahalanobis' ε from "
+        "attacks). *k auto* / *ε auto*: LID's k from 10, 20, ..., 90 (*k, batch auto*: "
+        "jointly with the reference mini-batch size from 100, 200, 300, 500, `n_reference="
+        "\"auto\"`) and Mahalanobis' ε from "
         "0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, chosen per attack on "
         "the fit half alone by Lee et al.'s `ADV_Regression.py` rule: a regression per value "
         "fitted on half of the fit half's source images and scored by its AUROC on the other "
         "half (`LID(k=\"auto\")`, `MahalanobisAdversarial(epsilon=\"auto\")`); the evaluation "
-        "half is never looked at. Without *auto*: the papers' fixed k = 20 and ODIN's ε = "
-        "0.0014.",
+        "half is never looked at. Without *auto*: the papers' fixed k = 20, reference "
+        "mini-batches of 100, and ODIN's ε = 0.0014.",
         "",
         "### The attacks",
         "",
@@ -298,8 +314,9 @@ def report() -> None:
     names = [n for n in DETECTORS if any(n in r["detectors"] for r in data["results"])]
     runs = sorted({d.get("run", "before 2026-12-07") for r in data["results"]
                    for d in r["detectors"].values()})
-    if len(runs) > 1:
-        lines += ["", "The cells come from runs of " + ", ".join(runs) + " (the same seeded "
+    if len(runs) > 1 or len(groups) > 1:
+        lines += ["", "The cells come from runs of " + ", ".join(runs) + " (the commands above; "
+                  "the same seeded "
                   "images, attacks and split; a later run adds detectors or attacks to the "
                   "table: `run --detectors ... --attacks ...`). *not run*: that detector was "
                   "not run on that attack."]
