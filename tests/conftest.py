@@ -243,6 +243,28 @@ def make_planted_images(n_normal: int = 300, n_anomalies: int = 15, side: int = 
     return X[order].astype(np.float32), y[order]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for the module's tests, the previous count restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def videos() -> dict[str, Any]:
+    """Three normal training videos of a bouncing square, a test video whose square speeds up
+    in frames [24, 32) and one with an extra object there, and the test frames' truth."""
+    from video_clips import ANOMALY, N_FRAMES, square_video
+
+    truth = np.zeros(N_FRAMES, dtype=int)
+    truth[ANOMALY[0]:ANOMALY[1]] = 1
+    return {"train": [square_video(seed) for seed in range(3)],
+            "fast": square_video(10, fast=ANOMALY), "extra": square_video(11, extra=ANOMALY),
+            "truth": truth}
+
+
 @pytest.fixture(scope="session")
 def planted_images() -> tuple[np.ndarray, np.ndarray]:
     """315 images of 1 x 16 x 16: 300 oriented "Γ" strokes, 15 planted symmetric "+"."""

@@ -47,17 +47,18 @@ def test_auto_weight_trusts_the_booster_when_the_unsupervised_ranks_mislead():
             > auc_roc(y[unlabelled], equal.decision_scores_[unlabelled]) + 0.1)
 
 
-def test_auto_weight_keeps_the_unsupervised_ranks_when_they_help(planted_rows):
+def test_auto_weight_keeps_one_half_unless_another_is_better_by_a_standard_error(planted_rows):
     X, y = planted_rows
     labels = np.zeros_like(y)
     labels[np.flatnonzero(y)[:6]] = 1
     det = DeepXGBOD(**FAST, booster_weight="auto").fit(X, labels)
-    assert det.booster_weight_ in AUTO_WEIGHTS  # 0.5 (equal), 2/3 or 1
-    best = max(det.weight_auroc_.values())
     prior = det.weight_auroc_["0.5"]
-    if det.booster_weight_ != 0.5:  # left the prior only for a clearly better weight
-        assert det.weight_auroc_[f"{det.booster_weight_:.4g}"] == best
-        assert best - prior > hanley_mcneil_se(prior, 6, len(y) - 6)
+    best = max(det.weight_auroc_, key=det.weight_auroc_.get)
+    # here the isolation forest finds the planted rows too: a higher weight scores a little
+    # better out of fold, by less than one standard error, so the rule keeps 1/2
+    assert best != "0.5" and det.weight_auroc_[best] > prior
+    assert det.weight_auroc_[best] - prior <= hanley_mcneil_se(prior, 6, len(y) - 6)
+    assert det.booster_weight_ == 0.5
 
 
 def test_default_weight_is_half_and_equal_weights_remain_available(planted_rows):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from sklearn.metrics import roc_auc_score
+from video_clips import N_FRAMES, assert_ranks_planted_first, square_video
 
 import deepad
 from deepad import SDOR, AutoEncoder, DeepSVDD, MILRanking, VideoDetector
@@ -18,55 +17,6 @@ from deepad.data.video import (
     video_bounds,
 )
 from deepad.detectors import FuturePrediction
-
-N_FRAMES = 48
-ANOMALY = (24, 32)  # frames [24, 32) of the test videos are anomalous
-
-
-def square_video(seed: int, fast: tuple[int, int] | None = None,
-                 extra: tuple[int, int] | None = None, size: int = 16) -> np.ndarray:
-    """Grey frames ``(48, 16, 16)`` in [0, 1]: a bright 4 x 4 square bouncing left and right
-    at 1 pixel per frame on faint noise. Frames in ``fast`` move at 3 pixels per frame (a
-    change of speed); frames in ``extra`` show a second, smaller object sliding along the
-    bottom (a change of appearance)."""
-    rng = np.random.default_rng(seed)
-    video = rng.normal(0.1, 0.02, (N_FRAMES, size, size)).astype(np.float32)
-    x, direction, side = float(rng.integers(0, size - 4)), 1, 4
-    for t in range(N_FRAMES):
-        x += direction * (3 if fast and fast[0] <= t < fast[1] else 1)
-        if x > size - side:
-            x, direction = 2 * (size - side) - x, -1
-        if x < 0:
-            x, direction = -x, 1
-        xi = int(round(x))
-        video[t, 6:6 + side, xi:xi + side] = 0.9
-        if extra and extra[0] <= t < extra[1]:
-            video[t, 12:15, 2 + t - extra[0]:5 + t - extra[0]] = 0.9
-    return np.clip(video, 0.0, 1.0)
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def videos():
-    truth = np.zeros(N_FRAMES, dtype=int)
-    truth[ANOMALY[0]:ANOMALY[1]] = 1
-    return {"train": [square_video(seed) for seed in range(3)],
-            "fast": square_video(10, fast=ANOMALY), "extra": square_video(11, extra=ANOMALY),
-            "truth": truth}
-
-
-def assert_ranks_planted_first(scores: np.ndarray, truth: np.ndarray) -> None:
-    assert scores.shape == truth.shape and np.isfinite(scores).all()
-    top = int(np.argmax(scores))
-    assert truth[top] == 1, f"the top-scored frame {top} is not in the planted anomaly"
-    assert roc_auc_score(truth, scores) >= 0.9
 
 
 # ---------------------------------------------------------------------------- clips

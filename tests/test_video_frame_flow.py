@@ -7,30 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_video import ANOMALY, N_FRAMES, assert_ranks_planted_first, square_video  # noqa: E402
+from video_clips import assert_ranks_planted_first  # noqa: E402
 
 import deepad
 from deepad import AutoEncoder, VideoDetector
 from deepad.bench import video_suite
 from deepad.detectors import FuturePrediction
 from deepad.detectors.generic_normality.frame_prediction import flow_loss, lucas_kanade_flow
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def videos():
-    truth = np.zeros(N_FRAMES, dtype=int)
-    truth[ANOMALY[0]:ANOMALY[1]] = 1
-    return {"train": [square_video(seed) for seed in range(3)],
-            "fast": square_video(10, fast=ANOMALY), "extra": square_video(11, extra=ANOMALY),
-            "truth": truth}
 
 
 def blob(cx: float, cy: float, size: int = 32) -> torch.Tensor:

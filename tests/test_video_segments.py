@@ -8,21 +8,13 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
-from test_video import ANOMALY, N_FRAMES, square_video
 from typer.testing import CliRunner
+from video_clips import ANOMALY, N_FRAMES, square_video
 
 from deepad import FuturePrediction, MILRanking, VideoDetector
 from deepad.bench import video_suite
 from deepad.cli import app
 from deepad.data.video import segment_bounds, segment_features, segment_scores_to_frames
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_segment_bounds_cover_the_video_in_near_equal_parts():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -224,19 +225,8 @@ class AutoEncoder(DeepDetector):
         ValueError
             The detector was not fitted on video clips.
         """
-        X = self._check_input(X)
-        if self.spec_.modality != "video":
-            msg = (f"clip_frame_scores needs a detector fitted on video clips; this one was "
-                   f"fitted on {self.spec_.modality} data.")
-            raise ValueError(msg)
-        self.model_.eval()
-        rows = max(1, 2**20 // max(1, X[0].size))
-        out = []
-        for start in range(0, len(X), rows):
-            x = torch.from_numpy(X[start:start + rows]).to(self.device_)
-            error = (x - self.model_(x)).pow(2).flatten(2).mean(dim=2)
-            out.append(error.double().cpu().numpy())
-        return np.concatenate(out)
+        return self._clip_errors(X, "clip_frame_scores",
+                                 lambda error: error.flatten(2).mean(dim=2))
 
     @torch.no_grad()
     def clip_maps(self, X: Any) -> np.ndarray:
@@ -249,19 +239,24 @@ class AutoEncoder(DeepDetector):
         ValueError
             The detector was not fitted on video clips.
         """
+        return self._clip_errors(X, "clip_maps", lambda error: error.sum(dim=2).mean(dim=1))
+
+    def _clip_errors(self, X: Any, method: str,
+                     reduce: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+        """``reduce`` of the squared reconstruction error ``(n, T, C, H, W)`` of video clips,
+        in batches of about a million values, as float64."""
         X = self._check_input(X)
         if self.spec_.modality != "video":
-            msg = (f"clip_maps needs a detector fitted on video clips; this one was fitted on "
+            msg = (f"{method} needs a detector fitted on video clips; this one was fitted on "
                    f"{self.spec_.modality} data.")
             raise ValueError(msg)
         self.model_.eval()
         rows = max(1, 2**20 // max(1, X[0].size))
-        maps = []
+        out = []
         for start in range(0, len(X), rows):
             x = torch.from_numpy(X[start:start + rows]).to(self.device_)
-            error = (x - self.model_(x)).pow(2).sum(dim=2).mean(dim=1)
-            maps.append(error.double().cpu().numpy())
-        return np.concatenate(maps)
+            out.append(reduce((x - self.model_(x)).pow(2)).double().cpu().numpy())
+        return np.concatenate(out)
 
 
 # ============================================================================ RandNet
