@@ -178,15 +178,16 @@ def test_lid_chooses_the_reference_size_with_k_and_keeps_it(blobs, fitted, tmp_p
     det = LID(classifier=classifier, k="auto", n_reference="auto", random_state=0).fit(X, y)
     # the paper's batch and k until fit_detector chooses; the buffer holds the largest batch
     assert (det.n_reference_, det.k_) == (100, 20)
-    assert len(det.statistics_["reference"]) == max(LID_N_REFERENCES)
+    # the buffer holds the largest batch, capped at the 600 training samples there are
+    sizes = sorted({min(n, len(X)) for n in LID_N_REFERENCES})
+    assert len(det.statistics_["reference"]) == min(max(LID_N_REFERENCES), len(X)) == 600
     det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
-    grid = tuple((n, k) for n in LID_N_REFERENCES for k in LID_KS if k < n)
+    grid = tuple((n, k) for n in sizes for k in LID_KS if k < n)
     assert tuple(det.choice_auroc_) == grid
     chosen = (det.n_reference_, det.k_)
     assert det.choice_auroc_[chosen] == max(det.choice_auroc_.values())
     # the reference size changes what is measured
-    by_size = {n: max(a for (m, _), a in det.choice_auroc_.items() if m == n)
-               for n in LID_N_REFERENCES}
+    by_size = {n: max(a for (m, _), a in det.choice_auroc_.items() if m == n) for n in sizes}
     assert len(set(np.round(list(by_size.values()), 6))) > 1
     fixed = LID(classifier=classifier, k=det.k_, n_reference=det.n_reference_,
                 random_state=0).fit(X, y)
@@ -202,23 +203,43 @@ def test_lid_chooses_the_reference_size_with_k_and_keeps_it(blobs, fitted, tmp_p
                                   own.decision_function(split.X_eval[:50]))
 
 
+def test_lid_grid_and_cached_reference_match_the_plain_estimate(blobs, fitted):
+    """The shortcuts (the reference's layer outputs computed once per call, one sort per
+    reference size for every k) give the characteristics of the plain per-chunk estimate:
+    the reference concatenated with each chunk, lid_mle per k."""
+    from deepad.detectors.related.adversarial import lid_mle
+
+    dets, split = fitted
+    det = LID(classifier=dets["LID"].classifier_, k="auto", n_reference="auto",
+              random_state=0).fit(blobs[0], blobs[1])
+    x = torch.from_numpy(split.X_eval[:60])
+    grid = det.grid_characteristics(x)
+    for size, k in ((100, 10), (300, 90), (600, 50)):
+        plain = torch.stack([lid_mle(d, k) for d in det._distances(x, size)], dim=1)
+        torch.testing.assert_close(grid[(size, k)], plain)
+    det.apply_choice((300, 40))
+    plain = det._linear(det.characteristics(x).double()).numpy()  # no cache: per chunk
+    np.testing.assert_allclose(det.decision_function(split.X_eval[:60]), plain, rtol=1e-9)
+
+
 def test_lid_reference_grid_with_a_fixed_k_and_few_training_samples(blobs, fitted):
     dets, split = fitted
     X, y = blobs[0], blobs[1]
     classifier = dets["LID"].classifier_
     # a fixed k: only the sizes above it, the smallest of them until the choice
     det = LID(classifier=classifier, k=150, n_reference="auto", random_state=0).fit(X, y)
-    assert det.choice_grid() == ((200, 150), (300, 150), (500, 150))
+    # (1000 capped at the 600 training samples)
+    assert det.choice_grid() == ((200, 150), (300, 150), (500, 150), (600, 150))
     assert (det.n_reference_, det.k_) == (200, 150)
     det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
-    assert det.k_ == 150 and det.n_reference_ in (200, 300, 500)
+    assert det.k_ == 150 and det.n_reference_ in (200, 300, 500, 600)
     # 150 training samples: the sizes are capped at what there is
     small = LID(classifier=classifier, k="auto", n_reference="auto", random_state=0).fit(
         X[:150], y[:150])
     assert {n for n, _ in small.choice_grid()} == {100, 150}
     assert len(small.statistics_["reference"]) == 150
     with pytest.raises(ValueError, match="k < n_reference"):
-        LID(classifier=classifier, k=500, n_reference="auto").fit(X, y)
+        LID(classifier=classifier, k=1000, n_reference="auto").fit(X, y)
 
 
 def test_auto_keeps_an_images_versions_in_one_half_and_rejects_bad_groups(fitted, blobs):

@@ -28,6 +28,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -59,7 +60,7 @@ from deepad.nets.mlp import ACTIVATIONS
 LID_KS = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 """The k that ``LID(k="auto")`` chooses from (Lee et al.'s list for LID)."""
 LID_DEFAULT_K = 20
-LID_N_REFERENCES = (100, 200, 300, 500)
+LID_N_REFERENCES = (100, 200, 300, 500, 1000)
 """The reference mini-batch sizes that ``LID(n_reference="auto")`` chooses from (Ma et al.'s
 release: 100); the smaller batches are the first rows of the largest (nested)."""
 LID_DEFAULT_N_REFERENCE = 100
@@ -103,6 +104,13 @@ def lid_mle(distances: torch.Tensor, k: int) -> torch.Tensor:
     ``k`` smallest distances ``r_1 ≤ ... ≤ r_k``. A zero smallest distance (the sample itself
     in the reference) is skipped for the next one."""
     nearest = distances.topk(min(k + 1, distances.shape[1]), dim=1, largest=False).values
+    return lid_from_nearest(nearest, k)
+
+
+def lid_from_nearest(nearest: torch.Tensor, k: int) -> torch.Tensor:
+    """:func:`lid_mle` from each row's smallest distances in ascending order (at least the
+    ``k + 1`` smallest, or all there are): one sort serves every k of a grid."""
+    nearest = nearest[:, :k + 1]
     self_hit = nearest[:, :1] <= 1e-12
     r = torch.where(self_hit, nearest[:, 1:k + 1], nearest[:, :k]) if nearest.shape[1] > k \
         else nearest
@@ -343,7 +351,7 @@ class LID(AdversarialDetector):
     those below ``n_reference``) in :meth:`fit_detector` on the detector data alone, by Lee
     et al.'s ``ADV_Regression.py`` rule (see :meth:`AdversarialDetector.fit_detector`); k = 20
     until then. ``n_reference="auto"``: the reference mini-batch size is chosen the same way,
-    from :data:`LID_N_REFERENCES` (100, 200, 300, 500; jointly with k when both are
+    from :data:`LID_N_REFERENCES` (100, 200, 300, 500, 1000; jointly with k when both are
     ``"auto"``, over the pairs with k below the size); ``fit`` draws the largest batch, the
     smaller ones are its first rows, and 100 is used until :meth:`fit_detector` chooses.
     Ma et al. fix 100 (their release's batch size); the wider grid is deepad's extension of
@@ -482,12 +490,32 @@ class LID(AdversarialDetector):
         picks = torch.randperm(len(X), generator=generator)[:largest].to(X.device)
         return {"reference": X[picks].clone()}
 
+    @contextmanager
+    def _reference_outputs_once(self):
+        """Within the block, the reference buffer's layer outputs are computed once and reused
+        by every chunk of samples (the network is in eval mode: a sample's outputs do not
+        depend on the others of its pass); outside it, :meth:`_distances` computes them with
+        each chunk."""
+        with torch.no_grad():
+            _, outputs = layer_outputs(self.model_, self.statistics_["reference"],
+                                       self.lid_layers())
+        self._reference_outputs = outputs
+        try:
+            yield
+        finally:
+            del self._reference_outputs
+
     @torch.no_grad()
     def _distances(self, x: torch.Tensor, n_reference: int | None = None
                    ) -> list[torch.Tensor]:
         """Per layer, the distances from each row of ``x`` to the first ``n_reference`` rows
         of the reference buffer (None: all of them)."""
         n = len(x)
+        cached = getattr(self, "_reference_outputs", None)
+        if cached is not None:
+            _, outputs = layer_outputs(self.model_, x, self.lid_layers())
+            return [torch.cdist(o.double(), r[:n_reference].double())
+                    for o, r in zip(outputs, cached, strict=True)]
         reference = self.statistics_["reference"][:n_reference]
         _, outputs = layer_outputs(self.model_, torch.cat([x, reference]), self.lid_layers())
         return [torch.cdist(o[:n].double(), o[n:].double()) for o in outputs]
@@ -496,19 +524,39 @@ class LID(AdversarialDetector):
         return torch.stack([lid_mle(d, self.k_)
                             for d in self._distances(x, self.n_reference_)], dim=1)
 
+    def _characteristics_in_chunks(self, X: torch.Tensor) -> torch.Tensor:
+        # the reference's outputs once, and the scoring pass's larger chunks
+        rows = self.score_rows(X.shape)
+        with self._reference_outputs_once():
+            return torch.cat([self.characteristics(X[s:s + rows]).double()
+                              for s in range(0, len(X), rows)])
+
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        with self._reference_outputs_once():
+            return super()._score_samples(X)
+
     def grid_characteristics(self, X: torch.Tensor) -> dict[Any, torch.Tensor]:
         # one pass over the network and the distances to the whole buffer serves every k and
-        # every reference size (the first columns of the distances)
+        # every reference size (the first columns of the distances); one sort per size serves
+        # every k (the k + 1 smallest distances are a prefix of the largest k's)
         grid = self.choice_grid()
         parts: dict[Any, list[torch.Tensor]] = {value: [] for value in grid}
-        rows = chunk_rows(X.shape)
+        rows = self.score_rows(X.shape)
         largest = max(self._reference_sizes())
-        for start in range(0, len(X), rows):
-            distances = self._distances(X[start:start + rows], largest)
-            for value in grid:
-                size, k = value if isinstance(value, tuple) else (largest, value)
-                parts[value].append(torch.stack([lid_mle(d[:, :size], k) for d in distances],
-                                                dim=1))
+        with self._reference_outputs_once():
+            for start in range(0, len(X), rows):
+                distances = self._distances(X[start:start + rows], largest)
+                sizes: dict[int, list[int]] = {}
+                for value in grid:
+                    size, k = value if isinstance(value, tuple) else (largest, value)
+                    sizes.setdefault(size, []).append(k)
+                for size, ks in sizes.items():
+                    nearest = [d[:, :size].topk(min(max(ks) + 1, size), dim=1,
+                                                largest=False).values for d in distances]
+                    for k in ks:
+                        value = (size, k) if isinstance(grid[0], tuple) else k
+                        parts[value].append(torch.stack(
+                            [lid_from_nearest(n, k) for n in nearest], dim=1))
         return {value: torch.cat(chunks) for value, chunks in parts.items()}
 
     def _get_state(self):
