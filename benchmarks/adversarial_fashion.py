@@ -192,6 +192,7 @@ def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results,
               selection=None) -> None:
     """The results so far (after each attack: a crash loses at most the attack running)."""
     import deepad
+    from deepad.detectors.related.adversarial import LID_N_REFERENCES
 
     payload = {"deepad": deepad.__version__, "torch": torch.__version__,
                "python": platform.python_version(), "n_train": args.n_train,
@@ -202,7 +203,8 @@ def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results,
                "classifier_fit_cpu_s": round(fit_cpu, 1),
                "classifier_n_train": classifier_n_train,
                "test_accuracy": accuracy, "classifier_selection": selection,
-               "cw_options": CW_OPTIONS, "results": results}
+               "cw_options": CW_OPTIONS, "lid_n_references": list(LID_N_REFERENCES),
+               "results": results}
     RAW.parent.mkdir(parents=True, exist_ok=True)
     RAW.write_text(json.dumps(payload, indent=1) + "\n")
 
@@ -292,8 +294,9 @@ def report() -> None:
         "attack succeeded (their clean, noisy and adversarial versions; the detector refitted "
         "on the successful part of the fit half, as Lee et al.'s code keeps only successful "
         "attacks). *k auto* / *ε auto*: LID's k from 10, 20, ..., 90 (*k, batch auto*: "
-        "jointly with the reference mini-batch size from 100, 200, 300, 500, `n_reference="
-        "\"auto\"`) and Mahalanobis' ε from "
+        "jointly with the reference mini-batch size from "
+        + ", ".join(f"{n:,}" for n in data.get("lid_n_references", (100, 200, 300, 500)))
+        + ", `n_reference=\"auto\"`) and Mahalanobis' ε from "
         "0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, chosen per attack on "
         "the fit half alone by Lee et al.'s `ADV_Regression.py` rule: a regression per value "
         "fitted on half of the fit half's source images and scored by its AUROC on the other "

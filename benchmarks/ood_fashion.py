@@ -1,9 +1,10 @@
 """Out-of-distribution detection on Fashion-MNIST → docs/results/ood_fashion.md.
 
-In-distribution: a small CNN (deepad's classifier for images: two 3 x 3 convolutional blocks
-of 32 and 64 channels, batch-normalised, a 128-unit ReLU feature layer, dropout 0.5, a linear
-head; trained by ``KDBU`` so the adversarial benchmark reuses it) trained on the 60,000
-Fashion-MNIST training images with their classes; its 10,000 test images are the
+In-distribution: the Fashion-MNIST classifier of benchmarks/fashion_classifier.py (deepad's
+CNN for images: two 3 x 3 convolutional blocks of 32 and 64 channels, batch-normalised, a
+128-unit ReLU feature layer, dropout 0.5, a linear head; trained by ``KDBU`` on 54,000 of the
+60,000 training images, its epoch chosen by accuracy on the other 6,000), the network of the
+adversarial benchmark too, so both pages name one classifier; its 10,000 test images are the
 in-distribution test set. Out of distribution, 10,000 each: the MNIST test images, Gaussian
 noise (per pixel N(0, 1)) and uniform noise (per pixel U[0, 1]), the noise of Hendrycks &
 Gimpel's release (2017), clipped to [0, 1], and crops of the UCSD Ped2 video frames (natural
@@ -17,11 +18,13 @@ Sanity anchor: Hendrycks & Gimpel's MNIST MLP (784-256-256-256-10, GELU, Adam, 1
 trained on 70 % of the MNIST test set (the only MNIST here), MSP AUROC on the other 30 %
 against uniform and Gaussian noise, beside their 97.89 / 88.29.
 
-Every stage is cached under benchmarks/results/ood_fashion/ (the trained classifier as a
-deepad model directory, scores as .npz, timings as JSON), so a rerun resumes; --peer-export
-writes the data and a TorchScript trace of the classifier for the pytorch-ood peer
-(benchmarks/ood_peer.py, run in its own environment).
+Every stage is cached under benchmarks/results/ood_fashion/ (scores as .npz, timings as JSON,
+each OOD detector's scores marked with the classifier's checksum, so scores of another network
+are recomputed, not reused), so a rerun resumes; --peer-export writes the data and a
+TorchScript trace of the classifier for the pytorch-ood peer (benchmarks/ood_peer.py, run in
+its own environment).
 
+    python benchmarks/fashion_classifier.py select   # the classifier, once
     python benchmarks/ood_fashion.py --threads 1
 
 Speed against the peer (``--speed-check PEER_PYTHON``): one-thread CPU seconds of scoring the
@@ -54,14 +57,11 @@ CACHE = ROOT / "benchmarks" / "results" / "ood_fashion"
 OUT = ROOT / "docs" / "results" / "ood_fashion.md"
 SEED = 0
 N_NOISE = 10_000
-CLASSIFIER = {"hidden_dims": (32, 64), "feature_dim": 128, "batch_norm": True,
-              "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4, "dropout": 0.5,
-              "n_passes": 2}
-"""The classifier, trained by ``KDBU`` (its dropout before the head is inactive in eval mode,
-where every OOD detector scores), so that benchmarks/adversarial_fashion.py can reuse it
-(``--classifier-dir benchmarks/results/ood_fashion/classifier``) for KD+BU's Monte-Carlo
-dropout: one training for both benchmarks. ``n_passes`` 2 keeps KDBU's own scoring of the
-60,000 training images at the end of its fit short (the adversarial benchmark sets its own)."""
+CLASSIFIER_DIR = ROOT / "benchmarks" / "results" / "fashion_classifier" / "classifier"
+"""The classifier (a ``KDBU`` model directory; its dropout before the head is inactive in eval
+mode, where every OOD detector scores) that ``python benchmarks/fashion_classifier.py select``
+chooses by held-out validation accuracy and benchmarks/adversarial_fashion.py uses
+(``--classifier-dir``): one network for both pages."""
 # (label, registered name, parameters, fitted on FEATURE_FIT_ROWS images): every OOD detector
 # on the one classifier. The scores of MSP, ODIN and energy do not depend on the data they are
 # fitted on (only their threshold_ does), so they are fitted on LOGIT_FIT_ROWS images (time);
@@ -146,27 +146,29 @@ def metrics(s_in: np.ndarray, s_out: np.ndarray) -> dict[str, float]:
             "fpr95": fpr_at_tpr(y, s, 0.95, in_positive=True)}
 
 
-def classifier(sets, epochs: int):
-    path = CACHE / "classifier"
-    info_path = CACHE / "classifier.json"
-    wanted = {**CLASSIFIER, "hidden_dims": list(CLASSIFIER["hidden_dims"]), "epochs": epochs}
-    if (path / "config.json").is_file() and info_path.is_file():
-        info = json.loads(info_path.read_text())
-        if info.get("config") == wanted:
-            return deepad.load(path, device="cpu"), info
-        msg = (f"{path} holds a classifier of another configuration ({info.get('config')}); "
-               "move the cache away to train the one asked for.")
+def classifier(sets, path: Path = CLASSIFIER_DIR):
+    """The saved classifier of benchmarks/fashion_classifier.py and what its choice recorded
+    (classifier.json beside it), with its test accuracy measured here and ``tag``, a checksum
+    of its weights that marks every cached score of this network."""
+    import hashlib
+
+    if not (path / "config.json").is_file():
+        msg = (f"no classifier at {path}: run `python benchmarks/fashion_classifier.py select` "
+               "first (it trains and caches the network both Fashion-MNIST pages use).")
         raise SystemExit(msg)
-    det = deepad.get_detector("KDBU")(**CLASSIFIER, epochs=epochs, random_state=SEED)
-    _, wall, cpu = timed(lambda: det.fit(sets["train"], sets["train_labels"]))
+    det = deepad.load(path, device="cpu")
+    chosen = json.loads((path.parent / "classifier.json").read_text())
     with torch.no_grad():
-        logits = torch.cat([det.classifier_(torch.from_numpy(sets["in"][i:i + 1000]))
+        logits = torch.cat([det.classifier_.eval()(torch.from_numpy(sets["in"][i:i + 1000]))
                             for i in range(0, len(sets["in"]), 1000)])
     accuracy = float((logits.argmax(1).numpy() == sets["in_labels"]).mean())
-    det.save(path)
-    info = {"config": wanted, "epochs": epochs, "fit_wall_s": wall, "fit_cpu_s": cpu,
-            "test_accuracy": accuracy, "history": det.history_}
-    info_path.write_text(json.dumps(info, indent=1))
+    config = json.loads((path / "config.json").read_text())
+    tag = hashlib.sha256((path / "weights.safetensors").read_bytes()).hexdigest()[:16]
+    info = {"tag": tag, "test_accuracy": accuracy, "epochs": chosen["epochs"],
+            "max_epochs": chosen["candidates"][chosen["chosen"]]["epochs"],
+            "n_train": chosen["n_train"], "val_accuracy": chosen["val_accuracy"],
+            "fit_cpu_s": chosen["fit_cpu_s"], "hidden_dims": chosen["hidden_dims"],
+            "config": config.get("params", config)}
     return det, info
 
 
@@ -179,13 +181,18 @@ def cached_all(key: str) -> bool:
         return all(name in data.files for name in ("in", *OOD_SETS))
 
 
-def score_detector(key: str, make, fit_X, fit_y, sets) -> dict:
+def score_detector(key: str, make, fit_X, fit_y, sets, tag: str | None = None) -> dict:
+    """Fit and score one detector, or read its cached scores; ``tag`` (the classifier's
+    checksum, None for the label-free baselines) must match the cached one, or the cache is
+    recomputed."""
     path = CACHE / f"scores_{key}.npz"
     meta = CACHE / f"scores_{key}.json"
     scores, info = {}, {}
     if path.is_file() and meta.is_file():
         data = np.load(path)
         scores, info = {k: data[k] for k in data.files}, json.loads(meta.read_text())
+        if info.get("classifier") != tag:  # scores of another network
+            scores, info = {}, {}
         if all(name in scores for name in ("in", *OOD_SETS)):
             return {"scores": scores, **info}
     # a set added since the cached run: refit (same seed) and score only what is missing;
@@ -202,7 +209,7 @@ def score_detector(key: str, make, fit_X, fit_y, sets) -> dict:
     extra = {k: float(getattr(det, k)) for k in ("epsilon_",) if hasattr(det, k)}
     info = {"fit_wall_s": info.get("fit_wall_s", fit_wall),
             "fit_cpu_s": info.get("fit_cpu_s", fit_cpu), "score_wall_s": walls,
-            "score_cpu_s": cpus, **extra}
+            "score_cpu_s": cpus, **extra, **({"classifier": tag} if tag else {})}
     np.savez_compressed(path, **scores)
     meta.write_text(json.dumps(info, indent=1))
     return {"scores": scores, **info}
@@ -366,11 +373,13 @@ def anchor_release(variant: str = "") -> dict:
     return out
 
 
-def export_peer(sets, det, fit_rows) -> None:
+def export_peer(sets, det, fit_rows, tag: str) -> None:
     """Data and the classifier (TorchScript: logits; features = the head's input) for the
-    pytorch-ood peer, which runs in its own environment without deepad."""
+    pytorch-ood peer, which runs in its own environment without deepad; ``export.json``
+    holds the classifier's checksum, which the peer copies into its results."""
     peer = CACHE / "peer"
     peer.mkdir(parents=True, exist_ok=True)
+    (peer / "export.json").write_text(json.dumps({"classifier": tag}))
     for name in ("train", "train_labels"):  # what Mahalanobis and KNN are fitted on
         np.save(peer / f"{name}.npy", sets[name][fit_rows])
     for name in ("in", *OOD_SETS):
@@ -397,13 +406,16 @@ SPEED_SET, SPEED_ROWS = "in", 5000
 """The images the paired timing scores: the first 5,000 in-distribution test images."""
 
 
-def speed_check(det, sets, fit_rows, peer_python: str, repeats: int, threads: int) -> dict:
+def speed_check(det, sets, fit_rows, peer_python: str, repeats: int, threads: int,
+                tag: str) -> dict:
     """Paired timing against pytorch-ood (``--speed-check``): for each detector of
     ``PEER_OF``, ``repeats`` rounds of [deepad scores ``SPEED_SET``, then the peer does in its
     own process]; CPU seconds of the scoring only (fits are not timed). Resumes from
     ``speed.json``."""
     path = CACHE / "speed.json"
     done = json.loads(path.read_text()) if path.is_file() else {}
+    if done.get("classifier") != tag:  # timings of another network: start again
+        done = {"classifier": tag}
     params = {label: (name, p) for label, name, p, _ in OOD_DETECTORS}
     fitted = {}
     script = ROOT / "benchmarks" / "ood_peer.py"
@@ -444,14 +456,20 @@ def report(info, results, anchor_result, peer) -> str:
     bn = ", each convolution batch-normalised" if cfg.get("batch_norm") else ""
     l2 = f", L2 {cfg['weight_decay']:g}" if cfg.get("weight_decay") else ""
     lines = ["# Out-of-distribution detection: Fashion-MNIST against MNIST, noise and scenes", "",
-             "Generated by `python benchmarks/ood_fashion.py --threads 1`. "
-             "In-distribution: Fashion-MNIST; a CNN classifier (two 3 x 3 convolutional blocks "
-             f"of 32 and 64 channels{bn}, a 128-unit ReLU feature layer, a linear head; "
-             "deepad's classifier for images, `batch_norm=True`) trained for "
-             f"{info['epochs']} epochs on the 60,000 training images (Adam, lr 1e-3{l2}, "
-             "batches of 128, seed 0, no augmentation): test accuracy "
-             f"{100 * info['test_accuracy']:.2f} %, fit {info['fit_cpu_s']:.0f} CPU s on one "
-             "thread. In-distribution test set: the 10,000 test images. Out of distribution, "
+             "Generated by `python benchmarks/ood_fashion.py --threads 1` after `python "
+             "benchmarks/fashion_classifier.py select`, which trains and caches the classifier. "
+             "In-distribution: Fashion-MNIST; the classifier of the adversarial page "
+             "(docs/results/adversarial_fashion.md), a CNN (two 3 x 3 convolutional blocks "
+             f"of {' and '.join(map(str, info['hidden_dims']))} channels{bn}, a 128-unit ReLU "
+             "feature layer, dropout 0.5 before a linear head, inactive when scoring; "
+             "deepad's classifier for images, `batch_norm=True`) trained by `KDBU` on "
+             f"{info['n_train']:,} of the 60,000 training images (Adam, lr 1e-3{l2}, "
+             "batches of 128, seed 0, no augmentation), the epoch of highest accuracy on the "
+             f"other 6,000 ({100 * info['val_accuracy']:.2f} %) kept: epoch {info['epochs']} "
+             f"of {info['max_epochs']} ({info['fit_cpu_s']:.0f} CPU s for all epochs on one "
+             "thread; neither test nor OOD data took part in the choice): test accuracy "
+             f"{100 * info['test_accuracy']:.2f} %. In-distribution test set: the 10,000 test "
+             "images. Out of distribution, "
              "10,000 each: the MNIST test images; Gaussian noise, per pixel N(0, 1), and uniform "
              "noise, per pixel U[0, 1], as in Hendrycks & Gimpel's release, clipped to the "
              "images' range [0, 1] (the release does not clip); natural grey-scale scenes, "
@@ -472,8 +490,8 @@ def report(info, results, anchor_result, peer) -> str:
                 else "all 60,000 training images for Mahalanobis and DeepKNN, ")
              + f"the same {LOGIT_FIT_ROWS:,} for MSP, ODIN and energy, whose scores do not "
              "depend on it; "
-             f"score = scoring the {N_TEST} test images). The machine was shared and loaded "
-             "(load average 6-20), which inflates CPU seconds too.", ""]
+             f"score = scoring the {N_TEST} test images). The machine (2 cores) was shared "
+             "with other processes, which inflates CPU seconds too.", ""]
     for ood in OOD_SETS:
         lines += [f"## {ood}", "",
                   "| detector | AUROC | AUPR-in | AUPR-out | FPR95 | fit s | score s |",
@@ -589,15 +607,19 @@ PEER_OF = {"MSP": "MSP", "ODIN (T 1000, ε 0.0014)": "ODIN", "Energy (T 1)": "En
 """deepad's detector (label) → the same method in pytorch-ood (benchmarks/ood_peer.py)."""
 
 
-def peer_lines(results) -> list[str]:
+def peer_lines(results, tag: str) -> list[str]:
     """The deepad-vs-pytorch-ood table, when benchmarks/ood_peer.py has run (with the paired
     timings of ``--speed-check`` when it has run too)."""
     scores_path, info_path = CACHE / "peer" / "peer_scores.npz", CACHE / "peer" / "peer.json"
     if not (scores_path.is_file() and info_path.is_file()):
         return []
     peer, info = np.load(scores_path), json.loads(info_path.read_text())
+    if info.get("classifier") != tag:  # the peer ran on another network
+        return []
     speed_path = CACHE / "speed.json"
     speed = json.loads(speed_path.read_text()) if speed_path.is_file() else {}
+    if speed.get("classifier") != tag:
+        speed = {}
     v = info["versions"]
     lines = [f"pytorch-ood {v['pytorch-ood']} (torch {v['torch']}, torchvision "
              f"{v['torchvision']}, in its own environment: `benchmarks/ood_peer.py`) on the "
@@ -610,13 +632,14 @@ def peer_lines(results) -> list[str]:
              "`predict` per batch), at different times on the shared machine.", ""]
     if speed:
         rounds = min(len(e["deepad"]) for k, e in speed.items() if k in PEER_OF)
+        threads = speed.get("threads", 1)
         lines[-2] += (
             f" Paired s: `python benchmarks/ood_fashion.py --speed-check "
             f"PEER_PYTHON --speed-repeats {rounds}` (PEER_PYTHON: the Python of the peer's "
             "environment, see `benchmarks/ood_peer.py`), CPU seconds to score "
             f"the first {SPEED_ROWS:,} in-distribution test images, deepad and pytorch-ood "
             f"in turn (the peer in a subprocess), {rounds} rounds, "
-            f"{speed.get('threads', 1)} thread each, the median of each side: the "
+            f"{threads} thread{'s' if threads > 1 else ''} each, the median of each side: the "
             "like-for-like speed comparison (the two one-off runs are minutes apart under "
             "another load). The machine was shared (other "
             "processes running), which inflates CPU seconds too.")
@@ -653,7 +676,8 @@ def peer_lines(results) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--classifier-dir", type=Path, default=CLASSIFIER_DIR,
+                        help="the saved classifier (default: benchmarks/fashion_classifier.py's)")
     parser.add_argument("--anchor-epochs", type=int, default=100)
     parser.add_argument("--skip-label-free", action="store_true")
     parser.add_argument("--anchor-only", action="store_true",
@@ -712,16 +736,17 @@ def main() -> None:
         anchor_result = anchor(args.anchor_epochs if not args.quick else 1)
         print("anchor", [{k: round(r[k]["auroc"], 4) for k in ("uniform", "gaussian")}
                          for r in anchor_result["seeds"]], flush=True)
-    det, info = classifier(sets, args.epochs)
-    print(f"classifier: accuracy {info['test_accuracy']:.4f}, fit {info['fit_cpu_s']:.0f} CPU s",
-          flush=True)
+    det, info = classifier(sets, args.classifier_dir)
+    tag = info["tag"]
+    print(f"classifier {tag}: accuracy {info['test_accuracy']:.4f}", flush=True)
     results = {}
     subsample = np.random.default_rng(SEED + 3).permutation(len(sets["train"]))[
         :LOGIT_FIT_ROWS]
     if args.peer_export:
-        export_peer(sets, det, slice(None) if FEATURE_FIT_ROWS is None else subsample)
+        export_peer(sets, det, slice(None) if FEATURE_FIT_ROWS is None else subsample, tag)
     if args.speed_check:
-        speed_check(det, sets, subsample, args.speed_check, args.speed_repeats, args.threads)
+        speed_check(det, sets, subsample, args.speed_check, args.speed_repeats, args.threads,
+                    tag)
     for i, (label, name, params, all_rows) in enumerate(OOD_DETECTORS):
         if args.only and label not in args.only:
             continue
@@ -729,13 +754,13 @@ def main() -> None:
         results[label] = score_detector(
             f"ood{i}", lambda name=name, params=params: deepad.get_detector(name)(
                 classifier=det.classifier_, **params),
-            sets["train"][rows], sets["train_labels"][rows], sets)
+            sets["train"][rows], sets["train_labels"][rows], sets, tag)
         print(label, {o: round(metrics(results[label]["scores"]["in"],
                                        results[label]["scores"][o])["auroc"], 4)
                       for o in OOD_SETS}, flush=True)
 
     def write() -> None:  # after the OOD detectors, and again after each baseline
-        OUT.write_text(report(info, results, anchor_result, peer_lines(results)) + "\n")
+        OUT.write_text(report(info, results, anchor_result, peer_lines(results, tag)) + "\n")
         print(f"wrote {OUT}", flush=True)
 
     write()

@@ -15,7 +15,8 @@ PEER_PYTHON below)::
 
 It reads benchmarks/results/ood_fashion/peer/ (the data as .npy and the classifier as
 TorchScript: ``forward`` gives logits, ``features`` the head's input) and writes
-``peer_scores.npz`` and ``peer.json`` (versions, CPU seconds) there.
+``peer_scores.npz`` and ``peer.json`` (versions, CPU seconds, the classifier's checksum from
+the export, so the report pairs only scores of one network) there.
 
 ``--timing-out FILE`` (with ``--only``, ``--sets`` and ``--rows``) only times: the CPU seconds
 of scoring the named sets go to FILE as JSON and nothing else is written;
@@ -105,8 +106,11 @@ def main() -> None:
                                                "sets": names, "timing": timing}))
         return
     np.savez_compressed(peer / "peer_scores.npz", **scores)
+    export = peer / "export.json"  # the classifier's checksum, from ood_fashion.py's export
     info = {"versions": {p: version(p) for p in ("pytorch-ood", "torch", "torchvision")},
-            "threads": args.threads, "batch": BATCH, "timing": timing}
+            "threads": args.threads, "batch": BATCH, "timing": timing,
+            "classifier": json.loads(export.read_text())["classifier"] if export.is_file()
+            else None}
     (peer / "peer.json").write_text(json.dumps(info, indent=1))
 
 
