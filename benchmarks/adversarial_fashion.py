@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -81,9 +82,9 @@ def run(args: argparse.Namespace) -> None:
         # its network and training are what it was saved with, not this command's options
         saved = deepad.load(args.classifier_dir, device="cpu")
         # KD+BU refitted on this run's training subset with the saved network, as LID and
-        # Mahalanobis are (its densities from X_train, this command's dropout passes)
-        kdbu = KDBU(classifier=saved.classifier_, n_passes=args.n_passes,
-                    random_state=0).fit(X_train, y_train)
+        # Mahalanobis are (its densities from X_train, this command's dropout passes); only
+        # when it is one of the detectors run
+        kdbu = None
         trained = json.loads((args.classifier_dir.parent / "classifier.json").read_text())
         fit_cpu = trained["fit_cpu_s"]
         hidden = tuple(saved.hidden_dims)
@@ -108,12 +109,13 @@ def run(args: argparse.Namespace) -> None:
         (CACHE / ".gitignore").write_text("*\n")
         kdbu.save(cached)
         info_path.write_text(json.dumps({"config": config, "fit_cpu_s": fit_cpu}, indent=1))
-    classifier = kdbu.classifier_
+    classifier = kdbu.classifier_ if kdbu is not None else saved.classifier_
     accuracy = float((predict(classifier, as_tensor(X_test)) == torch.from_numpy(y_test))
                      .double().mean())
     print(f"classifier: {fit_cpu:.0f} CPU s, test accuracy {accuracy:.4f}", flush=True)
     makers = {
-        "KDBU": lambda: kdbu,
+        "KDBU": lambda: kdbu if kdbu is not None else KDBU(
+            classifier=classifier, n_passes=args.n_passes, random_state=0).fit(X_train, y_train),
         "LID": lambda: LID(classifier=classifier, random_state=0).fit(X_train, y_train),
         "LID (k auto)": lambda: LID(classifier=classifier, k="auto",
                                     random_state=0).fit(X_train, y_train),
@@ -124,7 +126,9 @@ def run(args: argparse.Namespace) -> None:
             classifier=classifier, random_state=0).fit(X_train, y_train),
         "MahalanobisAdversarial (ε auto)": lambda: MahalanobisAdversarial(
             classifier=classifier, epsilon="auto", random_state=0).fit(X_train, y_train)}
-    chosen_detectors = args.detectors.split(",") if args.detectors else list(DETECTORS)
+    # names are separated by commas without a space after them ("LID (k, batch auto)")
+    chosen_detectors = (re.split(r",(?! )", args.detectors) if args.detectors
+                        else list(DETECTORS))
     unknown = set(chosen_detectors) - set(DETECTORS)
     if unknown:
         raise SystemExit(f"unknown detectors {sorted(unknown)}; choose from {DETECTORS}")
