@@ -28,6 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "results" / "unsupervised_ensemble"
 PAGE = ROOT / "docs" / "results" / "unsupervised_ensemble.md"
 SEEDS = (0, 1, 2)
+COST_BOUND = 5.0
+"""The recommended detector's fit CPU, at most this multiple of IsolationForest's (the bound
+the recommendation must meet, docs/decisions.md)."""
+TIE = 0.002
+"""Within the bound, the cheapest candidate whose mean AUC-ROC is within this of the best one
+is recommended: the rule that chose ``OutlierEnsemble``'s default members."""
 CANDIDATES = ("REPEN", "VAE", "SDOR", "AutoEncoder", "RDP", "NeuTraL", "IsolationForest",
               "ECOD")
 """Deep detectors with the best quick-suite means (docs/results/quick.md) from four leaves,
@@ -181,8 +187,31 @@ def report() -> None:
                       f"{stats.friedman.pvalue:.3g}; Nemenyi critical difference "
                       f"{stats.cd:.2f} (alpha {stats.alpha})."]
     lines += ["", f"Best: {best.members} [{best['rule']}], mean AUC-ROC {best.auc_roc:.4f}."]
+    lines += _bounded_choice(frame, iforest)
     PAGE.write_text("\n".join(lines) + "\n")
     print(f"wrote {PAGE}")
+
+
+def _bounded_choice(frame, iforest: float) -> list[str]:
+    """The page's last section: the best candidates whose fit CPU is within ``COST_BOUND``
+    times IsolationForest's, and the chosen one (the cheapest within ``TIE`` of their best
+    mean AUC-ROC)."""
+    within = frame[frame["fit_cpu"] <= COST_BOUND * iforest]
+    lines = ["", f"## Within {COST_BOUND:g}x IsolationForest's fit CPU (the recommendation)", "",
+             f"Singles and combinations whose fit CPU is at most {COST_BOUND:g} x "
+             f"IsolationForest's ({COST_BOUND * iforest:.2f} s); the best 10 by mean AUC-ROC.",
+             "", "| members | rule | mean AUC-ROC | mean AUC-PR | fit CPU s | x IsolationForest |",
+             "|:---|:---|---:|---:|---:|---:|"]
+    for _, r in within.head(10).iterrows():
+        lines.append(f"| {r.members} | {r.rule} | {r.auc_roc:.4f} | {r.auc_pr:.4f} | "
+                     f"{r.fit_cpu:.2f} | {r.fit_cpu / iforest:.1f} |")
+    near = within[within["auc_roc"] >= within["auc_roc"].iloc[0] - TIE]
+    chosen = near.sort_values("fit_cpu", kind="stable").iloc[0]
+    rule = "" if chosen.rule == "-" else f" [{chosen.rule}]"
+    lines += ["", f"Within {TIE} of the best: {len(near)}; the cheapest is chosen (recommended): "
+                  f"{chosen.members}{rule}, mean AUC-ROC {chosen.auc_roc:.4f}, fit CPU "
+                  f"{chosen.fit_cpu:.2f} s, {chosen.fit_cpu / iforest:.1f} x IsolationForest's."]
+    return lines
 
 
 if __name__ == "__main__":

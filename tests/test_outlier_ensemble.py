@@ -7,13 +7,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import deepad
-from deepad.cli import app
-from deepad.cli.app import RECOMMENDED_WEAK
 from deepad.detectors import ECOD, IsolationForest, OutlierEnsemble
 from deepad.detectors.ensembles.outlier_ensemble import (
     COMBINATIONS,
@@ -123,24 +119,3 @@ def test_bad_combination_is_refused(planted_rows):
     X, _ = planted_rows
     with pytest.raises(ValueError, match="'combination' parameter"):
         OutlierEnsemble(members=("IsolationForest", "ECOD"), combination="mean").fit(X)
-
-
-# ---------------------------------------------------------------------------- deepad run
-def test_deepad_run_uses_the_ensemble_when_no_detector_is_named(tmp_path):
-    rng = np.random.default_rng(0)
-    # four isolated anomalies, far out in different directions
-    far = np.array([[6.0, 0.0, 0.0], [0.0, -6.0, 0.0], [0.0, 0.0, 6.0], [-5.0, 5.0, -5.0]])
-    X = np.vstack([rng.normal(size=(80, 3)), far])
-    path = tmp_path / "t.csv"
-    pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=[0] * 80 + [1] * 4).to_csv(
-        path, index=False)
-    result = CliRunner().invoke(app, ["run", str(path), "-l", "label", "--output",
-                                      str(tmp_path / "s.csv"), "--plot", "none", "--top", "4"])
-    assert result.exit_code == 0, result.output
-    assert "No detector named (-d): using OutlierEnsemble (" + " + ".join(DEFAULT_MEMBERS) in (
-        result.output)
-    assert f"the recommended detector is {RECOMMENDED_WEAK}" in result.output
-    assert 'pip install "deepad[boost]"' in result.output  # its default booster's extra
-    assert "detector: OutlierEnsemble (ensembles / score_combination)" in result.output
-    scores = pd.read_csv(tmp_path / "s.csv")
-    assert set(scores.nlargest(4, "score")["row"]) == {80, 81, 82, 83}

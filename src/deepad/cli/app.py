@@ -41,9 +41,12 @@ README_START = "<!-- taxonomy:start -->"
 README_END = "<!-- taxonomy:end -->"
 NONE_YET = "(none yet)"
 SKIP_VALUES = ("", "none")  # --output / --plot values that turn the file off
-RECOMMENDED_UNSUPERVISED = "OutlierEnsemble"
+RECOMMENDED_UNSUPERVISED = "REPEN"
 """``deepad run``'s detector for a table when none is named: the unsupervised detector chosen
-on the quick suite (docs/decisions.md) and checked on the 25 other ADBench sets."""
+on the quick suite within five times IsolationForest's fit time (the cheapest within 0.002 mean
+AUC-ROC of the best single detector or ensemble under that bound,
+docs/results/unsupervised_ensemble.md, docs/decisions.md) and checked on the 25 other ADBench
+sets."""
 RECOMMENDED_WEAK = "DeepXGBOD"
 """The weakly-supervised detector ``deepad run`` recommends when the table has labels: the best
 mean AUC-ROC of deepad's weak detectors on the quick suite at 10 % and at 1 % labels
@@ -384,8 +387,9 @@ def run(
              "'auto': minmax, none for detectors of categories (APE).")] = Scale.auto,
     labeled_ratio: Annotated[float, typer.Option(
         min=0.0, max=1.0,
-        help="Weakly-supervised detectors: fraction of the known anomalies revealed to the "
-             "detector as y=1 (at least one); metrics use the other rows.")] = 0.1,
+        help="Weakly-supervised detectors named with -d: fraction of the known anomalies "
+             "revealed to the detector as y=1 (at least one); metrics use the other rows. "
+             "With no -d the recommended detector runs unsupervised.")] = 0.1,
     seed: Annotated[int, typer.Option(
         min=0, help="random_state of the detector and of the revealed labels.")] = 0,
     top: Annotated[int, typer.Option(min=0, help="How many top-scored rows to print.")] = 10,
@@ -652,7 +656,9 @@ def _run(data: Path | None, *, detector: str | None, label_column: str | None,
                "'class-labels'): fit it in Python with fit(X, y_class), y_class the integer "
                "class of each training sample; deepad run reads anomaly labels, not classes.")
         raise ValueError(msg)
-    weak = "weakly-supervised" in cls.supervision
+    # The recommended detector was chosen and checked unsupervised (REPEN can also take
+    # labels): with no -d, labels only measure it.
+    weak = "weakly-supervised" in cls.supervision and not chosen_by_default
     needs_labels = "unsupervised" not in cls.supervision
     revealed = None
     if needs_labels and y is None:
