@@ -38,8 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "graph_scale.jsonl"
 PAGE = ROOT / "docs" / "results" / "graph_scale.md"
-REDDIT_DETECTORS = ("AutoEncoder", "DeepSVDD", "DOMINANT", "AnomalyDAE", "CoLA", "GAAN", "CONAD")
-LARGE_DETECTORS = ("AutoEncoder", "DeepSVDD", "DOMINANT", "CONAD", "GAAN", "CoLA", "AnomalyDAE")
+REDDIT_DETECTORS = ("AutoEncoder", "DeepSVDD", "DOMINANT", "AnomalyDAE", "CoLA", "GAAN", "CONAD",
+                    "OCGNN")
+LARGE_DETECTORS = ("AutoEncoder", "DeepSVDD", "DOMINANT", "CONAD", "GAAN", "CoLA", "AnomalyDAE",
+                   "OCGNN")
 LARGE_NODES, LARGE_EDGES, LARGE_FEATURES, LARGE_BLOCKS = 100_000, 1_000_000, 32, 100
 REDDIT_LIMITS = (60.0, 2048.0)  # seconds, MB
 LARGE_LIMIT_MB = 4096.0

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-DEEPAD="${DEEPAD_DETECTORS:-DOMINANT,AnomalyDAE,CoLA,GAAN,CONAD,DeepSVDD,AutoEncoder,DevNet,DeepSAD}"
+DEEPAD="${DEEPAD_DETECTORS:-DOMINANT,AnomalyDAE,CoLA,GAAN,CONAD,OCGNN,DeepSVDD,AutoEncoder,DevNet,DeepSAD}"
 bench() { taskset -c 0 nice -n 10 deepad bench --config benchmarks/configs/graphs.toml --jobs 1 "$@"; }
 # the config names the suite; a subset of graphs is named without it (same store and limits)
 subset() {

@@ -50,7 +50,7 @@ _DETECTORS = ("ALAD", "ALOCC", "APE", "AnoGAN", "AutoEncoder", "DAGMM", "DeepFea
               "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "ODIN", "OutlierEnsemble",
               "PReNet", "RandNet", "RDP",
               "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
-              "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN")
+              "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN", "OCGNN")
 
 # sub-packages reachable as attributes after a plain ``import deepad`` (``deepad.core.X``), as
 # when this module imported them eagerly

@@ -25,6 +25,7 @@ from deepad.detectors.generic_normality.predictive import Forecaster, LSTMAutoEn
 from deepad.detectors.generic_normality.self_supervised import GOAD, ICL, NeuTraL
 from deepad.detectors.measure_normality.clustering import DAGMM
 from deepad.detectors.measure_normality.distance import RDP, REPEN
+from deepad.detectors.measure_normality.ocgnn import OCGNN
 from deepad.detectors.measure_normality.ocnn import OCNN
 from deepad.detectors.measure_normality.one_class import DeepSAD, DeepSVDD
 from deepad.detectors.related.adversarial import KDBU, LID, MahalanobisAdversarial
@@ -46,4 +47,4 @@ __all__ = ["ALAD", "ALOCC", "AnoGAN", "APE", "AutoEncoder", "DAGMM", "DeepFeatur
            "KNN", "LID", "LOF", "LSTMAutoEncoder", "Mahalanobis", "MahalanobisAdversarial",
            "MILRanking", "MSP", "NeuTraL", "OCAN", "OCNN", "OutlierEnsemble",
            "ODIN", "PReNet", "RandNet", "RDP", "REPEN", "RND", "RobustAutoEncoder", "SDOR", "VAE",
-           "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN"]
+           "AnomalyDAE", "CoLA", "CONAD", "DOMINANT", "GAAN", "OCGNN"]

@@ -281,6 +281,12 @@ def _aggregate(matrix: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return _Propagate.apply(h.contiguous(), matrix)
 
 
+def propagate(matrix: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``P H`` for a :func:`propagation_matrix` ``P``, with the gradient through a transpose
+    of ``P`` made once (a layer written outside this module aggregates with it)."""
+    return _aggregate(matrix, h)
+
+
 def _sparse_conv(kind: str) -> type:
     """PyG's ``GCNConv`` / ``SAGEConv`` (mean) with the same parameters and ``state_dict``,
     aggregating with :func:`propagation_matrix` when given an ``edge_index`` tensor.
