@@ -9,7 +9,10 @@ subset of the Fashion-MNIST training images; ``LID`` and ``MahalanobisAdversaria
 same classifier (``classifier=kdbu.classifier_``) and its training images. A seeded subset of
 the test images is attacked (only those classified correctly); each attack's detector data
 are split by source image, half to fit each detector's logistic regression, half to evaluate.
-Single-threaded (``torch.set_num_threads(1)``).
+Single-threaded (``torch.set_num_threads(1)``). The page's network is not trained here:
+``--classifier-dir benchmarks/results/fashion_classifier/classifier`` takes the classifier that
+``python benchmarks/fashion_classifier.py select`` chose by held-out accuracy, the one
+benchmarks/ood_fashion.py scores with too (the report gives the page's exact commands).
 
     python benchmarks/adversarial_fashion.py run     # -> benchmarks/results/...json
     python benchmarks/adversarial_fashion.py report  # -> docs/results/...md
@@ -379,7 +382,7 @@ if __name__ == "__main__":
     parser.add_argument("--n-passes", type=int, default=50, help="KD+BU's dropout passes")
     parser.add_argument("--classifier-dir", type=Path, default=None,
                         help="a saved KDBU model directory to use instead of training one "
-                             "(benchmarks/results/ood_fashion/classifier)")
+                             "(benchmarks/results/fashion_classifier/classifier)")
     parser.add_argument("--batch-norm", action="store_true",
                         help="batch normalisation after each convolution of the CNN")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="the CNN's L2 (Adam)")
