@@ -9,6 +9,8 @@
 #                                                   # embedding sets, ADBench protocol (tables)
 #   ... bash benchmarks/fashion_oneclass.sh smoke   # fashion_oneclass_smoke: class 0, seed 0,
 #                                                   # one epoch each (checks the path)
+#   ... bash benchmarks/fashion_oneclass.sh ssl     # GEOM (then --detectors GOAD) at their image
+#       defaults, seed 0, into the fashion_oneclass store and page (configs/fashion_oneclass_ssl.toml)
 #
 # Data: DEEPAD_DATA_DIR, by default ../shared/datasets (images/fashion_mnist, images/mnist,
 # adbench/cv_resnet18). pyod goes to a folder of its own (pip install --no-deps --target
@@ -18,7 +20,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEEPAD_DATA_DIR="${DEEPAD_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
+config=""
 case "${1:-}" in
+    ssl) shift; name=fashion_oneclass; config=fashion_oneclass_ssl
+        title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     mnist) shift; name=mnist_oneclass
         title="MNIST one-class per digit, within the test set (70 / 30 per seed), seeds 0-2" ;;
     mvtec) shift; name=mvtec_embeddings
@@ -28,7 +33,7 @@ case "${1:-}" in
     *) name=fashion_oneclass
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
 esac
-nice -n 10 deepad bench --config "benchmarks/configs/$name.toml" "$@"
+nice -n 10 deepad bench --config "benchmarks/configs/${config:-$name}.toml" "$@"
 deepad report "benchmarks/results/$name.db" --out "docs/results/$name" --title "$title"
 # docs/results/<name>.md: the same report, its figure links pointing into <name>/
 sed -E "s#\\]\\(([^)/]+\\.png)\\)#](${name}/\\1)#g" "docs/results/$name/report.md" \
