@@ -9,8 +9,8 @@
 #                                                   # embedding sets, ADBench protocol (tables)
 #   ... bash benchmarks/fashion_oneclass.sh smoke   # fashion_oneclass_smoke: class 0, seed 0,
 #                                                   # one epoch each (checks the path)
-#   ... bash benchmarks/fashion_oneclass.sh ssl     # GEOM (then --detectors GOAD) at their image
-#       defaults, seed 0, into the fashion_oneclass store and page (configs/fashion_oneclass_ssl.toml)
+#   ... bash benchmarks/fashion_oneclass.sh ssl --seeds 0   # GEOM (then --detectors GOAD) at their
+#       image defaults, into the fashion_oneclass store and page (configs/fashion_oneclass_ssl.toml)
 #
 # Data: DEEPAD_DATA_DIR, by default ../shared/datasets (images/fashion_mnist, images/mnist,
 # adbench/cv_resnet18). pyod goes to a folder of its own (pip install --no-deps --target
