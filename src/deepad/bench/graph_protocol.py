@@ -14,9 +14,9 @@ nodes, labelled ones included, as Ding et al. (WWW 2021) evaluate GDN on the res
 
 Inputs: deepad detectors of the ``graph`` modality get the validated
 :class:`~deepad.data.graph.Graph` (undirected, coalesced, no self-loops) and run with their
-class's graph settings (``modality_defaults["graph"]``: OCGNN's for Deep SVDD, GDN's for
-DevNet) unless the job's parameters say otherwise; ``pygod:`` peers get the same graph (their
-adapter converts it); row detectors (PyOD, DeepOD, ``python:`` classes) get the node
+class's graph settings (``modality_defaults["graph"]``: PyGOD's OCGNN settings for Deep SVDD,
+GDN's for DevNet) unless the job's parameters say otherwise; ``pygod:`` peers get the same
+graph (their adapter converts it); row detectors (PyOD, DeepOD, ``python:`` classes) get the node
 attributes as rows (:class:`NodeRows`), a structure-blind baseline.
 """
 

@@ -72,7 +72,8 @@ PROTOCOL = (
     "undirected, coalesced and without self-loops before any detector sees them.")
 DEFAULTS_NOTE = (
     "Every detector runs with its defaults (deepad detectors with their class's graph "
-    "settings, `modality_defaults[\"graph\"]`: OCGNN's for DeepSVDD, GDN's for DevNet), on "
+    "settings, `modality_defaults[\"graph\"]`: PyGOD's OCGNN settings for DeepSVDD, GDN's "
+    "for DevNet; the OCGNN class carries its release's settings as its own defaults), on "
     "the CPU, with the job's seed, no hyperparameter search. BOND's published numbers are the "
     "best of 20 random-hyperparameter trials per method, so they are not comparable with "
     "these.")
