@@ -222,8 +222,11 @@ class OCGNN(DeepSVDD):
     patience = None
     grad_clip = None
 
+    # DeepSVDD's rules for the parameters OCGNN keeps (its others are fixed class attributes)
     _parameter_constraints: ClassVar[dict[str, list]] = {
-        **DeepSVDD._parameter_constraints,
+        **{name: rule for name, rule in DeepSVDD._parameter_constraints.items()
+           if name in ("hidden_dims", "rep_dim", "nu", "eps", "epochs", "batch_size", "lr",
+                       "weight_decay", "contamination", "device", "random_state", "verbose")},
         "activation": [Options(tuple(ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0.0, 1.0, closed="left")],
         "bias": [BOOLEAN],
