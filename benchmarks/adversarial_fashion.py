@@ -53,9 +53,21 @@ CW_OPTIONS = {"binary_search_steps": 3, "max_iterations": 100, "lr": 0.05,
 """CW-L2 at a reduced budget (3 rounds of 100 Adam steps; the paper: 9 x 10,000)."""
 
 
+def fashion_images(rng: np.random.Generator, n_train: int):
+    """A seeded subset of ``n_train`` Fashion-MNIST training images with their classes, and
+    every test image with its class; pixels in [0, 1], shape (n, 1, 28, 28). ``rng`` is
+    advanced as the benchmark's later draws (the test subset) expect."""
+    from deepad.data import load_fashion_mnist
+
+    train, test = load_fashion_mnist("train", root=DATA), load_fashion_mnist("test", root=DATA)
+    rows = np.sort(rng.choice(len(train.images), n_train, replace=False))
+    X_train = train.images[rows][:, None].astype(np.float32) / 255.0
+    X_test = test.images[:, None].astype(np.float32) / 255.0
+    return X_train, np.asarray(train.labels)[rows], X_test, np.asarray(test.labels)
+
+
 def run(args: argparse.Namespace) -> None:
     import deepad
-    from deepad.data import load_fashion_mnist
     from deepad.detectors import KDBU, LID, MahalanobisAdversarial
     from deepad.detectors.related.adversarial import adversarial_protocol
     from deepad.detectors.related.attacks import as_tensor, predict
@@ -63,12 +75,7 @@ def run(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    train, test = load_fashion_mnist("train", root=DATA), load_fashion_mnist("test", root=DATA)
-    rows = np.sort(rng.choice(len(train.images), args.n_train, replace=False))
-    X_train = train.images[rows][:, None].astype(np.float32) / 255.0
-    y_train = np.asarray(train.labels)[rows]
-    X_test = test.images[:, None].astype(np.float32) / 255.0
-    y_test = np.asarray(test.labels)
+    X_train, y_train, X_test, y_test = fashion_images(rng, args.n_train)
 
     hidden = tuple(int(h) for h in args.hidden.split(","))
     config = {"n_train": args.n_train, "hidden_dims": list(hidden), "feature_dim": 128,

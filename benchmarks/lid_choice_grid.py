@@ -14,16 +14,16 @@ benchmarks/adversarial_fashion.py (``--classifier-dir``); one thread.
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("DEEPAD_DATA_DIR", ROOT.parent / "shared" / "datasets" / "images"
-                           / "fashion_mnist"))
 CLASSIFIER = ROOT / "benchmarks" / "results" / "fashion_classifier" / "classifier"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from adversarial_fashion import fashion_images  # noqa: E402  (the same seeded subsets)
 
 
 def main() -> None:
@@ -38,7 +38,6 @@ def main() -> None:
 
     import deepad
     import deepad.detectors.related.adversarial as adversarial
-    from deepad.data import load_fashion_mnist
     from deepad.detectors import LID
 
     torch.set_num_threads(1)
@@ -48,12 +47,7 @@ def main() -> None:
         adversarial.LID_N_REFERENCES = tuple(int(n) for n in args.sizes.split(","))
     # the seeded subsets of benchmarks/adversarial_fashion.py, drawn in the same order
     rng = np.random.default_rng(0)
-    train, test = load_fashion_mnist("train", root=DATA), load_fashion_mnist("test", root=DATA)
-    rows = np.sort(rng.choice(len(train.images), args.n_train, replace=False))
-    X_train = train.images[rows][:, None].astype(np.float32) / 255.0
-    y_train = np.asarray(train.labels)[rows]
-    X_test = test.images[:, None].astype(np.float32) / 255.0
-    y_test = np.asarray(test.labels)
+    X_train, y_train, X_test, y_test = fashion_images(rng, args.n_train)
     subset = np.sort(rng.choice(len(X_test), args.n_test, replace=False))
     classifier = deepad.load(CLASSIFIER, device="cpu").classifier_
     for attack in args.attacks.split(","):
