@@ -13,11 +13,9 @@ import torch  # noqa: E402
 import deepad  # noqa: E402
 from deepad.data.graph import check_graph  # noqa: E402
 from deepad.detectors.generic_normality import cola as cola_module  # noqa: E402
-from deepad.detectors.measure_normality.ocgnn import (  # noqa: E402
-    RADIUS_EVERY,
-    SelfWeightedSAGEConv,
-)
+from deepad.detectors.measure_normality.ocgnn import RADIUS_EVERY  # noqa: E402
 from deepad.metrics import auc_roc  # noqa: E402
+from deepad.nets.graph import SelfWeightedSAGEConv  # noqa: E402
 
 
 def small_graph(n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

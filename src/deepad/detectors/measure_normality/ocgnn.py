@@ -4,8 +4,8 @@ A detector class of its own, with the network and settings of the authors' relea
 :class:`~deepad.detectors.measure_normality.one_class.DeepSVDD`, whose graph settings
 (``DeepSVDD.modality_defaults["graph"]``) stay PyGOD's: the objective, centre, radius and score
 are Deep SVDD's soft boundary, inherited unchanged; what this module adds is the release's
-GraphSAGE layer (DGL's ``gcn`` aggregator on a graph with self-loops), its biases and dropout,
-its optimiser and its radius schedule.
+network (:class:`deepad.nets.graph.ReleaseGraphSAGE`: DGL's ``gcn`` aggregator on a graph with
+self-loops, biases, dropout), its optimiser and its radius schedule.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import numbers
 from typing import Any, ClassVar
 
-import torch
 from torch import nn
 
 from deepad.core.params import BOOLEAN, Interval, Options
@@ -21,74 +20,11 @@ from deepad.core.registry import register
 from deepad.data.spec import InputSpec
 from deepad.detectors.measure_normality.one_class import CenteredNet, DeepSVDD
 from deepad.nets import build_backbone
-from deepad.nets.graph import (
-    GNN_KINDS,
-    GraphBatch,
-    input_linear,
-    propagate,
-    propagation_matrix,
-)
-from deepad.nets.mlp import ACTIVATIONS, activation_layer
+from deepad.nets.graph import GNN_KINDS, ReleaseGraphSAGE
+from deepad.nets.mlp import ACTIVATIONS
 
 RADIUS_EVERY = 5
 """Epochs between two updates of the soft-boundary radius R (the release: ``epoch % 5 == 0``)."""
-
-
-class SelfWeightedSAGEConv(nn.Module):
-    """One GraphSAGE layer with DGL's ``gcn`` aggregator, as the OCGNN release runs it:
-    ``h'_v = W (2 h_v + Σ_{u ∈ N(v)} h_u) / (deg(v) + 2) + b``.
-
-    DGL's ``SAGEConv(aggregator_type="gcn")`` averages a node with its in-neighbours,
-    ``(h_v + Σ_{u ∈ N(v)} h_u) / (deg(v) + 1)``, and applies one weight matrix (no separate
-    root weight); the release adds a self-loop to every node first, so the node's own vector
-    enters the sum twice and the degree counts the loop. Dropout (DGL's ``feat_drop``) acts on
-    the layer's input. Weights: Xavier-uniform with the ReLU gain, biases zero (DGL's
-    initialisation). The neighbour sum is a sparse product with the row-normalised adjacency
-    (:func:`deepad.nets.graph.propagation_matrix`, ``"mean"``), times the degree.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, *, bias: bool, dropout: float) -> None:
-        super().__init__()
-        self.lin = nn.Linear(in_dim, out_dim, bias=False)
-        self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        nn.init.xavier_uniform_(self.lin.weight, gain=nn.init.calculate_gain("relu"))
-
-    def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        n = h.shape[0]
-        h = self.dropout(h)
-        matrix = propagation_matrix(edge_index, n, "mean")  # D^-1 A, rows: targets
-        degree = matrix.crow_indices().diff().to(h.dtype).unsqueeze(1)
-        if self.lin.in_features > self.lin.out_features:  # narrow first: W is linear
-            h = input_linear(h, self.lin.weight)
-            out = (degree * propagate(matrix, h) + 2 * h) / (degree + 2)
-        else:
-            out = self.lin((degree * propagate(matrix, h) + 2 * h) / (degree + 2))
-        return out + self.bias if self.bias is not None else out
-
-
-class ReleaseGraphSAGE(nn.Module):
-    """The release's network: ``len(hidden_dims) + 1`` :class:`SelfWeightedSAGEConv` layers
-    ``in_dim → hidden_dims… → out_dim``, the activation after each but the last; read at the
-    batch's target nodes."""
-
-    def __init__(self, in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, *,
-                 activation: str, bias: bool, dropout: float) -> None:
-        super().__init__()
-        widths = [in_dim, *hidden_dims, out_dim]
-        self.convs = nn.ModuleList(
-            SelfWeightedSAGEConv(a, b, bias=bias, dropout=dropout)
-            for a, b in zip(widths[:-1], widths[1:], strict=True))
-        self.activation = activation_layer(activation)
-        self.out_dim = out_dim
-
-    def forward(self, batch: GraphBatch) -> torch.Tensor:
-        h = batch.x
-        for i, conv in enumerate(self.convs):
-            h = conv(h, batch.edge_index)
-            if i < len(self.convs) - 1:
-                h = self.activation(h)
-        return h[batch.target]
 
 
 @register
@@ -277,4 +213,4 @@ class OCGNN(DeepSVDD):
         return None
 
 
-__all__ = ["RADIUS_EVERY", "OCGNN", "ReleaseGraphSAGE", "SelfWeightedSAGEConv"]
+__all__ = ["RADIUS_EVERY", "OCGNN"]
