@@ -158,7 +158,8 @@ def taxonomy_text() -> str:
     n_detectors = sum(len(d) for d in leaves.values())
     n_empty = sum(1 for d in leaves.values() if not d)
     lines = [f"Deep anomaly detection taxonomy (Pang, Cao & Aggarwal, WSDM 2021): "
-             f"{n_detectors} detector(s) in {len(leaves)} leaves, {n_empty} leaves {NONE_YET}."]
+             f"{n_detectors} detector(s); {len(leaves) - n_empty} of {len(leaves)} leaves filled"
+             + (f", {n_empty} marked {NONE_YET}." if n_empty else ".")]
     for category, title in CATEGORIES.items():
         lines.append("")
         lines.append(f"{category}: {title}")
