@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Defaults checked on data nobody tuned on (issue 16, defect 6): the 25 ADBench classical sets
+# Defaults checked on data nobody tuned on: the 25 ADBench classical sets
 # in shared/ outside the quick suite, ADBench protocol, seeds 0-2, every deepad row detector at
 # its defaults and PyOD's shallow detectors in one SQLite store; then the report.
 #

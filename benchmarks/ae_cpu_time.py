@@ -1,4 +1,4 @@
-"""AutoEncoder against PyOD's AutoEncoder in CPU seconds of one thread (issue 5).
+"""AutoEncoder against PyOD's AutoEncoder in CPU seconds of one thread.
 
 Wall-clock fit times on a shared machine move with the load; the CPU time of a single-threaded
 fit (``time.process_time``) does not. Every variant is fitted in this one process, in turn, on

@@ -1,4 +1,4 @@
-"""ALAD on the conformance suite's planted windows: AUC-ROC every few iterations (issue 16).
+"""ALAD on the conformance suite's planted windows: AUC-ROC every few iterations.
 
 A diagnostic, not a results page: it fits ALAD at a test size (widths 16, latent 4, batch
 32, ``epochs = iters / 10`` of 10 batches) on ``make_planted_windows(400, 20, 32, 2, 0)``
@@ -14,7 +14,7 @@ draws no random numbers, so the training trajectory is the one of a plain fit.
     ... --sn 1 --disc-readout pool_last --ema 0.99
     ... --sn 1 --lr 1e-3 --ema 0.99
 
-The measurements and what they show: ``docs/decisions.md``, issue 16: GAN window ranking.
+The measurements and what they show: ``docs/decisions.md``, the GAN window-ranking section.
 """
 
 from __future__ import annotations

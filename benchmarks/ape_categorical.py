@@ -1,4 +1,4 @@
-"""APE on categorical rows built from real data, with planted rare combinations (issue 7).
+"""APE on categorical rows built from real data, with planted rare combinations.
 
 For each dataset the normal rows are binned by :func:`deepad.data.make_rare_combinations`
 (8 most varied features, 5 quantile bins; up to 5,000 training rows, 500 held-out normal

@@ -1,4 +1,4 @@
-"""Deep SVDD's fit time on SMAP/MSL windows, and what it costs in AUC to cut it (issue 21).
+"""Deep SVDD's fit time on SMAP/MSL windows, and what it costs in AUC to cut it.
 
 The series suite's protocol (``benchmarks/configs/series_main.toml``): train on the series'
 training part, min-max scaled with its range, windows of 64 at stride 1 through

@@ -1,4 +1,4 @@
-"""Defaults chosen on the quick suite, checked on data nobody tuned on (issue 16, defect 6).
+"""Defaults chosen on the quick suite, checked on data nobody tuned on.
 
 Reads the two resumable stores written by ``bash benchmarks/quick.sh`` (the 8 quick-suite sets,
 where defaults are chosen) and ``bash benchmarks/adbench_shared.sh`` (the 25 other ADBench

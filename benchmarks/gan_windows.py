@@ -1,4 +1,4 @@
-"""AnoGAN, ALAD and GANomaly on the conformance suite's planted windows (issue 16).
+"""AnoGAN, ALAD and GANomaly on the conformance suite's planted windows.
 
 The data are the conformance suite's: ``make_planted_windows(400, 20, 32, 2, 0)`` (noisy
 sinusoids of random phase with spikes, level shifts and bursts of high frequency); the

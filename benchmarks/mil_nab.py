@@ -1,4 +1,4 @@
-"""MILRanking on real series with bag-level labels: the NAB series (issue 7).
+"""MILRanking on real series with bag-level labels: the NAB series.
 
 The shared data hold no bag-labelled videos, so the multiple-instance setting of Sultani et
 al. (CVPR 2018) is rebuilt from NAB, whose anomalies are labelled as windows of time:

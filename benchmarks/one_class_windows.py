@@ -1,4 +1,4 @@
-"""The end-to-end one-class detectors on planted sequence windows (issue 7).
+"""The end-to-end one-class detectors on planted sequence windows.
 
 ``make_planted_windows(400, 20, 32, 2, seed)`` (noisy sinusoids with spikes, level shifts and
 bursts of high frequency), data seeds 0-2, model seed 0:

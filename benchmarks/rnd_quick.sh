@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RND beside RDP on the quick suite (issue 24, part B): one bench run, then the report.
+# RND beside RDP on the quick suite: one bench run, then the report.
 #
 #   DEEPAD_DATA_DIR=../shared/datasets/adbench/classical bash benchmarks/rnd_quick.sh
 set -euo pipefail

@@ -1,5 +1,5 @@
 """Scores of the deep detectors under fixed seeds, to check that a refactoring changes no
-result (issue 16: the shared building blocks moved to ``deepad.nets`` / ``deepad.core``).
+result (after the shared building blocks moved to ``deepad.nets`` / ``deepad.core``).
 
 Each detector that trains a network fits with its ``test_params`` (epochs capped at 2) and
 ``random_state=0`` on 9,000 rows of 6 features and on 1,200 windows of 16 steps: more than one

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The time-series suite (issue 8): SMAP/MSL channels, UCR 2021 series and NAB series, deepad
+# The time-series suite: SMAP/MSL channels, UCR 2021 series and NAB series, deepad
 # detectors on windows next to DeepOD's time-series detectors, in one SQLite store; then the
 # report (per group: SMAP/MSL, UCR, NAB per category) in docs/results/<name>/ and
 # docs/results/<name>.md (<name>: series, series_main, series_nab or series_smoke).
 #
 #   DEEPAD_DATA_DIR=/work/shared/datasets/timeseries PYTHONPATH=/tmp/peerlib \
 #       bash benchmarks/series.sh            # the full suite (benchmarks/configs/series.toml)
-#   ... bash benchmarks/series.sh main       # issue 8's run: SMAP/MSL + UCR against every
+#   ... bash benchmarks/series.sh main       # the main run: SMAP/MSL + UCR against every
 #                                            # DeepOD peer (benchmarks/configs/series_main.toml)
 #   ... bash benchmarks/series.sh nab        # NAB per category (benchmarks/configs/series_nab.toml)
 #   ... bash benchmarks/series.sh smoke      # the smoke run (benchmarks/configs/series_smoke.toml)

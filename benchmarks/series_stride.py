@@ -1,4 +1,4 @@
-"""What the training stride and the scoring stride of ``SeriesDetector`` cost and buy (issue 21).
+"""What the training stride and the scoring stride of ``SeriesDetector`` cost and buy.
 
 For each detector (its defaults, seed 0) and series (train part → every test timestamp,
 min-max scaled with the training range, as the series suite), a ``SeriesDetector`` with
