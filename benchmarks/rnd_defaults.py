@@ -1,4 +1,4 @@
-"""RND's defaults, chosen on the quick suite only (docs/decisions.md: chosen on the quick suite, checked elsewhere).
+"""RND's defaults, chosen on the quick suite only (the rule in docs/decisions.md).
 
 The ADBench protocol of the bench (``adbench_split``: min-max scaling fit on the training part,
 unsupervised fit on ``X_train``, AUC-ROC on ``X_test``), seeds 0-2, one thread. Each variant of
