@@ -68,7 +68,7 @@ def test_clips_are_refused_by_detectors_without_the_video_modality():
 
 # ---------------------------------------------------------------------------- detectors
 def test_future_prediction_ranks_a_change_of_speed_first(videos, one_thread, tmp_path):
-    det = VideoDetector(FuturePrediction(hidden_dims=(4, 8), epochs=4, batch_size=16, lr=3e-3,
+    det = VideoDetector(FuturePrediction(hidden_dims=(4, 8), epochs=4, batch_size=16, lr=1e-2,
                                          random_state=0), clip_length=4)
     det.fit(videos["train"])
     scores, scored = det.frame_scores(videos["fast"])

@@ -53,6 +53,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 DETECTOR_DIR = "detector"
 ANCHORS = ("auto", "last", "all", "frame")
+NORMALIZATIONS = ("none", "mean_frame")
 
 
 class _RandomState:
@@ -73,6 +74,17 @@ class _FrameSize:
 
     def __str__(self) -> str:
         return "None or a (height, width) pair of positive ints"
+
+
+class _FrameSkips:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return (isinstance(value, list | tuple) and len(value) > 0
+                and len(set(value)) == len(value)
+                and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+                        for v in value))
+
+    def __str__(self) -> str:
+        return "a non-empty tuple of distinct positive ints"
 
 
 def _is_video_list(videos: Any) -> bool:
@@ -96,6 +108,21 @@ class VideoDetector(BaseEstimator):
     stride : int, default 1
         Frames between the starts of the training clips of a video (scoring always uses
         every clip, stride 1).
+    frame_skips : tuple of int, default (1,)
+        Temporal augmentation of the training clips: for each skip ``k`` the training clips
+        also take every ``k``-th frame, frames ``s, s + k, …, s + (T − 1) k`` (starts every
+        ``stride`` frames, never crossing the video's end), so the detector also sees normal
+        motion at ``k`` times its speed. Hasan et al. (CVPR 2016, Sec. 3.2, "data
+        augmentation in the temporal dimension") train on skips ``(1, 2, 3)``. Scoring always
+        uses consecutive frames. Not with a detector that has a ``bag_size`` (MIL ranking:
+        one bag of clips per video).
+    normalize : {"none", "mean_frame"}, default "none"
+        ``"mean_frame"``: the mean of all training frames (after resizing; pixels in [0, 1]
+        for uint8 frames), ``mean_frame_``, is subtracted from every frame before clipping,
+        for fitting and scoring — Hasan et al.'s input normalisation ("every frame minus the
+        global mean image", Sec. 3.2), which removes the static background from what the
+        autoencoder must reconstruct. Meant for reconstruction models (AutoEncoder on clips);
+        FuturePrediction expects frames in [0, 1].
     frame_size : (int, int) or None, default None
         Resize every frame to ``(height, width)`` (bilinear, antialiased) before clipping,
         for fitting and scoring; None keeps the frames' size.
@@ -125,6 +152,8 @@ class VideoDetector(BaseEstimator):
         The resolved anchor.
     frame_shape_ : tuple of int
         ``(C, H, W)`` of the frames the detector sees (after resizing).
+    mean_frame_ : ndarray of float32, shape (C, H, W)
+        The mean training frame (``normalize="mean_frame"`` only).
     n_train_clips_ : int
     decision_scores_ : ndarray of float64, shape (n_frames,)
         Frame scores of the training videos, concatenated in order.
@@ -167,6 +196,8 @@ class VideoDetector(BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "clip_length": [Interval(numbers.Integral, 1, None)],
         "stride": [Interval(numbers.Integral, 1, None)],
+        "frame_skips": [_FrameSkips()],
+        "normalize": [Options(NORMALIZATIONS)],
         "frame_size": [_FrameSize()],
         "anchor": [Options(ANCHORS)],
         "reduce": [Options(CLIP_REDUCTIONS)],
@@ -179,10 +210,13 @@ class VideoDetector(BaseEstimator):
                  frame_size: tuple[int, int] | None = None, anchor: str = "auto",
                  reduce: str = "mean", batch_clips: int = 256,
                  max_train_clips: int | None = None,
-                 random_state: int | np.random.Generator | None = None) -> None:
+                 random_state: int | np.random.Generator | None = None,
+                 frame_skips: tuple[int, ...] = (1,), normalize: str = "none") -> None:
         self.detector = detector
         self.clip_length = clip_length
         self.stride = stride
+        self.frame_skips = frame_skips
+        self.normalize = normalize
         self.frame_size = frame_size
         self.anchor = anchor
         self.reduce = reduce
@@ -211,6 +245,12 @@ class VideoDetector(BaseEstimator):
             raise ValueError(msg)
         self.anchor_ = (getattr(detector, "clip_anchor", "all") if self.anchor == "auto"
                         else self.anchor)
+        bag_size = detector.get_params(deep=False).get("bag_size")
+        if bag_size is not None and tuple(self.frame_skips) != (1,):
+            msg = (f"frame_skips={tuple(self.frame_skips)} cannot be used with "
+                   f"{type(detector).__name__}, which takes one bag of bag_size={bag_size} "
+                   "clips per video; use frame_skips=(1,).")
+            raise ValueError(msg)
         if self.anchor_ == "frame" and not hasattr(detector, "clip_frame_scores"):
             msg = (f"anchor='frame' needs a detector that scores each frame of a clip "
                    f"(clip_frame_scores: AutoEncoder); {type(detector).__name__} gives one "
@@ -297,15 +337,35 @@ class VideoDetector(BaseEstimator):
             out.append(lab.astype(np.int64))
         return out
 
+    def _normalise(self, frames: np.ndarray) -> np.ndarray:
+        """``frames`` (float32, resized) minus the mean training frame when ``normalize`` is
+        ``"mean_frame"`` (a new array: ``frames`` may be the caller's own); unchanged
+        otherwise."""
+        if self.normalize == "mean_frame":
+            return frames - self.mean_frame_
+        return frames
+
+    def _prepare(self, video: Any, name: str) -> np.ndarray:
+        """One video as the detector's frames: :meth:`_as_video` then the normalisation
+        fitted by :meth:`fit` (``mean_frame_``)."""
+        return self._normalise(self._as_video(video, name))
+
     # ------------------------------------------------------------------ fitting
-    def _train_starts(self, n_frames: int) -> np.ndarray:
+    def _train_starts(self, n_frames: int) -> list[tuple[np.ndarray, int]]:
+        """``(starts, skip)`` of the training clips of a video of ``n_frames`` frames: a
+        clip with skip ``k`` holds frames ``s, s + k, …, s + (T − 1) k``."""
         ids = np.zeros(n_frames, np.int64)
         bag_size = self.detector.get_params(deep=False).get("bag_size")
         if bag_size is not None:  # one bag of bag_size clips per video (MIL ranking)
             every = clip_starts(ids, self.clip_length, 1)
             pick = np.round(np.linspace(0, len(every) - 1, int(bag_size))).astype(np.int64)
-            return every[pick]
-        return clip_starts(ids, self.clip_length, self.stride)
+            return [(every[pick], 1)]
+        out = []
+        for skip in self.frame_skips:
+            span = (self.clip_length - 1) * int(skip) + 1
+            if span <= n_frames:
+                out.append((clip_starts(ids[:n_frames], span, self.stride), int(skip)))
+        return out
 
     def fit(self, videos: Any, y: Any = None) -> VideoDetector:
         """Fit the wrapped detector on the clips of the training videos.
@@ -330,17 +390,25 @@ class VideoDetector(BaseEstimator):
                    "with y = one 0/1 label per video (or per frame).")
             raise ValueError(msg)
         self.frame_shape_ = tuple(int(v) for v in arrays[0].shape[1:])
-        starts = [self._train_starts(len(a)) for a in arrays]
-        index = np.concatenate([np.full(len(s), i) for i, s in enumerate(starts)])
-        flat = np.concatenate(starts)
+        if self.normalize == "mean_frame":  # Hasan et al.: every frame minus the mean frame
+            total = np.zeros(self.frame_shape_, np.float64)
+            for a in arrays:
+                total += a.sum(axis=0, dtype=np.float64)
+            self.mean_frame_ = (total / sum(len(a) for a in arrays)).astype(np.float32)
+            arrays = [self._normalise(a) for a in arrays]
+        triples = [(i, start, skip) for i, a in enumerate(arrays)
+                   for starts, skip in self._train_starts(len(a)) for start in starts.tolist()]
+        index, flat, skips = (np.array(col, dtype=np.int64) for col in zip(*triples,
+                                                                            strict=True))
         chosen = self._subsample(len(flat))
         T = self.clip_length
         X = np.empty((len(chosen), T, *self.frame_shape_), dtype=np.float32)
         for row, k in enumerate(chosen):
-            X[row] = arrays[index[k]][flat[k]:flat[k] + T]
+            X[row] = arrays[index[k]][flat[k]:flat[k] + (T - 1) * skips[k] + 1:skips[k]]
         y_clips = None
         if labels is not None:
-            y_clips = np.array([int(labels[index[k]][flat[k]:flat[k] + T].any())
+            y_clips = np.array([int(labels[index[k]][flat[k]:flat[k] + (T - 1) * skips[k] + 1:
+                                                     skips[k]].any())
                                 for k in chosen], dtype=np.int64)
         self.detector_ = clone(self.detector).fit(X, y_clips)
         self.n_train_clips_ = len(X)
@@ -375,7 +443,7 @@ class VideoDetector(BaseEstimator):
                    f"width), but the detector was fitted on {self.frame_shape_}; pass frames "
                    "of that size or fit with frame_size=(height, width).")
             raise ValueError(msg)
-        return frames
+        return self._normalise(frames)
 
     def _clips(self, frames: np.ndarray):
         """Batches of the clips of ``frames`` (stride 1): (first clip index, clips)."""
@@ -485,8 +553,10 @@ class VideoDetector(BaseEstimator):
                   "estimator": type(self).__name__, "params": params, "state": state}
         path.mkdir(parents=True, exist_ok=True)
         self.detector_.save(path / DETECTOR_DIR)
-        write_weights({"decision_scores": torch.from_numpy(self.decision_scores_.copy())},
-                      path / WEIGHTS_FILE, FORMAT)
+        tensors = {"decision_scores": torch.from_numpy(self.decision_scores_.copy())}
+        if self.normalize == "mean_frame":
+            tensors["mean_frame"] = torch.from_numpy(self.mean_frame_.copy())
+        write_weights(tensors, path / WEIGHTS_FILE, FORMAT)
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
         return path
 
@@ -507,6 +577,13 @@ class VideoDetector(BaseEstimator):
             raise ValueError(msg)
         scores = read_tensor(tensors, "decision_scores", ndim=1, floating=True)
         self.decision_scores_ = scores.numpy().astype(np.float64)
+        if self.normalize == "mean_frame":
+            mean = read_tensor(tensors, "mean_frame", ndim=3, floating=True)
+            if tuple(mean.shape) != self.frame_shape_:
+                msg = (f"{WEIGHTS_FILE}: tensor 'mean_frame' has shape {tuple(mean.shape)}; "
+                       f"expected the frame shape {self.frame_shape_}.")
+                raise ValueError(msg)
+            self.mean_frame_ = mean.numpy().astype(np.float32)
         self.threshold_ = read_field(state, "threshold", "float")
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
@@ -540,8 +617,9 @@ class VideoDetector(BaseEstimator):
             msg = (f"{config_path}: saved hyperparameters {sorted(unknown)} are not parameters "
                    f"of {cls.__name__}.")
             raise ValueError(msg)
-        if isinstance(params.get("frame_size"), list):
-            params["frame_size"] = tuple(params["frame_size"])
+        for key in ("frame_size", "frame_skips"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
         tensors = read_weights(path / WEIGHTS_FILE)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)

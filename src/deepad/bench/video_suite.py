@@ -44,21 +44,25 @@ import numpy as np
 
 FRAME_SIZE = (48, 72)  # the stored 120 x 180 frames resized by 0.4 (bilinear, antialiased)
 SEED = 0
-JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2, "ffp_flow_s1": 1, "ffp_flow_s2": 2}
+JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2, "ffp_flow_s1": 1, "ffp_flow_s2": 2, "ffp_rel_s1": 1,
+             "ffp_rel_s2": 2}
 """Jobs run with another seed than :data:`SEED` (the spread between seeds of one setting)."""
 MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp",
-                   "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp"}
+                   "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp", "mil_ffp_rel": "ffp_rel"}
 """The job whose future frame predictor gives a MIL job its segment features."""
 MIL_FEATURE_KIND = {"mil_ffp_enc": "error+encoder"}
 """MIL jobs whose segment features add the predictor's encoder features
 (:func:`encoder_features`) to its prediction-error features; the others: error only."""
-SAVED_MODELS = ("ffp_val", "ffp_flow", "ffp_w16", "ffp_w32")
+SAVED_MODELS = ("ffp_val", "ffp_flow", "ffp_w16", "ffp_w32", "ffp_rel")
 """Jobs whose fitted VideoDetector is saved to ``<out>/models/<job>.deepad`` (MIL features
 reuse it; rebuilt by the job when missing)."""
 HELD_OUT = (4, 8, 12, 16)  # training videos held out to choose the epoch ("heldout" jobs)
 N_SEGMENTS = 32  # Sultani et al.: 32 temporal segments per video
 
-FFP_PARAMS = {"hidden_dims": (8, 16, 32), "epochs": 5, "batch_size": 8, "lr": 1e-3}
+# unet_layout "batch_norm": the U-Net every future-frame-prediction job before the fifth round
+# ran with (then the only layout; their stored parameters do not name it)
+FFP_PARAMS = {"hidden_dims": (8, 16, 32), "epochs": 5, "batch_size": 8, "lr": 1e-3,
+              "unet_layout": "batch_norm"}
 # MIL ranking head on segment features (Sultani et al.: 512-32-1, dropout 0.6, λ1 = λ2 = 8e-5,
 # Adagrad lr 0.01); batch of 6 anomalous + 6 normal bags (6 positive videos per fold)
 MIL_HEAD_PARAMS = {"bag_size": N_SEGMENTS, "hidden_dims": (512, 32), "dropout": 0.6,
@@ -111,7 +115,8 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
     # were seen; one job, reported whatever it gives.
     "ffp_val": ("FuturePrediction", {"hidden_dims": (16, 32, 64), "epochs": 10,
                                      "batch_size": 4, "lr": 1e-4, "adversarial": True,
-                                     "lambda_adv": 0.05, "discriminator_lr": 1e-5},
+                                     "lambda_adv": 0.05, "discriminator_lr": 1e-5,
+                                     "unet_layout": "batch_norm"},
                 {"clip_length": 5, "stride": 1}, "heldout"),
     # Hasan et al.'s layer layout (backbone "hasan": 11 x 11 stride 4, pool, 5 x 5, pool,
     # 3 x 3 code, mirror) at a quarter of its widths (128 / 64 / 32 for 512 / 256 / 128, so
@@ -164,6 +169,34 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
                                      "lr": 1e-3},
                      {"clip_length": 10, "stride": 2, "frame_size": (120, 180),
                       "anchor": "frame"}, "heldout"),
+    # Fifth round (defined after every row above was seen, before any of these ran; each
+    # reported whatever it gives): faithfulness fixes, not new settings.
+    # - ffp_rel (seeds 0, 1, 2): the ffp job's settings with the release's U-Net (no batch
+    #   normalisation, a ReLU after each transposed convolution: unet_layout "release") and
+    #   the release's gradient loss (zero padding after the last row and column, mean over
+    #   all pixels); everything else as ffp.
+    # - convae_paper: the convae_frame job (Hasan et al.'s layers at a quarter of the widths,
+    #   120 x 180, T = 10, per-frame error e(t), epoch chosen on the 4 held-out training
+    #   videos) plus the paper's input normalisation (every frame minus the mean training
+    #   frame) and its temporal augmentation (training cuboids with frame skips 1, 2 and 3);
+    #   the training clips start every 6 frames per skip instead of every 2, so an epoch holds
+    #   about as many clips (and CPU) as convae_frame's.
+    "ffp_rel": ("FuturePrediction", {**FFP_PARAMS, "unet_layout": "release"},
+                {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_rel_s1": ("FuturePrediction", {**FFP_PARAMS, "unet_layout": "release"},
+                   {"clip_length": 5, "stride": 1}, "normal"),
+    "ffp_rel_s2": ("FuturePrediction", {**FFP_PARAMS, "unet_layout": "release"},
+                   {"clip_length": 5, "stride": 1}, "normal"),
+    # - mil_ffp_rel: the mil_ffp head and segment features on the prediction error of the
+    #   ffp_rel predictor (seed 0), run whatever ffp_rel gives, if CPU time remains.
+    "mil_ffp_rel": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
+                    "mil_features"),
+    "convae_paper": ("AutoEncoder", {"hidden_dims": (128, 64, 32), "backbone": "hasan",
+                                     "dropout": 0.0, "epochs": 10, "batch_size": 16,
+                                     "lr": 1e-3},
+                     {"clip_length": 10, "stride": 6, "frame_size": (120, 180),
+                      "anchor": "frame", "normalize": "mean_frame", "frame_skips": (1, 2, 3)},
+                     "heldout"),
     "sdor": ("SDOR", {"hidden_dims": (16, 32, 32), "epochs": 5, "n_iterations": 5,
                       "batch_size": 32, "n_batches": 10},
              {"clip_length": 5, "stride": 1}, "transductive"),
@@ -174,7 +207,8 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
 ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long",
          "convae_hr", "ffp_hr", "convae_long", "ffp_val", "mil_ffp_val", "convae_hasan",
          "mil_ffp_enc", "deepsvdd", "ffp_s1", "ffp_s2", "ffp_w16", "ffp_w32", "ffp_flow",
-         "convae_frame", "mil_ffp_flow", "mil_ffp_b60", "ffp_flow_s1", "ffp_flow_s2")
+         "convae_frame", "mil_ffp_flow", "mil_ffp_b60", "ffp_flow_s1", "ffp_flow_s2",
+         "ffp_rel", "ffp_rel_s1", "ffp_rel_s2", "convae_paper", "mil_ffp_rel")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -230,14 +264,31 @@ TITLES.update({
                    "above were seen)",
     "convae_frame_all": "the same Conv-AE model, each frame scored by the mean error of the "
                         "cuboids covering it (the aggregation of the rows above)",
+    "ffp_rel": "Future frame prediction, 5 epochs, the release's U-Net (no batch "
+               "normalisation) and gradient loss (run after the rows above were seen)",
+    "ffp_rel_s1": "Future frame prediction with the release's U-Net and gradient loss as "
+                  "above, seed 1 (run after the rows above were seen)",
+    "ffp_rel_s2": "Future frame prediction with the release's U-Net and gradient loss as "
+                  "above, seed 2 (run after the rows above were seen)",
+    "convae_paper": "Conv-AE with Hasan et al.'s layers and per-frame error as above, plus "
+                    "their mean-frame normalisation and temporal augmentation (frame skips "
+                    "1, 2, 3) (run after the rows above were seen)",
+    "mil_ffp_rel": "MIL ranking on the same segment features of the prediction error of "
+                   "the predictor with the release's U-Net (ffp_rel row), two folds by video "
+                   "(run after the rows above were seen)",
+    "convae_paper_all": "the same Conv-AE model (mean frame, skips), each frame scored by the "
+                        "mean error of the cuboids covering it",
 })
-DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all")}
+DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all"),
+           "convae_paper_all": ("convae_paper", "scores_anchor_all")}
 """Report rows read from another job's file: (job, key of its other frame scores)."""
 REPORT_ROWS = ("ffp", "ffp_s1", "ffp_s2", "ffp_long", "ffp_hr", "ffp_w16", "ffp_w32",
-               "ffp_flow", "ffp_flow_s1", "ffp_flow_s2", "ffp_val", "convae", "convae_long",
-               "convae_hr", "convae_hasan",
-               "convae_frame", "convae_frame_all", "mil", "mil_ffp", "mil_ffp_val",
-               "mil_ffp_enc", "mil_ffp_flow", "mil_ffp_b60", "sdor", "deepsvdd")
+               "ffp_flow", "ffp_flow_s1", "ffp_flow_s2", "ffp_val", "ffp_rel", "ffp_rel_s1",
+               "ffp_rel_s2", "convae", "convae_long", "convae_hr", "convae_hasan",
+               "convae_frame", "convae_frame_all", "convae_paper", "convae_paper_all", "mil",
+               "mil_ffp", "mil_ffp_val", "mil_ffp_enc", "mil_ffp_flow", "mil_ffp_b60",
+               "mil_ffp_rel", "sdor",
+               "deepsvdd")
 
 
 def seed_of(name: str) -> int:
@@ -369,13 +420,16 @@ def _fit_heldout(wrapper, fit_videos: list, held_out: list) -> dict:
 
     cls = type(wrapper.detector)
     T = wrapper.clip_length
-    clips = np.concatenate([frame_clips(wrapper._as_video(v, "held-out video"), None, T, 1)
-                            for v in held_out])
     best = {"loss": float("inf"), "epoch": 0, "state": None, "curve": []}
     original = cls.on_epoch_end
+    held: list[np.ndarray] = []
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         original(self, epoch, logs)
+        if not held:  # after fit set the wrapper's normalisation (mean_frame_), if any
+            held.append(np.concatenate([frame_clips(wrapper._prepare(v, "held-out video"),
+                                                    None, T, 1) for v in held_out]))
+        clips = held[0]
         self.model_.eval()
         total = 0.0
         with torch.no_grad():
@@ -473,8 +527,13 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
                             frame_size=FRAME_SIZE, **options).fit(train.videos())
     else:  # the predictor of a heldout job (trained without labels on training videos only)
         saved = None if out is None else Path(out) / "models" / f"{net}.deepad"
+        ffp = None
         if saved is not None and saved.exists():  # saved by that job: its fit time counts
-            ffp = VideoDetector.load(saved)
+            try:
+                ffp = VideoDetector.load(saved)
+            except (ValueError, RuntimeError):  # saved before its layout was a parameter
+                ffp = None
+        if ffp is not None:
             done = json.loads((Path(out) / f"{net}.json").read_text())
             feature_fit = (done["fit_wall_s"], done["fit_cpu_s"])
         else:  # refitted here with that job's settings and rule (timed in this job's fit)
@@ -602,17 +661,21 @@ def run_one(name: str, out: str | Path, root: str | Path | None = None) -> Path:
 def _aucs(result: dict, labels_by_video: dict[int, np.ndarray]) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from deepad.data.video import minmax_per_video
+    from deepad.data.video import irregularity_per_video, minmax_per_video
 
     scores = np.asarray(result["scores"])
     scored = np.asarray(result["scored"], bool)
     video = np.asarray(result["video"])
     y = np.concatenate([labels_by_video[int(v)] for v in dict.fromkeys(video.tolist())])
     norm = minmax_per_video(scores, video)
-    return {"raw_all": roc_auc_score(y, scores),
-            "raw_dropped": roc_auc_score(y[scored], scores[scored]),
-            "minmax_dropped": roc_auc_score(y[scored], norm[scored]),
-            "dropped": int((~scored).sum()), "frames": len(y)}
+    out = {"raw_all": roc_auc_score(y, scores),
+           "raw_dropped": roc_auc_score(y[scored], scores[scored]),
+           "minmax_dropped": roc_auc_score(y[scored], norm[scored]),
+           "dropped": int((~scored).sum()), "frames": len(y)}
+    if result.get("detector") == "AutoEncoder" and scores.min() >= 0:  # Hasan et al.'s s(t)
+        hasan = irregularity_per_video(scores, video)
+        out["hasan_dropped"] = roc_auc_score(y[scored], hasan[scored])
+    return out
 
 
 def _merge_mil(results: dict) -> dict | None:
@@ -650,7 +713,7 @@ def report_text(out: str | Path, root: str | Path | None = None,
         else:
             result = results.get(key)
         if result is None:
-            rows.append(f"| {TITLES[key]} | not run | | | | | | | |")
+            rows.append(f"| {TITLES[key]} | not run | | | | | | | | |")
             continue
         a = _aucs(result, labels)
         fit = f"{result['fit_wall_s'] / 60:.1f} / {result['fit_cpu_s'] / 60:.1f}"
@@ -659,8 +722,10 @@ def report_text(out: str | Path, root: str | Path | None = None,
         pixel = f"{result['pixel_auc']:.3f}" if "pixel_auc" in result else "not computed"
         fps_wall = result["frames_scored"] / result["score_wall_s"]
         fps_cpu = result["frames_scored"] / result["score_cpu_s"]
+        hasan = f"{a['hasan_dropped']:.3f}" if "hasan_dropped" in a else "—"
         rows.append(f"| {TITLES[key]} | {a['raw_all']:.3f} | {a['raw_dropped']:.3f} | "
-                    f"{a['minmax_dropped']:.3f} | {a['dropped']} of {a['frames']} | {fit} | "
+                    f"{a['minmax_dropped']:.3f} | {hasan} | {a['dropped']} of {a['frames']} | "
+                    f"{fit} | "
                     f"{fps_wall:.0f} / {fps_cpu:.0f} | {result['peak_rss_mb']:.0f} | "
                     f"{pixel} |")
     setup = []
@@ -700,9 +765,10 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "seen* were defined after an earlier row's test AUC was known: their settings were "
         "not chosen by their own test result, but the choice to try them was not blind.",
         "",
-        "| detector | raw, all frames | raw, dropped | min-max per video | frames dropped | "
-        "fit min (wall / CPU) | scoring frames/s (wall / CPU) | peak memory MB | pixel AUC |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| detector | raw, all frames | raw, dropped | min-max per video | Hasan s(t) per "
+        "video | frames dropped | fit min (wall / CPU) | scoring frames/s (wall / CPU) | peak "
+        "memory MB | pixel AUC |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Timings: one torch thread, on a 2-core machine **shared with other jobs** while "
@@ -742,6 +808,19 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "reconstruction error within a cuboid (Hasan et al.'s e(t)), averaged over the 10 "
         "cuboids covering it, where the other Conv-AE rows give every frame of a cuboid the "
         "cuboid's mean error; the row after it scores the same model that way.",
+        "",
+        "The release's U-Net and gradient loss (the rows that say so): Liu et al.'s released "
+        "generator has no batch normalisation and a ReLU after each transposed convolution, "
+        "and its gradient loss takes the differences with a zero after the last row and "
+        "column (TensorFlow's 'SAME' padding), averaged over all pixels; the future frame "
+        "prediction rows above them used batch normalisation after each 3 x 3 convolution, "
+        "linear transposed convolutions and the interior differences only. Conv-AE with "
+        "mean-frame normalisation and frame skips: every frame minus the mean of the "
+        "training frames, and training cuboids of every frame, every 2nd and every 3rd frame "
+        "(Hasan et al.'s input normalisation and temporal augmentation). *Hasan s(t) per "
+        "video* (Conv-AE rows): the AUC of 1 − s(t), Hasan et al.'s regularity score s(t) = "
+        "1 − (e(t) − min e) / max e within each test video, which divides by max e where "
+        "the min-max column divides by max e − min e.",
         "",
         "Reference points (not comparable setups): future frame prediction 95.4 (Liu et al. "
         "2018, with optical flow, 256 x 256, test-set model selection), MemAE 94.1, Conv-AE "

@@ -32,8 +32,8 @@ from deepad.data.adbench import data_dirs
 from deepad.data.windows import _as_int, window_starts
 
 __all__ = ["VideoDataset", "clip_labels", "clip_scores_to_frames", "clip_starts", "frame_clips",
-           "load_ucsd_ped2", "minmax_per_video", "segment_bounds", "segment_features",
-           "segment_scores_to_frames", "video_bounds"]
+           "irregularity_per_video", "load_ucsd_ped2", "minmax_per_video", "segment_bounds",
+           "segment_features", "segment_scores_to_frames", "video_bounds"]
 
 ANCHORS = ("last", "all")
 CLIP_REDUCTIONS = ("mean", "max")
@@ -240,6 +240,30 @@ def minmax_per_video(scores: np.ndarray, video_ids: np.ndarray) -> np.ndarray:
         span = part.max() - part.min()
         if span > 0:
             out[low:high] = (part - part.min()) / span
+    return out
+
+
+def irregularity_per_video(errors: np.ndarray, video_ids: np.ndarray) -> np.ndarray:
+    """``1 − s(t)`` within each video, with Hasan et al.'s regularity score (CVPR 2016)
+    ``s(t) = 1 − (e(t) − min_t e(t)) / max_t e(t)`` of the reconstruction errors ``e(t) ≥ 0``
+    of a video, so the result is ``(e(t) − min_t e(t)) / max_t e(t)`` (higher = more
+    anomalous). It differs from :func:`minmax_per_video` (Liu et al.'s) by the divisor:
+    ``max e`` instead of ``max e − min e``, which keeps each video's contrast between its
+    lowest and highest error. A video whose errors are all 0 gets 0.
+
+    >>> irregularity_per_video(np.array([1.0, 3.0, 2.0, 4.0]), np.array([0, 0, 1, 1])).tolist()
+    [0.0, 0.6666666666666666, 0.0, 0.5]
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.size and errors.min() < 0:
+        msg = ("irregularity_per_video takes reconstruction errors e(t) >= 0 (Hasan et al.'s "
+               f"regularity score); got a minimum of {errors.min():g}.")
+        raise ValueError(msg)
+    out = np.zeros_like(errors)
+    for low, high in video_bounds(video_ids):
+        part = errors[low:high]
+        if part.max() > 0:
+            out[low:high] = (part - part.min()) / part.max()
     return out
 
 

@@ -280,11 +280,18 @@ class UNet(nn.Module):
     convolutions; a last 3 x 3 convolution and tanh. ``widths`` are the channels per level
     (the paper's 64, 128, 256, 512; smaller here for the CPU). Any height and width works: an
     up-sampled map is resized to its skip's size where halving lost a row or column.
+
+    ``batch_norm``: batch normalisation after every 3 x 3 convolution (their biases dropped).
+    ``up_activation``: a ReLU after every transposed convolution. The authors' release
+    (``Codes/unet.py`` of StevenLiuWen/ano_pred_cvpr2018, TensorFlow ``contrib.layers``
+    defaults) has no normalisation and a ReLU after the transposed convolutions:
+    ``batch_norm=False, up_activation=True``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, widths: Sequence[int] = (16, 32, 64),
-                 *, batch_norm: bool = True) -> None:
+                 *, batch_norm: bool = True, up_activation: bool = False) -> None:
         super().__init__()
+        self.up_activation = up_activation
         widths = list(widths)
         if len(widths) < 2:
             msg = f"A U-Net needs at least two levels of widths; got {widths}."
@@ -311,6 +318,8 @@ class UNet(nn.Module):
             skips.append(x)
         for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1]), strict=True):
             x = up(x)
+            if self.up_activation:
+                x = F.relu(x)
             if x.shape[-2:] != skip.shape[-2:]:
                 x = x[..., :skip.shape[-2], :skip.shape[-1]]
             x = merge(torch.cat([x, skip], dim=1))

@@ -38,14 +38,19 @@ def intensity_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def gradient_loss(pred: torch.Tensor, target: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """``L_gd = Σ_ij || |Î_ij − Î_i−1,j| − |I_ij − I_i−1,j| ||_α + (same along j)`` (Eq. 2),
-    averaged over pixels per sample (the release's mean, α = 1): shape (batch,)."""
+    as the authors' release computes it (``Codes/loss_functions.py``): the differences are
+    convolutions with ``[−1, 1]`` and ``[[1], [−1]]`` under TensorFlow's ``"SAME"`` padding,
+    which pads one zero after the last column / row, so the last column and row hold
+    ``|0 − x|``; ``mean(|Δ_x|^α + |Δ_y|^α)`` over channels and all ``H x W`` positions, per
+    sample: shape (batch,)."""
     def diffs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (x[..., 1:, :] - x[..., :-1, :]).abs(), (x[..., :, 1:] - x[..., :, :-1]).abs()
+        padded = F.pad(x, (0, 1, 0, 1))  # one zero column on the right, one zero row below
+        dx = padded[..., :-1, 1:] - padded[..., :-1, :-1]
+        dy = padded[..., :-1, :-1] - padded[..., 1:, :-1]
+        return dy.abs(), dx.abs()
 
     (py, px), (ty, tx) = diffs(pred), diffs(target)
-    gy = (py - ty).abs().pow(alpha).flatten(1).mean(dim=1)
-    gx = (px - tx).abs().pow(alpha).flatten(1).mean(dim=1)
-    return gy + gx
+    return ((py - ty).abs().pow(alpha) + (px - tx).abs().pow(alpha)).flatten(1).mean(dim=1)
 
 
 FLOW_WINDOW = 5  # Lucas-Kanade window (pixels per side)
@@ -123,9 +128,12 @@ class FramePredictor(nn.Module):
     """The generator (U-Net over the ``T − 1`` stacked past frames → next frame, in [−1, 1])
     and, with the adversarial term, the discriminator."""
 
-    def __init__(self, frames: int, channels: int, widths, adversarial: bool) -> None:
+    def __init__(self, frames: int, channels: int, widths, adversarial: bool,
+                 unet_layout: str = "release") -> None:
         super().__init__()
-        self.generator = UNet((frames - 1) * channels, channels, widths)
+        self.generator = UNet((frames - 1) * channels, channels, widths,
+                              batch_norm=unet_layout == "batch_norm",
+                              up_activation=unet_layout == "release")
         self.discriminator = PatchDiscriminator(channels) if adversarial else None
 
     def forward(self, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +157,8 @@ class FuturePrediction(DeepDetector):
               + λ_adv · ½ Σ_patches (D(Î) − 1)²
 
     with the gradient loss ``L_gd = Σ | |Î_ij − Î_i−1,j| − |I_ij − I_i−1,j| | + (same along
-    j)`` (α = 1) and the optical-flow constraint ``L_op = ||f(Î_t, I_t−1) − f(I_t,
+    j)`` (α = 1; with the release's zero padding after the last row and column,
+    :func:`gradient_loss`) and the optical-flow constraint ``L_op = ||f(Î_t, I_t−1) − f(I_t,
     I_t−1)||₁`` (Eq. 4, on when ``lambda_op > 0``; the release's Ped2 value is 2), each term
     averaged over pixels as in the authors' release; with the
     adversarial term (``adversarial=True``) the patch discriminator ``D`` minimises the
@@ -177,8 +186,12 @@ class FuturePrediction(DeepDetector):
       budget; ``adversarial=True`` turns it on.
     - *Smaller network and frames*: U-Net widths ``hidden_dims = (32, 64, 128)`` instead of
       64 … 512, and the frames at the size given (the paper resizes to 256 x 256).
-    - *Batch normalisation* in the U-Net's blocks (:class:`~deepad.nets.video.UNet`); the
-      release's U-Net has none.
+    - *U-Net layout*: ``unet_layout="release"`` (default) is the release's (``Codes/unet.py``:
+      3 x 3 convolutions with bias and ReLU, no normalisation, a ReLU after each 2 x 2
+      transposed convolution, a last 3 x 3 convolution and tanh), at 3 levels by default
+      instead of its 4; ``"batch_norm"`` is the layout deepad used before (batch
+      normalisation after each 3 x 3 convolution, linear transposed convolutions), kept to
+      reproduce the Ped2 rows made with it.
     - Adam with lr 2e-4 for the generator and 2e-5 for the discriminator by default, the
       release's values for colour video (Avenue, ShanghaiTech); its values for the grey
       UCSD Ped1 / Ped2 are 1e-4 and 1e-5 (``training_hyper_params/hyper_params.ini``), with
@@ -201,6 +214,9 @@ class FuturePrediction(DeepDetector):
         Learning rate of the discriminator.
     hidden_dims : tuple of int, default (32, 64, 128)
         U-Net channels per level (at least two levels).
+    unet_layout : {"release", "batch_norm"}, default "release"
+        The authors' release's U-Net (no normalisation, ReLU after the transposed
+        convolutions) or deepad's earlier one with batch normalisation (see Deviations).
     backbone : {"auto", "unet"}, default "auto"
         The generator; only the U-Net of the paper.
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
@@ -253,13 +269,14 @@ class FuturePrediction(DeepDetector):
         "discriminator_lr": [Interval(numbers.Real, 0.0, None, closed="neither")],
         "hidden_dims": [PositiveInts()],
         "backbone": [Options(("auto", "unet"))],
+        "unet_layout": [Options(("release", "batch_norm"))],
     }
 
     def __init__(self, lambda_int=1.0, lambda_gd=1.0, lambda_op=0.0, adversarial=False,
                  lambda_adv=0.05, discriminator_lr=2e-5, hidden_dims=(32, 64, 128),
-                 backbone="auto", epochs=10, batch_size=8, lr=2e-4, weight_decay=0.0,
-                 validation_size=0.0, patience=None, grad_clip=None, contamination=0.1,
-                 device=None, random_state=None, verbose=False):
+                 unet_layout="release", backbone="auto", epochs=10, batch_size=8, lr=2e-4,
+                 weight_decay=0.0, validation_size=0.0, patience=None, grad_clip=None,
+                 contamination=0.1, device=None, random_state=None, verbose=False):
         self.lambda_int = lambda_int
         self.lambda_gd = lambda_gd
         self.lambda_op = lambda_op
@@ -267,6 +284,7 @@ class FuturePrediction(DeepDetector):
         self.lambda_adv = lambda_adv
         self.discriminator_lr = discriminator_lr
         self.hidden_dims = hidden_dims
+        self.unet_layout = unet_layout
         self.backbone = backbone
         self.epochs = epochs
         self.batch_size = batch_size
@@ -291,7 +309,7 @@ class FuturePrediction(DeepDetector):
                    f"frame to predict); got clips of {spec.window}.")
             raise ValueError(msg)
         return FramePredictor(spec.window, spec.n_features, tuple(self.hidden_dims),
-                              self.adversarial)
+                              self.adversarial, self.unet_layout)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers = [make_optimizer("adam", self.model_.generator.parameters(), lr=self.lr,
