@@ -42,6 +42,13 @@ from deepad.nets.mlp import ACTIVATIONS, activation_layer
 
 SCORE_POSITIONS = 1 << 17
 """Pixels (or rows) per scoring pass of the classifier detectors (:meth:`score_rows`)."""
+GRADIENT_SCORE_POSITIONS = 1 << 16
+"""Pixels per scoring pass of a score that takes an input gradient (ODIN, Mahalanobis with
+ε > 0): half of ``SCORE_POSITIONS``, about 83 images of 28 x 28. A gradient pass keeps every
+activation of its chunk alive until the backward pass; with 167 images of the Fashion-MNIST
+CNN that working set was freed and re-faulted from the system each chunk (about 1 s of
+system CPU per 5,000 images on one thread, measured), with 83 images none, at the same user
+CPU (``benchmarks/ood_fashion.py --speed-check``). The scores do not depend on the chunk."""
 MAX_SCORE_ROWS = 1024
 LAST_LINEAR = None
 """``feature_layer=None``: the features are the input of the network's last ``nn.Linear``."""
@@ -232,9 +239,18 @@ class ClassifierDetector(DeepDetector):
         """Samples per scoring pass: :func:`~deepad.core.chunks.chunk_rows` with
         ``SCORE_POSITIONS`` (about 170 images of 28 x 28; at most ``MAX_SCORE_ROWS`` rows),
         larger than the library's default pass: the ODIN and Mahalanobis scores take a
-        backward pass per chunk, which small chunks make overhead-bound. Detectors whose
-        intermediate tensors grow with something else bound it further (``DeepKNN``)."""
-        return min(chunk_rows(shape, positions=SCORE_POSITIONS), MAX_SCORE_ROWS)
+        backward pass per chunk, which small chunks make overhead-bound; a score that takes
+        an input gradient (:meth:`scores_with_gradient`) uses ``GRADIENT_SCORE_POSITIONS``
+        (about 80 images). Detectors whose intermediate tensors grow with something else
+        bound it further (``DeepKNN``)."""
+        positions = (GRADIENT_SCORE_POSITIONS if self.scores_with_gradient()
+                     else SCORE_POSITIONS)
+        return min(chunk_rows(shape, positions=positions), MAX_SCORE_ROWS)
+
+    def scores_with_gradient(self) -> bool:
+        """Whether the score takes an input gradient (ODIN's and Mahalanobis' pre-processing
+        with ε > 0); it sets the scoring chunk (:meth:`score_rows`)."""
+        return float(getattr(self, "epsilon_", 0.0) or 0.0) > 0
 
     @torch.no_grad()
     def _score_samples(self, X: np.ndarray) -> np.ndarray:

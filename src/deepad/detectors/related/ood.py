@@ -436,7 +436,7 @@ class Mahalanobis(MSP):
                         columns.append(self._layer_distances(x - self.epsilon_ * step)[:, i])
                 raw = torch.stack(columns, dim=1)
         else:
-            with torch.no_grad():
+            with torch.inference_mode():  # a forward pass only
                 raw = self._layer_distances(x)
         if raw.shape[1] == 1:
             return raw[:, 0].double()
