@@ -21,10 +21,28 @@ sizes back with an output padding, so 28 → 14 → 7 → 3 is undone as 3 → 7
 The generator's output is linear by default (``output="linear"``): deepad uses inputs as
 given (uint8 images become [0, 1], float images keep their scale), and a tanh output, the
 papers' choice for images scaled to [−1, 1], would cap what the generator can produce.
+
+Initialisation (``init``). ``"torch"`` (the default): PyTorch's, except for the generator's
+output layer. PyTorch draws a transposed convolution's weights and bias from U(±1/√fan_in)
+with the fan-in computed as if it were a convolution, from its *output* channels
+(``out_channels × k²``): 16 for the 4 x 4 output layer of a grey image, a bound of 1/4, where
+the values that reach one output pixel number ``in_channels × (k / stride)²`` (256 for 64
+channels, a bound of 1/16). Without batch normalisation after it, that layer started with
+outputs about four times too large; GANomaly at the paper's size (widths 64, 128, 256, a code
+of 100, one epoch) then scored Fashion-MNIST's class 0 at chance (AUC-ROC 0.47-0.49), and 0.80
+with the output layer drawn with its true fan-in (``docs/decisions.md``). The output layer
+(when it is a transposed convolution) gets PyTorch's rule with the true fan-in.
+``"dcgan"``: Radford et al.'s (Sec. 4: "all weights were initialized from a zero-centered
+Normal distribution with standard deviation 0.02"), as the releases of AnoGAN, GANomaly and
+ALOCC apply it: every convolution's weights from N(0, 0.02²), its bias 0, batch
+normalisation scales from N(1, 0.02²) and shifts 0 (on the small networks and budgets of the
+tests it learns more slowly). The encoder's ``"torch"`` is PyTorch's unchanged (its
+convolutions' fan-in is right).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -35,6 +53,8 @@ from deepad.nets.mlp import activation_layer
 
 LEAK = 0.2  # Radford et al.'s leaky ReLU slope
 OUTPUTS = ("linear", "tanh", "sigmoid")
+INITS = ("dcgan", "torch")
+INIT_STD = 0.02  # Radford et al.'s standard deviation of the initial weights
 
 
 def dcgan_plan(height: int, width: int, n_layers: int) -> list[tuple[bool, tuple[int, int]]]:
@@ -53,6 +73,42 @@ def dcgan_plan(height: int, width: int, n_layers: int) -> list[tuple[bool, tuple
             height, width = height // 2, width // 2
         plan.append((stride, (height, width)))
     return plan
+
+
+def dcgan_init_(module: nn.Module) -> nn.Module:
+    """Radford et al.'s initialisation, in place: every (transposed) convolution's weights
+    from N(0, 0.02²) and its bias 0, every batch normalisation's scale from N(1, 0.02²) and
+    shift 0 (from torch's global generator, as PyTorch's own initialisation); returns
+    ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, INIT_STD)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d) and layer.affine:
+            nn.init.normal_(layer.weight, 1.0, INIT_STD)
+            nn.init.zeros_(layer.bias)
+    return module
+
+
+def true_fan_in_(layer: nn.ConvTranspose2d) -> nn.ConvTranspose2d:
+    """PyTorch's default initialisation of a layer, weights and bias from U(±1/√fan_in), with
+    a transposed convolution's true fan-in ``in_channels × ⌈k_h / s_h⌉ × ⌈k_w / s_w⌉`` (the
+    values that reach one output pixel) instead of the ``out_channels × k_h × k_w`` PyTorch
+    computes for it; in place, from torch's global generator; returns ``layer``."""
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    fan_in = layer.in_channels * -(-kh // sh) * -(-kw // sw)
+    bound = 1.0 / math.sqrt(fan_in)
+    nn.init.uniform_(layer.weight, -bound, bound)
+    if layer.bias is not None:
+        nn.init.uniform_(layer.bias, -bound, bound)
+    return layer
+
+
+def _check_init(init: str) -> None:
+    if init not in INITS:
+        msg = f"init must be one of {list(INITS)}; got {init!r}."
+        raise ValueError(msg)
 
 
 def _activation(name: str) -> nn.Module:
@@ -86,6 +142,8 @@ class DCGANEncoder(nn.Module):
         Bias of the convolutions not followed by batch normalisation; False removes every
         bias (batch normalisation then non-affine).
     dropout : float, default 0
+    init : {"torch", "dcgan"}, default "torch"
+        PyTorch's initialisation, or Radford et al.'s (:func:`dcgan_init_`).
 
     Attributes
     ----------
@@ -96,9 +154,11 @@ class DCGANEncoder(nn.Module):
 
     def __init__(self, in_channels: int, height: int, width: int, hidden_dims: Sequence[int],
                  out_dim: int | None, *, activation: str = "leaky_relu",
-                 batch_norm: bool = True, bias: bool = True, dropout: float = 0.0) -> None:
+                 batch_norm: bool = True, bias: bool = True, dropout: float = 0.0,
+                 init: str = "torch") -> None:
         super().__init__()
         _check_image(in_channels, height, width, hidden_dims)
+        _check_init(init)
         plan = dcgan_plan(height, width, len(hidden_dims))
         self.sizes = [size for _, size in plan]
         layers: list[nn.Module] = []
@@ -119,6 +179,8 @@ class DCGANEncoder(nn.Module):
         layers.append(nn.Flatten())
         self.net = nn.Sequential(*layers)
         self.out_dim = out_dim if out_dim is not None else previous * h * w
+        if init == "dcgan":
+            dcgan_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -144,13 +206,18 @@ class DCGANDecoder(nn.Module):
     bias : bool, default True
     output : {"linear", "tanh", "sigmoid"}, default "linear"
         The output layer's activation.
+    init : {"torch", "dcgan"}, default "torch"
+        PyTorch's initialisation with the output layer's true fan-in (:func:`true_fan_in_`;
+        the module docstring says why), or Radford et al.'s (:func:`dcgan_init_`).
     """
 
     def __init__(self, latent_dim: int, out_channels: int, height: int, width: int,
                  hidden_dims: Sequence[int], *, activation: str = "relu",
-                 batch_norm: bool = True, bias: bool = True, output: str = "linear") -> None:
+                 batch_norm: bool = True, bias: bool = True, output: str = "linear",
+                 init: str = "torch") -> None:
         super().__init__()
         _check_image(out_channels, height, width, hidden_dims)
+        _check_init(init)
         if output not in OUTPUTS:
             msg = f"output must be one of {list(OUTPUTS)}; got {output!r}."
             raise ValueError(msg)
@@ -176,11 +243,16 @@ class DCGANDecoder(nn.Module):
                 layer = nn.Conv2d(widths[i], target, 3, 1, 1,
                                   bias=bias and (last or not batch_norm))
             layers += [layer] if last else block(layer, target)
+        head = layer  # the output layer (the loop ends with it)
         if output == "tanh":
             layers.append(nn.Tanh())
         elif output == "sigmoid":
             layers.append(nn.Sigmoid())
         self.net = nn.Sequential(*layers)
+        if init == "dcgan":
+            dcgan_init_(self)
+        elif isinstance(head, nn.ConvTranspose2d):
+            true_fan_in_(head)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z[:, :, None, None])
