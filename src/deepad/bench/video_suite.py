@@ -820,7 +820,11 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "(Hasan et al.'s input normalisation and temporal augmentation). *Hasan s(t) per "
         "video* (Conv-AE rows): the AUC of 1 − s(t), Hasan et al.'s regularity score s(t) = "
         "1 − (e(t) − min e) / max e within each test video, which divides by max e where "
-        "the min-max column divides by max e − min e.",
+        "the min-max column divides by max e − min e. The Conv-AE row with mean-frame "
+        "normalisation did not train: its training and held-out losses stayed at the loss of "
+        "a network that outputs zeros (the mean frame itself) from the first epoch on, so its "
+        "scores are each frame's squared difference from the mean training frame; the row "
+        "measures that difference, not a learned reconstruction.",
         "",
         "Reference points (not comparable setups): future frame prediction 95.4 (Liu et al. "
         "2018, with optical flow, 256 x 256, test-set model selection), MemAE 94.1, Conv-AE "
