@@ -28,10 +28,9 @@ with the fan-in computed as if it were a convolution, from its *output* channels
 (``out_channels × k²``): 16 for the 4 x 4 output layer of a grey image, a bound of 1/4, where
 the values that reach one output pixel number ``in_channels × (k / stride)²`` (256 for 64
 channels, a bound of 1/16). Without batch normalisation after it, that layer started with
-outputs about four times too large; GANomaly at the paper's size (widths 64, 128, 256, a code
-of 100, one epoch) then scored Fashion-MNIST's class 0 at chance (AUC-ROC 0.47-0.49), and 0.80
-with the output layer drawn with its true fan-in (``docs/decisions.md``). The output layer
-(when it is a transposed convolution) gets PyTorch's rule with the true fan-in.
+outputs about four times too large, and GANomaly at the paper's size ranked Fashion-MNIST at
+chance (``docs/decisions.md``, "anomalib on Fashion-MNIST"). The output layer (when it is a
+transposed convolution) gets PyTorch's rule with the true fan-in.
 ``"dcgan"``: Radford et al.'s (Sec. 4: "all weights were initialized from a zero-centered
 Normal distribution with standard deviation 0.02"), as the releases of AnoGAN, GANomaly and
 ALOCC apply it: every convolution's weights from N(0, 0.02²), its bias 0, batch
