@@ -39,12 +39,19 @@ DATA = Path(os.environ.get("DEEPAD_DATA_DIR", ROOT.parent / "shared" / "datasets
                            / "fashion_mnist"))
 ATTACKS = [("FGSM", "fgsm", 0.1), ("FGSM", "fgsm", 0.3), ("PGD-L∞", "pgd", 0.1),
            ("PGD-L∞", "pgd", 0.3), ("CW-L2", "cw", None)]
-DETECTORS = ("LID", "LID (k auto)", "LID (k, batch auto)", "MahalanobisAdversarial",
-             "MahalanobisAdversarial (ε auto)", "KDBU")
+DETECTORS = ("LID", "LID (k auto)", "LID (k, batch auto)", "LID (in-batch)",
+             "MahalanobisAdversarial", "MahalanobisAdversarial (ε auto)", "KDBU")
 """The detectors of each attack: the papers' fixed settings (LID k = 20 and reference batches
 of 100, Mahalanobis ε = 0.0014) and the same detectors with k / the reference batch size / ε
 chosen per attack on the fitting half alone, by Lee et al.'s ``ADV_Regression.py`` rule
 (``k="auto"``, ``n_reference="auto"``, ``epsilon="auto"``)."""
+IN_BATCH = "LID (in-batch)"
+"""Not a detector: the LID characteristics estimated as Ma et al.'s release does
+(``get_lids_random_batch``), each mini-batch of 100 source images in turn, the clean, noisy
+and adversarial versions each against the clean images of their batch with the nearest one
+dropped (``mle_batch``), k = 20, and its regression on [0, 1]-scaled characteristics: what
+``LID``'s fixed reference buffer departs from. It needs every image's clean source at test
+time, so it is a protocol to compare with, not a detector one can deploy."""
 CHOSEN = {"LID (k auto)": ("k_",), "LID (k, batch auto)": ("n_reference_", "k_"),
           "MahalanobisAdversarial (ε auto)": ("epsilon_",)}
 CHOICE_NAMES = {"k_": "k", "n_reference_": "batch", "epsilon_": "ε"}
@@ -64,6 +71,54 @@ def fashion_images(rng: np.random.Generator, n_train: int):
     X_train = train.images[rows][:, None].astype(np.float32) / 255.0
     X_test = test.images[:, None].astype(np.float32) / 255.0
     return X_train, np.asarray(train.labels)[rows], X_test, np.asarray(test.labels)
+
+
+def in_batch_lids(det, X: np.ndarray, batch: int = 100, k: int = 20) -> np.ndarray:
+    """Ma et al.'s release's LID characteristics of detector data ``X`` (the rows of
+    :func:`adversarial_protocol`'s split: the clean images, then their noisy and their
+    adversarial versions in the same order): per mini-batch of ``batch`` source images and per
+    representation of ``det.lid_outputs``, each version against that batch's clean images,
+    the nearest dropped (``mle_batch``'s sorted distances ``[1:k+1]``)."""
+    n = len(X) // 3
+    parts = []
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            rows = np.arange(start, min(start + batch, n))
+            clean = det.lid_outputs(torch.from_numpy(X[rows]))
+            chars = []
+            for version in range(3):
+                outputs = clean if version == 0 else det.lid_outputs(
+                    torch.from_numpy(X[rows + version * n]))
+                columns = []
+                for o, c in zip(outputs, clean, strict=True):
+                    d = torch.cdist(o.double(), c.double())
+                    kk = min(k, len(rows) - 1)
+                    r = d.topk(kk + 1, dim=1, largest=False).values[:, 1:].clamp(min=1e-12)
+                    columns.append(-1.0 / torch.log(r / r[:, -1:]).mean(dim=1).clamp(
+                        max=-1e-12))
+                chars.append(torch.stack(columns, dim=1))
+            parts.append((rows, chars))
+    width = parts[0][1][0].shape[1]
+    out = np.zeros((len(X), width))
+    for rows, chars in parts:
+        for version in range(3):
+            out[rows + version * n] = chars[version].numpy()
+    return out
+
+
+def in_batch_scores(det, split, keep_fit=None, keep_eval=None) -> np.ndarray:
+    """Fit the release's regression (characteristics scaled to [0, 1] on the fitting rows) on
+    the in-batch LIDs of the fit half and score the evaluation half (``keep_*``: only those
+    source images, their batches formed among them)."""
+    from deepad.detectors.related.adversarial import _regression
+
+    def subset(X, keep):
+        return X if keep is None else X[keep]
+
+    z_fit = in_batch_lids(det, subset(split.X_fit, keep_fit))
+    z_eval = in_batch_lids(det, subset(split.X_eval, keep_eval))
+    regression, offset, scale = _regression(z_fit, subset(split.y_fit, keep_fit), "minmax")
+    return regression.decision_function((z_eval - offset) / scale)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -127,6 +182,7 @@ def run(args: argparse.Namespace) -> None:
         "KDBU": lambda: kdbu if kdbu is not None else KDBU(
             classifier=classifier, n_passes=args.n_passes, random_state=0).fit(X_train, y_train),
         "LID": lambda: LID(classifier=classifier, random_state=0).fit(X_train, y_train),
+        IN_BATCH: lambda: LID(classifier=classifier, random_state=0).fit(X_train, y_train),
         "LID (k auto)": lambda: LID(classifier=classifier, k="auto",
                                     random_state=0).fit(X_train, y_train),
         "LID (k, batch auto)": lambda: LID(classifier=classifier, k="auto",
@@ -177,6 +233,19 @@ def run(args: argparse.Namespace) -> None:
             row["detectors"] = old["detectors"]
         for name, det in detectors.items():
             start = time.process_time()
+            if name == IN_BATCH:
+                scores = in_batch_scores(det, split)
+                row["detectors"][name] = {
+                    "run": run_date, "auroc": float(auc_roc(split.y_eval, scores)),
+                    "dr_at_5_fpr": float(detection_rate_at_fpr(split.y_eval, scores, 0.05))}
+                # the successful attacks: their images' three versions, batches among them
+                scores = in_batch_scores(det, split, keep_fit, keep_eval)
+                y_kept = split.y_eval[keep_eval]
+                row["detectors"][name].update(
+                    auroc_successful=float(auc_roc(y_kept, scores)),
+                    dr_at_5_fpr_successful=float(detection_rate_at_fpr(y_kept, scores, 0.05)),
+                    cpu_s=round(time.process_time() - start, 1))
+                continue
             det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
             scores = det.decision_function(split.X_eval)
             row["detectors"][name] = {
@@ -316,7 +385,14 @@ def report() -> None:
         "fitted on half of the fit half's source images and scored by its AUROC on the other "
         "half (`LID(k=\"auto\")`, `MahalanobisAdversarial(epsilon=\"auto\")`); the evaluation "
         "half is never looked at. Without *auto*: the papers' fixed k = 20, reference "
-        "mini-batches of 100, and ODIN's ε = 0.0014.",
+        "mini-batches of 100, and ODIN's ε = 0.0014. LID's characteristics (as Ma et al.'s "
+        "release): the LIDs of the input, of every layer's output and of the softmax, scaled "
+        "to [0, 1] on the fitting data before the regression; `LID` estimates them against a "
+        "reference batch of clean training images drawn once in `fit`. *LID (in-batch)* is "
+        "not a detector but the release's own estimate, for comparison: each mini-batch of "
+        "100 source images in turn, its clean, noisy and adversarial versions each against the "
+        "clean images of the batch, the nearest one dropped (for a noisy or adversarial input "
+        "most often its own clean source), k = 20; it needs every test image's clean source.",
         "",
         "### The attacks",
         "",

@@ -10,8 +10,9 @@ local intrinsic dimensionality (LID) and the Mahalanobis layer scores (Mahalanob
    covariances per layer).
 2. ``fit_detector(X, is_adversarial)`` with normal (clean and noisy) and adversarial inputs:
    computes each sample's characteristics and fits the papers' logistic regression on them
-   (standardised, scikit-learn's ``LogisticRegressionCV``). :func:`adversarial_protocol` makes
-   these inputs by Ma et al.'s protocol.
+   (standardised, or scaled to [0, 1] for LID as its release does; scikit-learn's
+   ``LogisticRegressionCV``). :func:`adversarial_protocol` makes these inputs by Ma et al.'s
+   protocol.
 
 ``decision_function(X)`` is then the regression's logit (higher = more likely adversarial).
 Before ``fit_detector`` it is a fixed linear rule with the same form: each characteristic
@@ -132,6 +133,10 @@ class AdversarialDetector(ClassifierDetector):
     choice_param: ClassVar[str | None] = None
     """The parameter that ``"auto"`` lets :meth:`fit_detector` choose (Lee et al.'s
     ``ADV_Regression.py``), None when the detector has none."""
+    scaling: ClassVar[str] = "standard"
+    """How :meth:`fit_detector` scales each characteristic before the logistic regression:
+    ``"standard"`` (mean 0, standard deviation 1, Feinman et al.'s release) or ``"minmax"``
+    (to [0, 1] on the fitting data, Ma et al.'s release)."""
 
     # ------------------------------------------------------------------ the choice
     def choice_grid(self) -> tuple:
@@ -176,7 +181,7 @@ class AdversarialDetector(ClassifierDetector):
         results, best, best_chars = {}, None, None
         for value, chars in self.grid_characteristics(X).items():
             z = chars.cpu().numpy()
-            regression, mean, std = _regression(z[first], labels[first])
+            regression, mean, std = _regression(z[first], labels[first], self.scaling)
             auc = float(auc_roc(labels[~first],
                                 regression.decision_function((z[~first] - mean) / std)))
             results[value] = auc
@@ -266,9 +271,10 @@ class AdversarialDetector(ClassifierDetector):
             chars = self._choose(X_t, labels, groups)
         else:
             chars = self._characteristics_in_chunks(X_t)
-        regression, _, _ = _regression(chars.cpu().numpy(), labels)
-        mean, std = chars.mean(dim=0), chars.std(dim=0).clamp(min=1e-12)
+        regression, offset, scale = _regression(chars.cpu().numpy(), labels, self.scaling)
         device = chars.device
+        mean = torch.from_numpy(np.asarray(offset, dtype=np.float64)).to(device)
+        std = torch.from_numpy(np.asarray(scale, dtype=np.float64)).to(device)
         self.statistics_.update(
             char_mean=mean, char_std=std,
             coef=torch.from_numpy(regression.coef_[0].astype(np.float64)).to(device),
@@ -305,12 +311,18 @@ class AdversarialDetector(ClassifierDetector):
         self.detector_fitted_ = read_field(state, "detector_fitted", "bool")
 
 
-def _regression(z: np.ndarray, labels: np.ndarray):
-    """The papers' logistic regression on standardised characteristics (scikit-learn's
-    ``LogisticRegressionCV``); returns it with the standardisation's mean and scale."""
+def _regression(z: np.ndarray, labels: np.ndarray, scaling: str = "standard"):
+    """The papers' logistic regression on scaled characteristics (scikit-learn's
+    ``LogisticRegressionCV``); returns it with the scaling's offset and scale (the regression
+    sees ``(z - offset) / scale``): ``"standard"``, mean and standard deviation; ``"minmax"``,
+    minimum and range."""
     from sklearn.linear_model import LogisticRegressionCV
 
-    mean, std = z.mean(axis=0), np.maximum(z.std(axis=0, ddof=1), 1e-12)
+    if scaling == "minmax":
+        mean = z.min(axis=0)
+        std = np.maximum(z.max(axis=0) - mean, 1e-12)
+    else:
+        mean, std = z.mean(axis=0), np.maximum(z.std(axis=0, ddof=1), 1e-12)
     regression = LogisticRegressionCV(
         cv=int(min(5, np.bincount(labels, minlength=2).min())), max_iter=2000)
     with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
@@ -343,10 +355,16 @@ class LID(AdversarialDetector):
     For a sample x and each layer ℓ, the maximum-likelihood estimate (Amsaleg et al. 2015)
     ``LID_ℓ(x) = −(1/k Σ_{i=1}^{k} log(r_i(x) / r_k(x)))⁻¹`` over the distances ``r_i`` from
     x's layer-ℓ output (flattened) to its k nearest neighbours in a mini-batch of clean
-    samples; the vector over layers goes to a logistic regression (:meth:`fit_detector`).
-    ``layers="auto"``: the output of every layer of the classifier (each leaf module but
-    dropout / flatten / identity, the logits included), as the paper uses all layers.
-    Defaults are the paper's MNIST ones: mini-batches of 100, k = 20. ``k="auto"``: chosen
+    samples; the vector over layers goes to a logistic regression (:meth:`fit_detector`), on
+    the characteristics scaled to [0, 1] by their range on the fitting data (the release's
+    ``MinMaxScaler``; it fits the scaler on the evaluation rows too). ``layers="auto"``: as
+    the release's ``get_layer_wise_activations``, the input itself, the output of every layer
+    of the classifier (each leaf module, the logits included) and the softmax of the logits
+    (the release's Keras models end with a softmax layer); dropout, flatten and identity
+    modules are left out, since in eval mode their outputs repeat the previous layer's (the
+    release lists them, so its regression sees those LIDs twice or three times).
+    Defaults are the release's (``extract_characteristics.py -k 20 -b 100``): mini-batches of
+    100, k = 20. ``k="auto"``: chosen
     from :data:`LID_KS` (Lee et al.'s ``ADV_Generate_LID_Mahalanobis.py`` list, 10 ... 90,
     those below ``n_reference``) in :meth:`fit_detector` on the detector data alone, by Lee
     et al.'s ``ADV_Regression.py`` rule (see :meth:`AdversarialDetector.fit_detector`); k = 20
@@ -357,10 +375,13 @@ class LID(AdversarialDetector):
     Ma et al. fix 100 (their release's batch size); the wider grid is deepad's extension of
     Lee et al.'s rule, chosen on the detector data alone like k.
 
-    Deviation: the paper estimates LID within each mini-batch of the evaluation data, against
-    the clean images of that batch; here the reference mini-batch is ``n_reference`` clean
-    training samples drawn once in ``fit`` (a buffer), so a sample's score does not depend on
-    which other samples it is scored with, and a saved model scores the same.
+    Deviation: the release estimates LID within each mini-batch of 100 evaluation images,
+    against the clean images of that batch, always dropping the nearest one (``mle_batch``:
+    the sorted distances ``[1:k+1]``), which for a clean image is itself and for its noisy or
+    adversarial version most often its own clean source in the same batch; here the reference
+    mini-batch is ``n_reference`` clean training samples drawn once in ``fit`` (a buffer), and
+    only a zero distance (the sample itself) is dropped, so a sample's score needs neither its
+    clean source nor the other samples it is scored with, and a saved model scores the same.
 
     Parameters
     ----------
@@ -395,6 +416,7 @@ class LID(AdversarialDetector):
     reference = ("Ma et al., Characterizing Adversarial Subspaces Using Local Intrinsic "
                  "Dimensionality, ICLR 2018")
     uses_features = False
+    scaling = "minmax"
     statistic_names = ("reference", *DETECTOR_STATS)
     choice_param = "k"
     test_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_TEST_PARAMS, "k": 10}
@@ -441,6 +463,16 @@ class LID(AdversarialDetector):
         names = _leaf_layers(self.model_) if self.layers == "auto" else list(self.layers)
         self.check_layers(names)
         return names
+
+    def lid_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The ``(n, d)`` representations whose LIDs are the characteristics, one forward
+        pass: with ``layers="auto"``, the input itself, the output of every layer of
+        :meth:`lid_layers` and the softmax of the logits (in float64, so that confident
+        outputs do not tie at float32's resolution); otherwise the named layers' outputs."""
+        logits, outputs = layer_outputs(self.model_, x, self.lid_layers())
+        if self.layers != "auto":
+            return outputs
+        return [x.reshape(len(x), -1), *outputs, torch.softmax(logits.double(), dim=1)]
 
     def _choice_pending(self) -> bool:
         return self.k == "auto" or self.n_reference == "auto"
@@ -497,8 +529,7 @@ class LID(AdversarialDetector):
         depend on the others of its pass); outside it, :meth:`_distances` computes them with
         each chunk."""
         with torch.no_grad():
-            _, outputs = layer_outputs(self.model_, self.statistics_["reference"],
-                                       self.lid_layers())
+            outputs = self.lid_outputs(self.statistics_["reference"])
         self._reference_outputs = outputs
         try:
             yield
@@ -513,11 +544,11 @@ class LID(AdversarialDetector):
         n = len(x)
         cached = getattr(self, "_reference_outputs", None)
         if cached is not None:
-            _, outputs = layer_outputs(self.model_, x, self.lid_layers())
+            outputs = self.lid_outputs(x)
             return [torch.cdist(o.double(), r[:n_reference].double())
                     for o, r in zip(outputs, cached, strict=True)]
         reference = self.statistics_["reference"][:n_reference]
-        _, outputs = layer_outputs(self.model_, torch.cat([x, reference]), self.lid_layers())
+        outputs = self.lid_outputs(torch.cat([x, reference]))
         return [torch.cdist(o[:n].double(), o[n:].double()) for o in outputs]
 
     def characteristics(self, x, index=None):

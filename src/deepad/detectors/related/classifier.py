@@ -358,7 +358,9 @@ class ClassifierDetector(DeepDetector):
             msg = (f"{type(self).__name__} needs the saved statistics "
                    f"{sorted(self.statistic_names)}; the weights file holds {sorted(stats)}.")
             raise ValueError(msg)
-        self.statistics_ = {k: stats[k].to(self.device_) for k in self.statistic_names}
+        # copies: a tensor read from the weights file may sit at an address a BLAS kernel
+        # treats differently from a fresh allocation (last-bit differences in a product)
+        self.statistics_ = {k: stats[k].to(self.device_).clone() for k in self.statistic_names}
 
 
 CLASSIFIER_DEFAULTS: dict[str, Any] = {
