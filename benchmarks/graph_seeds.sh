@@ -4,7 +4,7 @@
 # seed 0 within the 600 s / 6 GB limits (DOMINANT, CONAD on books, disney, inj_cora; CoLA also
 # on reddit; GAAN on disney only; AnomalyDAE and OCGNN on all five), and DOMINANT and CONAD on
 # enron and reddit with 3,600 s and 10 GB: 100 full-graph epochs over PyGOD's dense n x n
-# adjacency take 390-1,200 CPU s there, past 600 s of wall time on the shared machine. The jobs
+# adjacency take 390-880 fit CPU s there, past 600 s of wall time on the shared machine. The jobs
 # left out timed out or ran out of memory at seed 0 (docs/results/graphs.md lists them): CoLA on
 # enron, GAAN (dense n x n per edge: 38 GB asked on enron). Resumable: every
 # finished job is stored, rerunning continues. One job at a time, under nice, pinned to one
