@@ -45,10 +45,10 @@ SCORE_POSITIONS = 1 << 17
 GRADIENT_SCORE_POSITIONS = 1 << 16
 """Pixels per scoring pass of a score that takes an input gradient (ODIN, Mahalanobis with
 ε > 0): half of ``SCORE_POSITIONS``, about 83 images of 28 x 28. A gradient pass keeps every
-activation of its chunk alive until the backward pass; with 167 images of the Fashion-MNIST
-CNN that working set was freed and re-faulted from the system each chunk (about 1 s of
-system CPU per 5,000 images on one thread, measured), with 83 images none, at the same user
-CPU (``benchmarks/ood_fashion.py --speed-check``). The scores do not depend on the chunk."""
+activation of its chunk alive until the backward pass; at twice this size the Fashion-MNIST
+CNN's working set was handed back to the system and faulted in again every chunk (the
+measurement: ``docs/decisions.md``, Mahalanobis scoring speed against pytorch-ood; the
+check: ``benchmarks/ood_fashion.py --speed-check``). The scores do not depend on the chunk."""
 MAX_SCORE_ROWS = 1024
 LAST_LINEAR = None
 """``feature_layer=None``: the features are the input of the network's last ``nn.Linear``."""
