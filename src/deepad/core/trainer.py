@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deepad.core.distributed import DistContext, GradientAllReduce
+from deepad.nets.image_mlp import adapt_inputs, needs_adapting
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,10 @@ class Trainer:
         # indices are drawn on the CPU (local generator); the labels they select must be too
         y_cpu = None if y is None else y.cpu()
         train_idx, val_idx = self._split(len(X), y_cpu)
+        if isinstance(X, torch.Tensor) and needs_adapting(detector.model_):
+            # input layers that learn from the data (a backbone's per-pixel z-score) see the
+            # training rows, not the held-out validation rows
+            adapt_inputs(detector.model_, X[train_idx.to(X.device)])
 
         def epoch_batches(epoch: int):
             for idx in self._batches(train_idx, y_cpu):
@@ -215,6 +220,11 @@ class Trainer:
         """
         from deepad.data.streaming import shuffle_batches
 
+        if needs_adapting(detector.model_):
+            msg = ("This network standardises its input with statistics of the training data "
+                   "(backbone 'zscore_mlp'), which are taken from in-memory training data; fit "
+                   "it on an array, or choose another backbone for a streaming source.")
+            raise ValueError(msg)
         local_batch = self.batch_size if dist is None else max(1, self.batch_size // dist.world)
         steps = self.steps_per_epoch
 
