@@ -54,6 +54,9 @@ WEIGHTS_FILE = "weights.safetensors"
 DETECTOR_DIR = "detector"
 ANCHORS = ("auto", "last", "all", "frame")
 NORMALIZATIONS = ("none", "mean_frame")
+ZERO_OUTPUT_RATIO = 0.95
+"""``normalize="mean_frame"``: a reconstruction detector whose last training loss is at least
+this fraction of the zero-output loss gets a warning (it has not learned to reconstruct)."""
 
 
 class _RandomState:
@@ -122,7 +125,13 @@ class VideoDetector(BaseEstimator):
         for fitting and scoring — Hasan et al.'s input normalisation ("every frame minus the
         global mean image", Sec. 3.2), which removes the static background from what the
         autoencoder must reconstruct. Meant for reconstruction models (AutoEncoder on clips);
-        FuturePrediction expects frames in [0, 1].
+        FuturePrediction expects frames in [0, 1]. What is left after the subtraction (the
+        moving objects) is a small target: AutoEncoder's loss is the per-pixel *mean* squared
+        error, where Hasan et al.'s Eq. 1 weighs its L2 term against the per-cuboid *sum*, so
+        with AutoEncoder's default ``weight_decay`` the penalty can hold the network at the
+        zero output (the mean frame); pass ``AutoEncoder(weight_decay=0.0)`` for the paper's
+        recipe. ``fit`` warns (``UserWarning``) when a reconstruction detector's last
+        training loss is not below 95 % of the zero-output loss of its training clips.
     frame_size : (int, int) or None, default None
         Resize every frame to ``(height, width)`` (bilinear, antialiased) before clipping,
         for fitting and scoring; None keeps the frames' size.
@@ -412,6 +421,8 @@ class VideoDetector(BaseEstimator):
                                 for k in chosen], dtype=np.int64)
         self.detector_ = clone(self.detector).fit(X, y_clips)
         self.n_train_clips_ = len(X)
+        if self.normalize == "mean_frame":
+            self._warn_if_zero_output(float(np.mean(np.square(X, dtype=np.float64))))
         del X
         self.decision_scores_ = np.concatenate([self.frame_scores(a, checked=True)[0]
                                                 for a in arrays])
@@ -419,6 +430,27 @@ class VideoDetector(BaseEstimator):
         self.threshold_ = contamination_threshold(self.decision_scores_, contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
+
+    def _warn_if_zero_output(self, zero_loss: float) -> None:
+        """Warn when a reconstruction detector (one with ``clip_frame_scores``: AutoEncoder)
+        fitted on mean-subtracted clips ends with a training loss of at least
+        :data:`ZERO_OUTPUT_RATIO` times ``zero_loss``, the mean squared value of its training
+        clips (the loss of a network that outputs zeros, i.e. the mean frame): it has not
+        learned to reconstruct, and its scores are each frame's distance to the mean frame."""
+        history = getattr(self.detector_, "history_", None)
+        if not hasattr(self.detector_, "clip_frame_scores") or not history:
+            return
+        last = float(history[-1].get("loss", np.nan))
+        if np.isfinite(last) and zero_loss > 0 and last >= ZERO_OUTPUT_RATIO * zero_loss:
+            params = self.detector_.get_params(deep=False)
+            msg = (f"{type(self.detector_).__name__} did not learn to reconstruct the "
+                   f"mean-subtracted clips: its last training loss {last:.4g} is "
+                   f"{last / zero_loss:.1%} of {zero_loss:.4g}, the loss of outputting zeros "
+                   "(the mean frame), so its scores are distances to the mean frame. On "
+                   "mean-subtracted frames the reconstruction term is small: an L2 penalty "
+                   f"(weight_decay={params.get('weight_decay')}) can hold the weights at "
+                   "zero. Try weight_decay=0 or more epochs.")
+            warnings.warn(msg, UserWarning, stacklevel=3)
 
     def _subsample(self, n_clips: int) -> np.ndarray:
         budget = self.max_train_clips

@@ -12,7 +12,7 @@ sequences (log keys): :func:`load_hdfs_deeplog`, :func:`hdfs_deeplog_split`. Gra
 :func:`read_graph_npz`, :func:`check_graph` (a validated :class:`Graph`), outlier injection
 :func:`inject_contextual` / :func:`inject_structural`. Video:
 :func:`load_ucsd_ped2`, :func:`frame_clips`, :func:`clip_scores_to_frames`,
-:func:`minmax_per_video`.
+:func:`minmax_per_video`, :func:`irregularity_per_video`.
 """
 
 from deepad.data.adbench import Split, adbench_split, data_dirs, load_adbench
@@ -46,6 +46,7 @@ from deepad.data.video import (
     VideoDataset,
     clip_scores_to_frames,
     frame_clips,
+    irregularity_per_video,
     load_ucsd_ped2,
     minmax_per_video,
 )
@@ -64,5 +65,5 @@ __all__ = [
     "one_class_split",
     "sliding_windows", "window_labels", "window_scores_to_points",
     "VideoDataset", "clip_scores_to_frames", "frame_clips", "load_ucsd_ped2",
-    "minmax_per_video",
+    "irregularity_per_video", "minmax_per_video",
 ]

@@ -217,6 +217,8 @@ class FuturePrediction(DeepDetector):
     unet_layout : {"release", "batch_norm"}, default "release"
         The authors' release's U-Net (no normalisation, ReLU after the transposed
         convolutions) or deepad's earlier one with batch normalisation (see Deviations).
+        A model saved before this parameter existed loads as ``"batch_norm"``, the layout
+        it was trained with.
     backbone : {"auto", "unet"}, default "auto"
         The generator; only the U-Net of the paper.
     epochs, batch_size, lr, weight_decay, validation_size, patience, grad_clip,
@@ -271,6 +273,8 @@ class FuturePrediction(DeepDetector):
         "backbone": [Options(("auto", "unet"))],
         "unet_layout": [Options(("release", "batch_norm"))],
     }
+    # models saved before unet_layout existed were batch-normalised U-Nets
+    params_added: ClassVar[dict] = {"unet_layout": "batch_norm"}
 
     def __init__(self, lambda_int=1.0, lambda_gd=1.0, lambda_op=0.0, adversarial=False,
                  lambda_adv=0.05, discriminator_lr=2e-5, hidden_dims=(32, 64, 128),
