@@ -124,11 +124,9 @@ def in_batch_scores(det, split, keep_fit=None, keep_eval=None) -> np.ndarray:
 def run(args: argparse.Namespace) -> None:
     import deepad
     from deepad.detectors import KDBU, LID, MahalanobisAdversarial
-    from deepad.detectors.related.adversarial import adversarial_protocol
     from deepad.detectors.related.attacks import as_tensor, predict
-    from deepad.metrics import auc_roc, detection_rate_at_fpr
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     X_train, y_train, X_test, y_test = fashion_images(rng, args.n_train)
 
@@ -210,65 +208,124 @@ def run(args: argparse.Namespace) -> None:
                            str(args.classifier_dir.resolve().relative_to(ROOT)))}
     results = previous.get("results", []) if same else []
     subset = np.sort(rng.choice(len(X_test), args.n_test, replace=False))
-    for label, attack, eps in ATTACKS:
-        key = attack if eps is None else f"{attack}-{eps:g}"
-        if chosen_attacks is not None and key not in chosen_attacks:
-            continue
+    keys = [attack if eps is None else f"{attack}-{eps:g}" for _, attack, eps in ATTACKS]
+    unknown = set(chosen_attacks or ()) - set(keys)
+    if unknown:
+        raise SystemExit(f"unknown attacks {sorted(unknown)}; choose from {keys}")
+    # the attacks in the order --attacks names them (a priority order for a long run)
+    for key in chosen_attacks or keys:
+        label, attack, eps = ATTACKS[keys.index(key)]
         n = args.n_test_cw if attack == "cw" else args.n_test
         rows = subset[:n]
-        start = time.process_time()
-        split = adversarial_protocol(classifier, X_test[rows], y_test[rows], attack, eps=eps,
-                                     seed=0, attack_options=CW_OPTIONS if attack == "cw"
-                                     else None)
-        attack_cpu = time.process_time() - start
-        row = {"attack": label, "eps": eps, "n_images": int(n), "n_correct": split.n_correct,
+        # a row is one attack of one run's --n-test: runs with another --n-test add rows
+        # beside it instead of replacing it
+        old = next((r for r in results
+                    if (r["attack"], r["eps"], n_test(r)) == (label, eps, args.n_test)), None)
+        todo = [name for name in detectors if not (args.skip_done and old is not None
+                                                   and name in old["detectors"])]
+        if not todo:
+            print(f"{key} on {n} images: every detector asked for is stored", flush=True)
+            continue
+        split, attack_cpu = cached_split(args, classifier, X_test[rows], y_test[rows], key,
+                                         attack, eps, int(n))
+        row = {"attack": label, "eps": eps, "n_test": args.n_test, "n_images": int(n),
+               "n_correct": split.n_correct,
                "success_rate": split.success_rate, "mean_l2": split.mean_l2,
                "mean_linf": split.mean_linf, "attack_cpu_s": round(attack_cpu, 1),
                "n_fit": len(split.y_fit), "n_eval": len(split.y_eval), "detectors": {}}
         # Ma et al.: every adversarial input; then only the images whose attack succeeded
         keep_fit, keep_eval = split.succeeded_fit, split.succeeded_eval
         row["n_eval_successful"] = int(keep_eval.sum())
-        old = next((r for r in results if (r["attack"], r["eps"]) == (label, eps)), None)
         if old is not None:
             row["detectors"] = old["detectors"]
-        for name, det in detectors.items():
-            start = time.process_time()
+        for name in todo:
+            det = detectors[name]
+            start, wall = time.process_time(), time.perf_counter()
             if name == IN_BATCH:
                 scores = in_batch_scores(det, split)
-                row["detectors"][name] = {
-                    "run": run_date, "auroc": float(auc_roc(split.y_eval, scores)),
-                    "dr_at_5_fpr": float(detection_rate_at_fpr(split.y_eval, scores, 0.05))}
-                # the successful attacks: their images' three versions, batches among them
-                scores = in_batch_scores(det, split, keep_fit, keep_eval)
-                y_kept = split.y_eval[keep_eval]
-                row["detectors"][name].update(
-                    auroc_successful=float(auc_roc(y_kept, scores)),
-                    dr_at_5_fpr_successful=float(detection_rate_at_fpr(y_kept, scores, 0.05)),
-                    cpu_s=round(time.process_time() - start, 1))
-                continue
-            det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
-            scores = det.decision_function(split.X_eval)
-            row["detectors"][name] = {
-                "run": run_date, "auroc": float(auc_roc(split.y_eval, scores)),
-                "dr_at_5_fpr": float(detection_rate_at_fpr(split.y_eval, scores, 0.05))}
+            else:
+                det.fit_detector(split.X_fit, split.y_fit, groups=split.groups_fit)
+                scores = det.decision_function(split.X_eval)
+            row["detectors"][name] = cell = {"run": run_date, **metrics(split.y_eval, scores)}
             if name in CHOSEN:
-                row["detectors"][name]["chosen"] = [float(getattr(det, a)) for a in CHOSEN[name]]
-            det.fit_detector(split.X_fit[keep_fit], split.y_fit[keep_fit],
-                             groups=split.groups_fit[keep_fit])
-            scores = det.decision_function(split.X_eval[keep_eval])
-            y_kept = split.y_eval[keep_eval]
-            row["detectors"][name].update(
-                auroc_successful=float(auc_roc(y_kept, scores)),
-                dr_at_5_fpr_successful=float(detection_rate_at_fpr(y_kept, scores, 0.05)),
-                cpu_s=round(time.process_time() - start, 1))
-            if name in CHOSEN:
-                row["detectors"][name]["chosen_successful"] = [
-                    float(getattr(det, a)) for a in CHOSEN[name]]
-        print(json.dumps(row), flush=True)
-        results = [r for r in results if (r["attack"], r["eps"]) != (label, eps)] + [row]
-        results.sort(key=lambda r: [(a[0], a[2]) for a in ATTACKS].index((r["attack"],
-                                                                          r["eps"])))
-        write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results, selection)
+                cell["chosen"] = [float(getattr(det, a)) for a in CHOSEN[name]]
+            if args.successful:
+                if name == IN_BATCH:
+                    # the successful attacks: their images' three versions, batches among them
+                    scores = in_batch_scores(det, split, keep_fit, keep_eval)
+                else:
+                    det.fit_detector(split.X_fit[keep_fit], split.y_fit[keep_fit],
+                                     groups=split.groups_fit[keep_fit])
+                    scores = det.decision_function(split.X_eval[keep_eval])
+                cell.update({f"{m}_successful": v for m, v in
+                             metrics(split.y_eval[keep_eval], scores).items()})
+                if name in CHOSEN:
+                    cell["chosen_successful"] = [float(getattr(det, a)) for a in CHOSEN[name]]
+            cell.update(threads=args.threads, cpu_s=round(time.process_time() - start, 1),
+                        wall_s=round(time.perf_counter() - wall, 1))
+            print(json.dumps({"attack": key, "n_images": int(n), name: cell}), flush=True)
+            # stored after each detector: a killed run loses at most the detector running
+            results = [r for r in results if (r["attack"], r["eps"], n_test(r))
+                       != (label, eps, args.n_test)] + [row]
+            results.sort(key=lambda r: (n_test(r), [(a[0], a[2]) for a in ATTACKS].index(
+                (r["attack"], r["eps"]))))
+            write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results, selection)
+
+
+def n_test(row: dict) -> int:
+    """The --n-test of the run a row comes from (rows without it: the first run's 1,000)."""
+    return row.get("n_test", 1000)
+
+
+def metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC, the detection rate at 5 % FPR, and at 1.4 % FPR (Aldahdooh et al.'s MNIST
+    LID figure's false-positive rate)."""
+    from deepad.metrics import auc_roc, detection_rate_at_fpr
+
+    return {"auroc": float(auc_roc(y, scores)),
+            "dr_at_5_fpr": float(detection_rate_at_fpr(y, scores, 0.05)),
+            "dr_at_1.4_fpr": float(detection_rate_at_fpr(y, scores, 0.014))}
+
+
+def cached_split(args, classifier, X, y, key, attack, eps, n):
+    """:func:`adversarial_protocol`'s data for one attack on the first ``n`` test images of
+    the seeded subset, computed once and kept (uncompressed ``.npz``, git-ignored) with the
+    attack's CPU seconds, so that a rerun or a killed run does not attack again. The file's
+    name carries the attack and ``n``; its ``meta`` the classifier and CW budget it came
+    from (a mismatch recomputes)."""
+    from deepad.detectors.related.adversarial import AdversarialSplit, adversarial_protocol
+
+    meta = json.dumps({"classifier_dir": None if args.classifier_dir is None
+                       else str(args.classifier_dir.resolve().relative_to(ROOT)),
+                       "n_train": args.n_train, "cw": CW_OPTIONS if attack == "cw" else None,
+                       "seed": 0})
+    path = CACHE / f"split-{key}-n{n}.npz"
+    if path.is_file():
+        with np.load(path) as saved:
+            if str(saved["meta"]) == meta:
+                fields = {f: saved[f] for f in saved.files if f not in ("meta", "attack_cpu_s",
+                                                                         "scalars")}
+                n_correct, success, l2, linf = saved["scalars"].tolist()
+                print(f"{key} on {n} images: attack read from {path.name}", flush=True)
+                return AdversarialSplit(n_correct=int(n_correct), success_rate=success,
+                                        mean_l2=l2, mean_linf=linf, **fields), float(
+                                            saved["attack_cpu_s"])
+    start = time.process_time()
+    split = adversarial_protocol(classifier, X, y, attack, eps=eps, seed=0,
+                                 attack_options=CW_OPTIONS if attack == "cw" else None)
+    attack_cpu = time.process_time() - start
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    arrays = {f: getattr(split, f) for f in ("X_fit", "y_fit", "X_eval", "y_eval",
+                                               "succeeded_fit", "succeeded_eval", "groups_fit",
+                                               "groups_eval")}
+    partial = path.with_suffix(".part.npz")
+    np.savez(partial, meta=np.array(meta), attack_cpu_s=np.array(attack_cpu),
+             scalars=np.array([split.n_correct, split.success_rate, split.mean_l2,
+                               split.mean_linf]), **arrays)
+    partial.replace(path)
+    print(f"{key} on {n} images: attacked in {attack_cpu:.1f} CPU s", flush=True)
+    return split, attack_cpu
 
 
 def write_raw(args, fit_cpu, classifier_n_train, hidden, accuracy, results,
@@ -474,5 +531,17 @@ if __name__ == "__main__":
     parser.add_argument("--attacks", default="",
                         help="comma-separated subset of fgsm-0.1, fgsm-0.3, pgd-0.1, pgd-0.3, "
                              "cw (default: all); rows of other attacks are kept")
+    parser.add_argument("--no-successful", dest="successful", action="store_false",
+                        help="only Ma et al.'s cell (every adversarial input), not the refit "
+                             "on the successful attacks")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="leave out the detectors already stored for an attack and "
+                             "--n-test (resume a killed run)")
+    parser.add_argument("--threads", type=int, default=1, help="torch's CPU threads")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="another results file than benchmarks/results/"
+                             "adversarial_fashion.json (a cost estimate)")
     args = parser.parse_args()
+    if args.store is not None:
+        RAW = args.store
     run(args) if args.command == "run" else report()
