@@ -75,6 +75,17 @@ def test_sixth_round_job_is_convae_paper_without_weight_decay():
     assert "convae_paper_fix" in video_suite.TITLES
 
 
+def test_mil_job_with_the_releases_l2_normalised_segment_features():
+    name, params, options, protocol = video_suite.JOBS["mil_ffp_rel_l2"]
+    assert (name, params, options, protocol) == video_suite.JOBS["mil_ffp_rel"]
+    assert video_suite.MIL_FEATURE_NET["mil_ffp_rel_l2"] == "ffp_rel"
+    assert video_suite.MIL_FEATURE_SCALING == {"mil_ffp_rel_l2": "l2"}
+    for table in (video_suite.ORDER, video_suite.REPORT_ROWS, video_suite.TITLES):
+        assert "mil_ffp_rel_l2" in table
+    rows = video_suite.l2_rows(np.array([[3.0, -4.0], [0.0, 0.0], [-2.0, 0.0]]))
+    np.testing.assert_allclose(rows, [[0.6, -0.8], [0.0, 0.0], [-1.0, 0.0]])
+
+
 def test_irregularity_per_video_is_exported_with_the_other_video_helpers():
     assert "irregularity_per_video" in deepad.data.__all__
     out = deepad.data.irregularity_per_video(np.array([1.0, 3.0]), np.array([0, 0]))

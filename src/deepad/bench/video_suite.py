@@ -48,11 +48,16 @@ JOB_SEEDS = {"ffp_s1": 1, "ffp_s2": 2, "ffp_flow_s1": 1, "ffp_flow_s2": 2, "ffp_
              "ffp_rel_s2": 2}
 """Jobs run with another seed than :data:`SEED` (the spread between seeds of one setting)."""
 MIL_FEATURE_NET = {"mil_ffp": "ffp", "mil_ffp_val": "ffp_val", "mil_ffp_enc": "ffp",
-                   "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp", "mil_ffp_rel": "ffp_rel"}
+                   "mil_ffp_flow": "ffp_flow", "mil_ffp_b60": "ffp", "mil_ffp_rel": "ffp_rel",
+                   "mil_ffp_rel_l2": "ffp_rel"}
 """The job whose future frame predictor gives a MIL job its segment features."""
 MIL_FEATURE_KIND = {"mil_ffp_enc": "error+encoder"}
 """MIL jobs whose segment features add the predictor's encoder features
 (:func:`encoder_features`) to its prediction-error features; the others: error only."""
+MIL_FEATURE_SCALING = {"mil_ffp_rel_l2": "l2"}
+"""MIL jobs whose segment features are each divided by their L2 norm (Sultani et al.'s
+release, ``Save_C3DFeatures_32Segments.m``); the others: standardised per feature with the
+fold's training rows."""
 SAVED_MODELS = ("ffp_val", "ffp_flow", "ffp_w16", "ffp_w32", "ffp_rel")
 """Jobs whose fitted VideoDetector is saved to ``<out>/models/<job>.deepad`` (MIL features
 reuse it; rebuilt by the job when missing)."""
@@ -210,6 +215,13 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
                          {"clip_length": 10, "stride": 6, "frame_size": (120, 180),
                           "anchor": "frame", "normalize": "mean_frame",
                           "frame_skips": (1, 2, 3)}, "heldout"),
+    # mil_ffp_rel_l2: the mil_ffp_rel job (the ffp_rel predictor's segment features, the same
+    # head and folds) with each segment feature divided by its L2 norm, as Sultani et al.'s
+    # release normalises its averaged C3D segment features, instead of standardising each
+    # feature over the fold's training rows; nothing else changes. Defined before the
+    # convae_paper_fix result was known; reported whatever it gives.
+    "mil_ffp_rel_l2": ("MILRanking", MIL_HEAD_PARAMS, {"clip_length": 5, "stride": 1},
+                       "mil_features"),
     "sdor": ("SDOR", {"hidden_dims": (16, 32, 32), "epochs": 5, "n_iterations": 5,
                       "batch_size": 32, "n_batches": 10},
              {"clip_length": 5, "stride": 1}, "transductive"),
@@ -222,7 +234,7 @@ ORDER = ("ffp", "convae", "mil_fold0", "mil_fold1", "sdor", "mil_ffp", "ffp_long
          "mil_ffp_enc", "deepsvdd", "ffp_s1", "ffp_s2", "ffp_w16", "ffp_w32", "ffp_flow",
          "convae_frame", "mil_ffp_flow", "mil_ffp_b60", "ffp_flow_s1", "ffp_flow_s2",
          "ffp_rel", "ffp_rel_s1", "ffp_rel_s2", "convae_paper", "mil_ffp_rel",
-         "convae_paper_fix")
+         "convae_paper_fix", "mil_ffp_rel_l2")
 DEFAULT_JOBS = ORDER[:9]
 """Run by ``deepad bench --suite ped2``; the others only when named."""
 TITLES = {"ffp": "Future frame prediction (Liu et al. 2018), 5 epochs",
@@ -295,6 +307,9 @@ TITLES.update({
     "convae_paper_fix": "Conv-AE with Hasan et al.'s layers, per-frame error, mean frame and "
                         "frame skips as above, without the L2 weight decay that held it at "
                         "the zero output (run after the rows above were seen)",
+    "mil_ffp_rel_l2": "MIL ranking on the ffp_rel predictor's segment features as above, each "
+                      "segment's feature divided by its L2 norm as in Sultani et al.'s release "
+                      "(run after the rows above were seen)",
 })
 DERIVED = {"convae_frame_all": ("convae_frame", "scores_anchor_all"),
            "convae_paper_all": ("convae_paper", "scores_anchor_all")}
@@ -305,7 +320,7 @@ REPORT_ROWS = ("ffp", "ffp_s1", "ffp_s2", "ffp_long", "ffp_hr", "ffp_w16", "ffp_
                "convae_frame", "convae_frame_all", "convae_paper", "convae_paper_all",
                "convae_paper_fix", "mil",
                "mil_ffp", "mil_ffp_val", "mil_ffp_enc", "mil_ffp_flow", "mil_ffp_b60",
-               "mil_ffp_rel", "sdor",
+               "mil_ffp_rel", "mil_ffp_rel_l2", "sdor",
                "deepsvdd")
 
 
@@ -345,7 +360,8 @@ def run_job(name: str, root: str | Path | None = None, out: str | Path | None = 
     test = load_ucsd_ped2("test", root=root, masks=name.startswith("ffp"))
     if protocol == "mil_features":
         result = _run_mil_features(train, test, options, MIL_FEATURE_NET[name], out,
-                                   MIL_FEATURE_KIND.get(name, "error"), head=params)
+                                   MIL_FEATURE_KIND.get(name, "error"), head=params,
+                                   scaling=MIL_FEATURE_SCALING.get(name, "standardise"))
     else:
         result = _run_clips(name, train, test)
     result.update({
@@ -490,6 +506,13 @@ def mil_features(maps: np.ndarray, encoder: np.ndarray | None = None) -> np.ndar
     return np.concatenate([feats, feats - np.median(feats, axis=0)], axis=1)
 
 
+def l2_rows(features: np.ndarray) -> np.ndarray:
+    """Every row (segment feature) divided by its L2 norm, float64 (a zero row stays zero):
+    Sultani et al.'s release normalises each averaged C3D segment feature so."""
+    f = np.asarray(features, dtype=np.float64)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
 def encoder_features(wrapper, video) -> np.ndarray:
     """Per-frame features of a fitted future frame predictor's encoder: the U-Net's deepest
     feature map for the clip that predicts the frame, averaged and max-pooled over space
@@ -518,7 +541,7 @@ def encoder_features(wrapper, video) -> np.ndarray:
 
 def _run_mil_features(train, test, options: dict, net: str = "ffp",
                       out: str | Path | None = None, kind: str = "error",
-                      head: dict | None = None) -> dict:
+                      head: dict | None = None, scaling: str = "standardise") -> dict:
     """MIL ranking (Sultani et al. 2018) on segment features of an unsupervised network.
 
     Sultani et al. train their MIL head on features of a pretrained video network (C3D, 32
@@ -529,7 +552,9 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
     (:class:`deepad.MILRanking` on rows, ``bag_size=32``: one bag per video) is trained per
     fold on the training videos (normal bags) and one half of the test videos (anomalous
     bags, video labels only) and scores the other half; features are standardised with the
-    mean and standard deviation of the fold's training rows. A frame takes its segment's
+    mean and standard deviation of the fold's training rows (``scaling="standardise"``), or
+    each segment's feature divided by its L2 norm (``scaling="l2"``, the release's
+    normalisation of its averaged C3D segment features). A frame takes its segment's
     score; a video's first ``T - 1`` frames (no prediction of their own: their maps are
     copies of the first predicted frame's) are dropped as in the ``ffp`` job.
     """
@@ -569,6 +594,12 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
         encoder = encoder_features(ffp, video) if kind == "error+encoder" else None
         return mil_features(ffp.anomaly_map(video), encoder)
 
+    if scaling == "l2":  # the release: every segment feature divided by its L2 norm
+        plain = features
+
+        def features(video) -> np.ndarray:
+            return l2_rows(plain(video))
+
     train_feats = [features(v) for v in train.videos()]
     fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     if feature_fit is not None:  # the predictor's own training counts in the fit
@@ -583,7 +614,10 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
         X = np.concatenate(train_feats + [test_feats[v - 1] for v in positives])
         y = np.concatenate([np.zeros(len(train_feats) * N_SEGMENTS, np.int64),
                             np.ones(len(positives) * N_SEGMENTS, np.int64)])
-        mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
+        if scaling == "l2":  # already scaled per segment
+            mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        else:
+            mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
         ranker = MILRanking(random_state=SEED, **(head or MIL_HEAD_PARAMS))
         ranker.fit((X - mean) / std, y)
         fold_wall, fold_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -606,6 +640,7 @@ def _run_mil_features(train, test, options: dict, net: str = "ffp",
         "score_cpu_s": score_cpu, "frames_scored": int(sum(len(s) for s in scores)),
         "mil_fit_cpu_s_per_fold": per_fold,
         "feature_params": {"network": "FuturePrediction", "job": net, "kind": kind,
+                           "scaling": scaling,
                            **_plain(JOBS[net][1]), "n_segments": N_SEGMENTS, "grid": [6, 9]},
         "scores": np.concatenate(scores).tolist(),
         "scored": np.concatenate(scored_mask).astype(int).tolist(),
@@ -842,7 +877,15 @@ def report_text(out: str | Path, root: str | Path | None = None,
         "normalisation did not train: its training and held-out losses stayed at the loss of "
         "a network that outputs zeros (the mean frame itself) from the first epoch on, so its "
         "scores are each frame's squared difference from the mean training frame; the row "
-        "measures that difference, not a learned reconstruction.",
+        "measures that difference, not a learned reconstruction. The cause was the L2 "
+        "weight decay (3e-4, AutoEncoder's default) weighed against a per-pixel mean "
+        "squared error, where Hasan et al.'s objective weighs its L2 term against the "
+        "per-cuboid sum: on mean-subtracted frames the reconstruction gradient could not hold "
+        "the weights against it. The row that says so is the same job without weight decay. "
+        "L2-normalised MIL features (the row that says so): each segment's feature vector "
+        "divided by its L2 norm, as Sultani et al.'s release does with its averaged C3D "
+        "segment features; the other MIL-on-features rows standardise each feature with the "
+        "fold's training rows.",
         "",
         "Reference points (not comparable setups): future frame prediction 95.4 (Liu et al. "
         "2018, with optical flow, 256 x 256, test-set model selection), MemAE 94.1, Conv-AE "
