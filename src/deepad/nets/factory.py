@@ -18,6 +18,7 @@ from deepad.nets.dcgan import DCGANDecoder, DCGANEncoder
 from deepad.nets.graph import GNN_KINDS, GNNEncoder
 from deepad.nets.lenet import LeNetDecoder, LeNetEncoder, lenet_widths
 from deepad.nets.mlp import MLP
+from deepad.nets.rnd import RNDConvEncoder
 from deepad.nets.temporal import (
     GRUDecoder,
     GRUEncoder,
@@ -36,7 +37,7 @@ from deepad.nets.video import (
 from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
-             "image": ("conv", "lenet", "dcgan", "wrn"), "graph": GNN_KINDS}
+             "image": ("conv", "lenet", "dcgan", "wrn", "rnd"), "graph": GNN_KINDS}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
@@ -90,7 +91,11 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     part of it (``batch_norm`` is not read); ``"dcgan"``, DCGAN's strided-convolution
     encoder (:class:`~deepad.nets.dcgan.DCGANEncoder`, Radford et al. 2016), the GANs' choice;
     ``"wrn"``, a Wide-ResNet (:class:`~deepad.nets.wrn.WideResNet`) with group widths
-    ``hidden_dims``, always batch-normalised (``batch_norm`` and ``bias`` not read).
+    ``hidden_dims``, always batch-normalised (``batch_norm`` and ``bias`` not read);
+    ``"rnd"``, Burda et al.'s random-network-distillation CNN
+    (:class:`~deepad.nets.rnd.RNDConvEncoder`: three strided convolutions of the release's
+    widths 32, 64, 64 with leaky ReLU, then a linear dense layer; ``hidden_dims``,
+    ``activation``, ``dropout`` and ``batch_norm`` are not read), RND's choice.
     Graph nodes: a :class:`~deepad.nets.graph.GNNEncoder` (``"sage"``, GraphSAGE-mean, by
     default; ``"gcn"``, ``"gat"``, ``"gin"``) with one message-passing layer per entry of
     ``hidden_dims`` and one to
@@ -136,6 +141,8 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     if kind == "dcgan":
         return DCGANEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
                             **options)
+    if kind == "rnd":
+        return RNDConvEncoder(spec.n_features, spec.height, spec.width, out_dim, bias=bias)
     if kind == "wrn":
         return WideResNet(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
                           activation=activation, dropout=dropout)
@@ -165,8 +172,8 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     mean and log-variance per channel). For ``"lenet"`` the mirror
     :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths;
     for ``"dcgan"`` DCGAN's generator (:class:`~deepad.nets.dcgan.DCGANDecoder`, linear
-    output). ``"wrn"`` is a classifier and has no decoder (``ValueError``). Graph nodes: the
-    mirror MLP from a node's code back to its attributes (attribute reconstruction; the
+    output). ``"wrn"`` (a classifier) and ``"rnd"`` have no decoder (``ValueError``). Graph
+    nodes: the mirror MLP from a node's code back to its attributes (attribute reconstruction; the
     encoder already mixed in the neighbourhood).
     """
     kind = resolve_backbone(spec, kind, prefer)
@@ -191,8 +198,9 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     if kind == "dcgan":
         return DCGANDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
                             activation=activation, batch_norm=batch_norm, bias=bias)
-    if kind == "wrn":
-        msg = ("backbone='wrn' (a Wide-ResNet classifier) has no decoder; for a method that "
+    if kind in ("wrn", "rnd"):
+        what = {"wrn": "a Wide-ResNet classifier", "rnd": "RND's target network"}[kind]
+        msg = (f"backbone={kind!r} ({what}) has no decoder; for a method that "
                "reconstructs images choose 'conv', 'dcgan' or 'auto'.")
         raise ValueError(msg)
     if kind == "conv":

@@ -110,13 +110,25 @@ class RND(DeepDetector):
     data is divided by 1e-6, so any other value there reaches the clip.
 
     Networks: ``f`` and ``f̂`` are backbones of the input's modality
-    (:func:`deepad.nets.build_backbone`: an MLP for rows, a TCN / GRU / ... for windows, a CNN for
-    images) of the same widths ``hidden_dims`` and output ``rep_dim``; the predictor has
-    ``predictor_layers`` extra fully connected layers (activation, then linear ``rep_dim`` →
-    ``rep_dim``) on top, as in the release, where the predictor is the target's convolutional
-    stack followed by three dense layers against the target's one, so that it has capacity to
-    spare. Both are initialised orthogonally (gain √2, zero biases) as in the release; the
-    target is never trained (its weights are saved with the model).
+    (:func:`deepad.nets.build_backbone`: an MLP for rows, a TCN / GRU / ... for windows) of the
+    same widths ``hidden_dims`` and output ``rep_dim``; the predictor has ``predictor_layers``
+    extra fully connected layers (activation, then linear ``rep_dim`` → ``rep_dim``) on top, as
+    in the release, where the predictor is the target's convolutional stack followed by three
+    dense layers against the target's one, so that it has capacity to spare. Both are
+    initialised orthogonally (gain √2, zero biases) as in the release; the target is never
+    trained (its weights are saved with the model). Images: ``backbone="auto"`` is the
+    release's network (``preferred_backbones``, :class:`~deepad.nets.rnd.RNDConvEncoder`:
+    convolutions of 32, 64, 64 channels with leaky ReLU, then a linear dense layer to
+    ``rep_dim``; ``hidden_dims`` is not used by it). Its 8 x 8 stride-4 / 4 x 4 stride-2 /
+    3 x 3 layers, made for 84 x 84 Atari frames, become 4 x 4 stride 2 / 4 x 4 stride 2 /
+    3 x 3 (padded) on images smaller than 84 pixels a side, so that a 28 x 28 image ends in
+    the release's 7 x 7 x 64 map (see :mod:`deepad.nets.rnd`). With the image settings
+    ``RND.modality_defaults["image"]`` (``rep_dim=512``, the release's output and dense
+    width, and 5 epochs at the paper's lr, chosen on held-out Fashion-MNIST training images,
+    ``docs/decisions.md``) target and predictor are the release's; the bench's image
+    protocol applies them, a user passes them (``RND(**RND.modality_defaults["image"])``),
+    while the constructor's defaults stay the rows'. The paper scores the newest frame only
+    (one channel); here every channel of the image is observed and normalised per pixel.
 
     Deviations: the paper's reward normalisation (dividing the bonus by a running estimate of
     the standard deviation of the intrinsic returns) is a positive scale and does not change the
@@ -137,7 +149,8 @@ class RND(DeepDetector):
     ----------
     hidden_dims : tuple of int, default (64,)
         Widths of the target's and predictor's backbones (MLP layer widths for rows; the first
-        is the temporal width for windows; channel widths for images).
+        is the temporal width for windows; channel widths for images with ``backbone="conv"``
+        or ``"dcgan"``; the image default, Burda et al.'s network, has its own).
     rep_dim : int, default 32
         Output dimension ``k`` of ``f`` and ``f̂``.
     predictor_layers : int, default 2
@@ -185,6 +198,10 @@ class RND(DeepDetector):
     supervision = ("unsupervised",)
     modalities = ("tabular", "sequence", "image")
     reference = ("Burda et al., Exploration by Random Network Distillation, ICLR 2019")
+    preferred_backbones: ClassVar[dict[str, str]] = {"image": "rnd"}  # Burda et al.'s CNN
+    # image settings, chosen on held-out training images (docs/decisions.md); the bench's
+    # image protocol applies them, a user passes them: RND(**RND.modality_defaults["image"])
+    modality_defaults: ClassVar[dict] = {"image": {"rep_dim": 512, "epochs": 5}}
     stream_fit = "reservoir"  # a stream: the observation normaliser from a reservoir sample
     test_params: ClassVar[dict] = {"epochs": 5, "hidden_dims": (16,), "rep_dim": 8,
                                    "batch_size": 32, "lr": 1e-3}
