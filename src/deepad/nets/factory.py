@@ -16,6 +16,7 @@ from deepad.data.spec import InputSpec
 from deepad.nets.conv import ConvDecoder, ConvEncoder
 from deepad.nets.dcgan import DCGANDecoder, DCGANEncoder
 from deepad.nets.graph import GNN_KINDS, GNNEncoder
+from deepad.nets.image_mlp import ImageMLPDecoder, ImageMLPEncoder
 from deepad.nets.lenet import LeNetDecoder, LeNetEncoder, lenet_widths
 from deepad.nets.mlp import MLP
 from deepad.nets.rnd import RNDConvEncoder
@@ -37,7 +38,8 @@ from deepad.nets.video import (
 from deepad.nets.wrn import WideResNet
 
 BACKBONES = {"tabular": ("mlp",), "sequence": ("gru", "lstm", "tcn", "transformer"),
-             "image": ("conv", "lenet", "dcgan", "wrn", "rnd"), "graph": GNN_KINDS}
+             "image": ("conv", "lenet", "dcgan", "wrn", "rnd", "mlp", "zscore_mlp"),
+             "graph": GNN_KINDS}
 """The backbone names per modality (``backbone=`` of every deep detector, besides "auto")."""
 # TCN for windows: convolutions + max pooling detect local anomalies wherever they sit, and
 # beat the GRU for DevNet on planted windows (docs/results/foundation_sequences.md)
@@ -95,7 +97,12 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
     ``"rnd"``, Burda et al.'s random-network-distillation CNN
     (:class:`~deepad.nets.rnd.RNDConvEncoder`: three strided convolutions of the release's
     widths 32, 64, 64 with leaky ReLU, then a linear dense layer; ``hidden_dims``,
-    ``activation``, ``dropout`` and ``batch_norm`` are not read), RND's choice.
+    ``activation``, ``dropout`` and ``batch_norm`` are not read), RND's choice;
+    ``"mlp"``, each image flattened to one row of ``C·H·W`` pixels and an MLP over
+    ``hidden_dims`` (:class:`~deepad.nets.image_mlp.ImageMLPEncoder`: the model family of
+    PyOD's image detectors), and ``"zscore_mlp"``, the same on pixels z-scored with the
+    training images' per-pixel mean and deviation (learnt by the training loop, saved with
+    the model; PyOD's ``preprocessing=True``).
     Graph nodes: a :class:`~deepad.nets.graph.GNNEncoder` (``"sage"``, GraphSAGE-mean, by
     default; ``"gcn"``, ``"gat"``, ``"gin"``) with one message-passing layer per entry of
     ``hidden_dims`` and one to
@@ -133,6 +140,9 @@ def build_backbone(spec: InputSpec, *, hidden_dims: Sequence[int], out_dim: int 
                "bias": bias}
     if kind in GNN_KINDS:
         return GNNEncoder(kind, spec.n_features, hidden_dims, out_dim, **options)
+    if spec.modality == "image" and kind in ("mlp", "zscore_mlp"):
+        return ImageMLPEncoder(spec.n_features, spec.height, spec.width, hidden_dims, out_dim,
+                               standardize=kind == "zscore_mlp", **options)
     if kind == "mlp":
         return MLP(spec.n_features, hidden_dims, out_dim, **options)
     if kind == "conv":
@@ -172,7 +182,10 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     mean and log-variance per channel). For ``"lenet"`` the mirror
     :class:`~deepad.nets.lenet.LeNetDecoder` of the paper's widths;
     for ``"dcgan"`` DCGAN's generator (:class:`~deepad.nets.dcgan.DCGANDecoder`, linear
-    output). ``"wrn"`` (a classifier) and ``"rnd"`` have no decoder (``ValueError``). Graph
+    output). ``"mlp"`` / ``"zscore_mlp"``: the mirror MLP to ``C·H·W`` values, unflattened
+    (:class:`~deepad.nets.image_mlp.ImageMLPDecoder`; ``"zscore_mlp"`` maps them back
+    with ``μ + σ·ẑ``, so it has no ``out_channels`` other than the input's: ``ValueError``).
+    ``"wrn"`` (a classifier) and ``"rnd"`` have no decoder (``ValueError``). Graph
     nodes: the mirror MLP from a node's code back to its attributes (attribute reconstruction; the
     encoder already mixed in the neighbourhood).
     """
@@ -193,6 +206,7 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
         return cls(latent_dim, spec.window, out_channels or spec.n_features, spec.height,
                    spec.width, hidden_dims, activation=activation, batch_norm=batch_norm,
                    bias=bias)
+    input_channels = spec.n_features
     if out_channels is not None and spec.modality == "image":
         spec = dataclasses.replace(spec, n_features=out_channels)
     if kind == "dcgan":
@@ -206,6 +220,17 @@ def build_decoder(spec: InputSpec, *, latent_dim: int, hidden_dims: Sequence[int
     if kind == "conv":
         return ConvDecoder(latent_dim, spec.n_features, spec.height, spec.width, hidden_dims,
                            activation=activation, batch_norm=batch_norm, bias=bias)
+    if spec.modality == "image" and kind in ("mlp", "zscore_mlp"):
+        if kind == "zscore_mlp" and spec.n_features != input_channels:
+            msg = ("backbone='zscore_mlp' maps its output back to the input's pixel scale, "
+                   "so its decoder gives the input's channels only; a method whose output "
+                   "has other channels (a VAE's mean and log-variance) needs 'mlp' or a "
+                   "convolutional backbone.")
+            raise ValueError(msg)
+        return ImageMLPDecoder(latent_dim, spec.n_features, spec.height, spec.width,
+                               list(reversed(hidden_dims)), standardize=kind == "zscore_mlp",
+                               activation=activation, dropout=dropout, batch_norm=batch_norm,
+                               bias=bias)
     if kind == "mlp":
         return MLP(latent_dim, list(reversed(hidden_dims)), spec.n_features,
                    activation=activation, dropout=dropout, batch_norm=batch_norm, bias=bias)
