@@ -398,18 +398,22 @@ def report() -> None:
     for n, rows in by_run.items():
         n_cw = next((r["n_images"] for r in rows if r["eps"] is None), None)
         cells = [d for r in rows for d in r["detectors"].values()]
-        threads = {d.get("threads", 1) for d in cells}
         command = (base + f" --n-test {n}" + (f" --n-test-cw {n_cw}" if n_cw else "") + tail
-                   + ("" if all("auroc_successful" in d for d in cells) else " --no-successful")
-                   + "".join(f" --threads {t}" for t in threads if t != 1))
+                   + ("" if all("auroc_successful" in d for d in cells) else " --no-successful"))
+        # one command per number of threads and set of detectors, with its attacks
         groups: dict[tuple, list[str]] = {}
         for r in rows:
             key = (r["attack"].split("-")[0].lower()
                    + ("" if r["eps"] is None else f"-{r['eps']:g}"))
-            groups.setdefault(tuple(d for d in DETECTORS if d in r["detectors"]), []).append(key)
-        for names, keys in groups.items():
+            for threads in sorted({d.get("threads", 1) for d in r["detectors"].values()}):
+                names = tuple(d for d in DETECTORS
+                              if r["detectors"].get(d, {}).get("threads", 1 if d in
+                                                               r["detectors"] else 0) == threads)
+                groups.setdefault((threads, names), []).append(key)
+        for (threads, names), keys in groups.items():
             every = ["fgsm-0.1", "fgsm-0.3", "pgd-0.1", "pgd-0.3", "cw"]  # run's default
-            commands.append(command + ("" if keys == every else f" --attacks {','.join(keys)}")
+            commands.append(command + ("" if threads == 1 else f" --threads {threads}")
+                            + ("" if keys == every else f" --attacks {','.join(keys)}")
                             + ("" if set(names) == set(DETECTORS)
                                else f" --detectors '{','.join(names)}'"))
     n_threads = sorted({d.get("threads", 1) for r in data["results"]
