@@ -127,7 +127,7 @@ class VideoDetector(BaseEstimator):
         autoencoder must reconstruct. Meant for reconstruction models (AutoEncoder on clips);
         FuturePrediction expects frames in [0, 1]. What is left after the subtraction (the
         moving objects) is a small target: AutoEncoder's loss is the per-pixel *mean* squared
-        error, where Hasan et al.'s Eq. 1 weighs its L2 term against the per-cuboid *sum*, so
+        error, where Hasan et al.'s objective weighs its L2 term against the per-cuboid *sum*, so
         with AutoEncoder's default ``weight_decay`` the penalty can hold the network at the
         zero output (the mean frame); pass ``AutoEncoder(weight_decay=0.0)`` for the paper's
         recipe. ``fit`` warns (``UserWarning``) when a reconstruction detector's last

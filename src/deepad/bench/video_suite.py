@@ -205,7 +205,7 @@ JOBS: dict[str, tuple[str, dict, dict, str]] = {
     # Sixth round (defined after every row above was seen, before it ran; reported whatever it
     # gives): convae_paper did not train because AutoEncoder's default L2 penalty (Adam's
     # weight_decay 3e-4) is weighed against a per-pixel *mean* squared error, where Hasan et
-    # al.'s objective (Eq. 1) weighs its L2 term against the per-cuboid *sum* (T x H x W =
+    # al.'s objective (Sec. 3.2) weighs its L2 term against the per-cuboid *sum* (T x H x W =
     # 216,000 pixels here): on mean-subtracted frames the data gradient is too small to hold
     # the weights against the decay. convae_paper_fix is convae_paper with weight_decay 0, the
     # limit of the paper's relative weighting at this size; nothing else changes.
