@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,33 +39,16 @@ import numpy as np
 import torch
 
 import deepad
-from deepad.data.images import load_fashion_mnist
 from deepad.detectors import RND
 from deepad.detectors.related.curiosity import distillation_error
 from deepad.metrics import auc_pr, auc_roc
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets" / "images" / "fashion_mnist"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from image_ssl_budget import validation_split as _validation_split  # noqa: E402
+
 STORE = ROOT / "docs" / "results" / "rnd_image_defaults.jsonl"
 OUT = ROOT / "docs" / "results" / "rnd_image_defaults.md"
-
-
-def _images(x: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) → float32 (n, 1, 28, 28) in [0, 1] (deepad's uint8 rule)."""
-    return (x.astype(np.float32) / 255.0)[:, None]
-
-
-def validation_split(normal: int, seed: int, n_val: int = 1000,
-                     n_anomalies: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training images only: (fit images, validation images, validation labels 1 = anomaly)."""
-    data = load_fashion_mnist("train", DATA)
-    rng = np.random.default_rng(seed)
-    own = rng.permutation(np.flatnonzero(data.labels == normal))
-    others = np.concatenate([rng.choice(np.flatnonzero(data.labels == c), n_anomalies,
-                                        replace=False) for c in range(10) if c != normal])
-    X_val = _images(data.images[np.r_[own[:n_val], others]])
-    y_val = np.r_[np.zeros(n_val, dtype=np.int64), np.ones(len(others), dtype=np.int64)]
-    return _images(data.images[own[n_val:]]), X_val, y_val
 
 
 class ProbedRND(RND):
@@ -99,7 +83,7 @@ def validate(args: argparse.Namespace) -> None:
             if all((args.label, normal, seed, e) in done for e in args.epochs):
                 print(f"{args.label} class {normal} seed {seed}: stored", flush=True)
                 continue
-            X_fit, X_val, y_val = validation_split(normal, seed)
+            X_fit, X_val, y_val = _validation_split(normal, seed, 1000, 200)
             settings = {**RND.modality_defaults["image"], **params, "epochs": max(args.epochs)}
             det = ProbedRND(**settings, random_state=seed)
             det.probe_X = torch.from_numpy(X_val)
@@ -126,7 +110,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def check() -> None:
     """The probe's model after epoch e equals a fit of e epochs (small case)."""
-    X_fit, X_val, _ = validation_split(0, 0)
+    X_fit, X_val, _ = _validation_split(0, 0, 1000, 200)
     X_fit, X_val = X_fit[:300], X_val[:200]
     settings = {**RND.modality_defaults["image"], "batch_size": 64}
     det = ProbedRND(**settings, epochs=3, random_state=0)
