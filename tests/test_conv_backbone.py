@@ -102,8 +102,8 @@ def test_pooling_keeps_a_grid_of_at_least_four_cells():
 def test_factory_chooses_conv_for_images_only():
     spec = image_spec(1, 8, 8)
     assert resolve_backbone(spec) == "conv" == resolve_backbone(spec, "conv")
-    with pytest.raises(ValueError, match="backbone='mlp' does not take image input"):
-        build_backbone(spec, hidden_dims=(4,), out_dim=2, kind="mlp")
+    with pytest.raises(ValueError, match="backbone='tcn' does not take image input"):
+        build_backbone(spec, hidden_dims=(4,), out_dim=2, kind="tcn")
     with pytest.raises(ValueError, match="backbone='conv' does not take tabular input"):
         build_backbone(InputSpec("tabular", 4), hidden_dims=(4,), out_dim=2, kind="conv")
 
