@@ -17,6 +17,8 @@
 #   ... bash benchmarks/fashion_oneclass.sh goad-release-batch --jobs 2   # GOAD with the release's
 #       batch of 4 images x 72 views, into the fashion_oneclass store and page
 #       (configs/fashion_oneclass_goad_release_batch.toml)
+#   ... bash benchmarks/fashion_oneclass.sh ensemble --jobs 1   # OutlierEnsemble at its image
+#       defaults, into the fashion_oneclass store and page (configs/fashion_oneclass_ensemble.toml)
 #
 # Data: DEEPAD_DATA_DIR, by default ../shared/datasets (images/fashion_mnist, images/mnist,
 # adbench/cv_resnet18). pyod goes to a folder of its own (pip install --no-deps --target
@@ -31,6 +33,8 @@ case "${1:-}" in
     ssl) shift; name=fashion_oneclass; config=fashion_oneclass_ssl
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     mlp-ae) shift; name=fashion_oneclass; config=fashion_oneclass_mlp_ae
+        title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
+    ensemble) shift; name=fashion_oneclass; config=fashion_oneclass_ensemble
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     goad-release-batch) shift; name=fashion_oneclass; config=fashion_oneclass_goad_release_batch
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;

@@ -70,7 +70,8 @@ def fitted(planted_rows):
 
 def test_default_members_rank_the_planted_anomalies_first(fitted, planted_rows):
     X, y = planted_rows
-    assert [type(m).__name__ for m in fitted.members_] == list(DEFAULT_MEMBERS)
+    assert [type(m).__name__ for m in fitted.members_] == list(DEFAULT_MEMBERS["tabular"])
+    assert fitted.member_entries_ == DEFAULT_MEMBERS["tabular"]
     assert auc_roc(y, fitted.decision_scores_) > 0.95
     top = np.argsort(-fitted.decision_scores_)[: int(y.sum())]
     assert y[top].mean() >= 0.8

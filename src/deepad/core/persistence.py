@@ -62,10 +62,13 @@ def _json_param(name: str, value: Any) -> Any:
         return value
     if isinstance(value, list | tuple):
         return [_json_param(name, v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        # e.g. an ensemble member's parameters, ("AutoEncoder", {"epochs": 10})
+        return {k: _json_param(name, v) for k, v in value.items()}
     if isinstance(value, torch.device):
         return str(value)
     msg = (f"Hyperparameter {name}={value!r} ({type(value).__name__}) cannot be saved as JSON; "
-           "save supports None, bool, int, float, str and lists of them.")
+           "save supports None, bool, int, float, str, and lists and string-keyed dicts of them.")
     raise TypeError(msg)
 
 
