@@ -222,13 +222,22 @@ def _params_from_json(cls: type, params: dict[str, Any]) -> dict[str, Any]:
     # a model saved before a hyperparameter existed is rebuilt with the value it had then
     params = {**getattr(cls, "params_added", {}), **params}
     # JSON has no tuples: restore the container type of each default (nested lists too, for
-    # tuple parameters made of tuples such as DeepXGBOD's member_params triples)
-    return {k: _tuples(v) if isinstance(v, list) and isinstance(defaults[k], tuple) else v
+    # tuple parameters made of tuples such as DeepXGBOD's member_params triples), and of the
+    # parameters a class names in ``tuple_params`` (a tuple whose default is not one, such as
+    # OutlierEnsemble's members, "auto" by default)
+    as_tuples = set(getattr(cls, "tuple_params", ()))
+    return {k: _tuples(v) if isinstance(v, list)
+            and (k in as_tuples or isinstance(defaults[k], tuple)) else v
             for k, v in params.items()}
 
 
 def _tuples(value: Any) -> Any:
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+    """Lists as tuples, inside lists and string-keyed dicts too."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Any:

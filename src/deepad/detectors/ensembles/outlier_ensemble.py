@@ -237,6 +237,7 @@ class OutlierEnsemble(BaseDetector):
     test_params: ClassVar[dict] = {"members": ("AutoEncoder", "ECOD")}
     modality_test_params: ClassVar[dict] = {"image": {"members": (
         ("AutoEncoder", {"backbone": "mlp", "epochs": 2}), ("DeepSVDD", {"epochs": 2}))}}
+    tuple_params: ClassVar[tuple[str, ...]] = ("members",)  # load() restores them as tuples
     stream_refusal = ("its members' training scores set the scale of their scores, and some "
                       "members (the isolation forest) need every training row at once")
 
