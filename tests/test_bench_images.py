@@ -22,6 +22,7 @@ from deepad.bench.image_protocol import ONECLASS, FlatRows, ImageProtocol, _sour
 from deepad.bench.plan import make_plan
 from deepad.bench.suites import MVTEC_EMBEDDINGS, suite_datasets, suite_notes
 from deepad.cli import app
+from deepad.detectors import GOAD
 
 IMAGE_FAKE = "python:bench_image_fakes:ImageMean"
 ROW_FAKE = "python:bench_fakes:MeanDistance"
@@ -174,7 +175,10 @@ def test_a_class_image_settings_are_the_job_params_unless_given(image_env):
     (plain,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": IMAGE_FAKE}))
     assert plain.params == {}
     (goad,) = plan_detectors(make_config({"suite": "mnist-oneclass", "detectors": "GOAD"}))
-    assert goad.params == {"epochs": 1} and goad.resolved["epochs"] == 1
+    goad_settings = GOAD.modality_defaults["image"]
+    assert goad_settings["epochs"] == 1 and goad_settings["batch_size"] == 4
+    assert goad.params == goad_settings
+    assert {k: goad.resolved[k] for k in goad_settings} == goad_settings
 
 
 def test_missing_image_files_say_where_to_put_them(tmp_path, monkeypatch):
