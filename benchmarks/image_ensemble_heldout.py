@@ -43,15 +43,18 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "AutoEncoder (zscore_mlp)": ("AutoEncoder", {"backbone": "zscore_mlp", "epochs": 10,
                                                  "lr": 3e-3, "weight_decay": 0.0}),
     "DeepSVDD": ("DeepSVDD", {"epochs": 20, "lr": 3e-4}),
+    "GOAD": ("GOAD", {"epochs": 1, "batch_size": 4}),
 }
-"""The image detectors with the best Fashion-MNIST one-class means whose fit costs under a
-CPU minute per class, at the settings chosen for them on held-out training images (RND:
-``RND.modality_defaults["image"]``; AutoEncoder: ``docs/results/image_ae_heldout.md``;
-DeepSVDD: ``DeepSVDD.modality_defaults["image"]``). GOAD (the release's batch,
-``docs/results/image_ssl_budget.md``) was a candidate and was dropped, before its held-out
-scores were complete or read, for its cost: 145-200 CPU s to fit one class, three times the
-other three together, so a default ensemble with it could not be run on the 30 one-class jobs
-of the 2-core machine."""
+"""The image detectors with the best Fashion-MNIST one-class means, at the settings chosen for
+them on held-out training images (RND: ``RND.modality_defaults["image"]``; AutoEncoder:
+``docs/results/image_ae_heldout.md``; DeepSVDD: ``DeepSVDD.modality_defaults["image"]``; GOAD:
+``GOAD.modality_defaults["image"]``, ``docs/results/image_ssl_budget.md``)."""
+DEFAULT_CANDIDATES = ("RND", "AutoEncoder (zscore_mlp)", "DeepSVDD")
+"""The candidates of ``OutlierEnsemble``'s image default: those whose fit costs under a CPU
+minute per class. GOAD (145-200 CPU s a class, three times the other three together) was
+dropped from the default's candidates for that cost, before its held-out scores were read; it
+was cached later, for the best combination without a cost limit (the page's last line), which
+is a documented ``members=`` choice, not the default."""
 TIE = 0.002
 """The cheapest combination within this of the best mean AUC-ROC on the choosing classes is
 the one chosen (the rule that chose ``OutlierEnsemble``'s row members)."""
@@ -132,9 +135,12 @@ def report() -> None:
                             for c in CHOOSING + CHECKING}
         row["fit_cpu"] = sum(fit_cpu[m] for m in row["members"])
     rows.sort(key=lambda r: -r["choose"])
-    best = rows[0]["choose"]
-    chosen = min((r for r in rows if r["choose"] >= best - TIE and len(r["members"]) > 1),
+    default_rows = [r for r in rows if set(r["members"]) <= set(DEFAULT_CANDIDATES)]
+    best = default_rows[0]["choose"] if default_rows else float("nan")
+    chosen = min((r for r in default_rows
+                  if r["choose"] >= best - TIE and len(r["members"]) > 1),
                  key=lambda r: r["fit_cpu"], default=None)
+    strongest = next((r for r in rows if len(r["members"]) > 1), None)
     header = ("| members | rule | mean, choosing (0, 6, 4) | mean, checking (2, 8, 3) | "
               + " | ".join(f"class {c}" for c in CHOOSING + CHECKING) + " | fit CPU s |")
     rule_line = "|:---|:---|---:|---:|" + "---:|" * len(CHOOSING + CHECKING) + "---:|"
@@ -167,10 +173,16 @@ def report() -> None:
               rule_line]
     lines += [line(r) for r in rows if len(r["members"]) > 1]
     if chosen is not None:
-        lines += ["", f"Chosen (the cheapest combination within {TIE} of the best mean "
-                  f"AUC-ROC on the choosing classes): **{' + '.join(chosen['members'])}, "
-                  f"{chosen['rule']}**, choosing {chosen['choose']:.4f}, checking "
+        lines += ["", f"The default, chosen among {', '.join(DEFAULT_CANDIDATES)} (each under "
+                  f"a CPU minute per class) as the cheapest combination within {TIE} of their "
+                  f"best mean AUC-ROC on the choosing classes: **{' + '.join(chosen['members'])}"
+                  f", {chosen['rule']}**, choosing {chosen['choose']:.4f}, checking "
                   f"{chosen['check']:.4f}."]
+    if strongest is not None:
+        lines += ["", "The best combination on the choosing classes without a cost limit: "
+                  f"**{' + '.join(strongest['members'])}, {strongest['rule']}**, choosing "
+                  f"{strongest['choose']:.4f}, checking {strongest['check']:.4f}, "
+                  f"{strongest['fit_cpu']:.1f} fit CPU s."]
     PAGE.write_text("\n".join(lines) + "\n")
     print(f"wrote {PAGE}")
 

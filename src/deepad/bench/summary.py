@@ -86,8 +86,10 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
     """One label per row naming the compared method.
 
     The detector name, or, for a detector run with several parameter sets, the name followed
-    by the parameters that differ between them: ``"DeepSVDD (epochs=20)"``; a parameter one
-    set did not give is shown as ``default``.
+    by the parameters that differ between them: ``"DeepSVDD (epochs=20)"``. A parameter one
+    set did not give shows the value its rows recorded in ``resolved_params`` (the value the
+    detector ran with, which a later change of the defaults does not rewrite), or
+    ``default`` where none was recorded.
 
     Examples
     --------
@@ -96,23 +98,48 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
     ...                                  "{}"]})
     >>> method_labels(frame).tolist()
     ['AE', 'SVDD (epochs=5, lr=1)', 'SVDD (epochs=9, lr=1)', 'SVDD (epochs=default, lr=default)']
+    >>> frame["resolved_params"] = [None, None, None, '{"epochs": 50, "lr": 0.1}']
+    >>> method_labels(frame).tolist()[3]
+    'SVDD (epochs=50, lr=0.1)'
+    >>> frame.loc[3, "resolved_params"] = '{"epochs": 9, "lr": 1}'  # would merge: not used
+    >>> method_labels(frame).tolist()[3]
+    'SVDD (epochs=default, lr=default)'
     """
     labels = frame["detector"].astype(str).copy()
+    resolved = frame["resolved_params"] if "resolved_params" in frame else None
     for detector, rows in frame.groupby("detector", sort=False).groups.items():
-        texts = frame.loc[rows, "params"]
-        parsed = {t: _params(t) for t in texts.astype(str).unique()}
+        texts = frame.loc[rows, "params"].astype(str)
+        parsed = {t: _params(t) for t in texts.unique()}
         if len(parsed) < 2:
             continue
         keys = sorted({k for p in parsed.values() for k in p})
         differing = [k for k in keys
                      if len({json.dumps(p.get(k), sort_keys=True, default=str)
                              for p in parsed.values()}) > 1]
-        # a parameter a run did not set is named "default" (not None: it had its default)
-        names = {t: f"{detector} (" + ", ".join(f"{k}={p[k]}" if k in p else f"{k}=default"
-                                                for k in differing) + ")"
-                 for t, p in parsed.items()}
-        labels.loc[rows] = texts.astype(str).map(names)
+        recorded = {t: _recorded(resolved.loc[rows][texts == t]) if resolved is not None
+                    else {} for t in parsed}
+        names = {t: _variant_label(detector, parsed[t], recorded[t], differing)
+                 for t in parsed}
+        if len(set(names.values())) < len(names):  # recorded values alone would merge two sets
+            names = {t: _variant_label(detector, parsed[t], {}, differing) for t in parsed}
+        labels.loc[rows] = texts.map(names)
     return labels
+
+
+def _variant_label(detector: str, given: dict, recorded: dict, keys: list[str]) -> str:
+    shown = [f"{k}={given[k]}" if k in given else f"{k}={recorded[k]}" if k in recorded
+             else f"{k}=default" for k in keys]
+    return f"{detector} ({', '.join(shown)})"
+
+
+def _recorded(texts: pd.Series) -> dict:
+    """The parameters recorded in the first of ``texts`` (``resolved_params`` cells) that
+    holds any, else ``{}``."""
+    for text in texts.dropna().astype(str):
+        value = _params(text)
+        if value and "params" not in value:
+            return value
+    return {}
 
 
 def section_label(setting: str, labeled_ratio: float) -> str:
