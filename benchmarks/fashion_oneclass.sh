@@ -19,6 +19,9 @@
 #       (configs/fashion_oneclass_goad_release_batch.toml)
 #   ... bash benchmarks/fashion_oneclass.sh ensemble --jobs 1   # OutlierEnsemble at its image
 #       defaults, into the fashion_oneclass store and page (configs/fashion_oneclass_ensemble.toml)
+#   ... bash benchmarks/fashion_oneclass.sh ensemble-ssl --jobs 2   # OutlierEnsemble of RND,
+#       DeepSVDD and GOAD (z-score mean), into the fashion_oneclass store and page
+#       (configs/fashion_oneclass_ensemble_ssl.toml)
 #
 # Data: DEEPAD_DATA_DIR, by default ../shared/datasets (images/fashion_mnist, images/mnist,
 # adbench/cv_resnet18). pyod goes to a folder of its own (pip install --no-deps --target
@@ -35,6 +38,8 @@ case "${1:-}" in
     mlp-ae) shift; name=fashion_oneclass; config=fashion_oneclass_mlp_ae
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     ensemble) shift; name=fashion_oneclass; config=fashion_oneclass_ensemble
+        title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
+    ensemble-ssl) shift; name=fashion_oneclass; config=fashion_oneclass_ensemble_ssl
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     goad-release-batch) shift; name=fashion_oneclass; config=fashion_oneclass_goad_release_batch
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
