@@ -389,6 +389,22 @@ def test_cli_report_errors(results, tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_cli_report_only_some_seeds(results, tmp_path):
+    db = write_db(tmp_path / "results.db", results)
+    seed = int(results["seed"].max())
+    out = tmp_path / "one"
+    result = runner.invoke(app, ["report", str(db), "--seeds", str(seed), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    kept = int((results["seed"] == seed).sum())
+    assert f"{kept} jobs from" in result.output and kept < len(results)
+    assert f"- Seeds: {seed}\n" in (out / "report.md").read_text(encoding="utf-8")
+    missing = runner.invoke(app, ["report", str(db), "--seeds", "97,98",
+                                  "--out", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "no runs of seeds 97,98" in missing.output
+    bad = runner.invoke(app, ["report", str(db), "--seeds", "one", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
 # ---------------------------------------------------------------- peers, versions, captions
 def peer_rows() -> pd.DataFrame:
     """DevNet against PyOD's (below chance) and DeepOD's, one peer without a counterpart

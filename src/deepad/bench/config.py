@@ -164,7 +164,14 @@ def _settings(value: Any) -> list[str]:
     return list(dict.fromkeys(settings))
 
 
-def _seeds(value: Any) -> list[int]:
+def parse_seeds(value: Any) -> list[int]:
+    """Seeds from an int, a list or a comma-separated string ("0,1,2"), without repeats.
+
+    Raises
+    ------
+    ValueError
+        No seed, or one that is not an integer.
+    """
     items = [value] if isinstance(value, int) else _items(value, "seeds")
     seeds = [_number(s, "seeds", int) for s in items]
     if not seeds:
@@ -193,7 +200,7 @@ def _coerce(key: str, value: Any) -> Any:
     converters = {
         "suite": lambda v: str(v) if v else None,
         "label_column": _label_column,
-        "seeds": _seeds,
+        "seeds": parse_seeds,
         "settings": _settings,
         "db": Path,
         "jobs": lambda v: max(1, _number(v, "jobs", int)),

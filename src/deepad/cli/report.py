@@ -39,6 +39,9 @@ def report_command(
     setting: Annotated[Setting | None, typer.Option(
         help="Only the runs of this setting (default: all, one section per setting).")]
     = None,
+    seeds: Annotated[str | None, typer.Option(
+        metavar="1,2,3", help="Only the runs of these seeds (default: every seed stored), "
+                              "e.g. a reference's own seeds beside the store's.")] = None,
 ) -> None:
     """Write report.md and report.html: AUC per dataset (mean ± std over seeds), average
     ranks (complete cases, and over every dataset with failures ranked last), the Friedman
@@ -71,6 +74,8 @@ def report_command(
         if frame.empty:
             _fail(f"{results} holds no {setting.value} runs; settings present: "
                   f"{', '.join(present)}.")
+    if seeds is not None:
+        frame = _only_seeds(frame, seeds, results)
     with _clean_errors():
         frame = mark_stale(frame)
         paths = write_report(frame, out, title=title)
@@ -80,3 +85,16 @@ def report_command(
                f"Failures), {n_stale} stale (made by other detector code than the current)")
     for path in paths.values():
         typer.echo(f"wrote {path}")
+
+
+def _only_seeds(frame: pd.DataFrame, seeds: str, results: Path) -> pd.DataFrame:
+    """The rows of ``frame`` whose seed is one of the comma-separated ``seeds``."""
+    from deepad.bench.config import parse_seeds
+
+    with _clean_errors():
+        wanted = parse_seeds(seeds)
+    kept = frame[frame["seed"].isin(wanted)]
+    if kept.empty:
+        present = ", ".join(str(s) for s in sorted(set(frame["seed"].astype(int))))
+        _fail(f"{results} holds no runs of seeds {seeds}; seeds present: {present}.")
+    return kept
