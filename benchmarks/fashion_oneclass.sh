@@ -6,7 +6,8 @@
 #       Fashion-MNIST, Ruff et al. protocol, 10 classes x seeds 0-2 (configs/fashion_oneclass.toml)
 #   ... bash benchmarks/fashion_oneclass.sh mnist   # mnist_oneclass: MNIST per digit, within-test
 #   ... bash benchmarks/fashion_oneclass.sh mvtec   # mvtec_embeddings: the 15 MVTec-AD ResNet-18
-#                                                   # embedding sets, ADBench protocol (tables)
+#       embedding sets, ADBench protocol (tables), seeds 0-3 in the store; two pages: seeds 0-2
+#       (mvtec_embeddings) and ADBench's own seeds 1-3 (mvtec_embeddings_adbench_seeds)
 #   ... bash benchmarks/fashion_oneclass.sh smoke   # fashion_oneclass_smoke: class 0, seed 0,
 #                                                   # one epoch each (checks the path)
 #   ... bash benchmarks/fashion_oneclass.sh ssl --seeds 0   # GEOM (then --detectors GOAD) at their
@@ -32,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEEPAD_DATA_DIR="${DEEPAD_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
 config=""
+report_seeds=""
 case "${1:-}" in
     ssl) shift; name=fashion_oneclass; config=fashion_oneclass_ssl
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
@@ -45,7 +47,7 @@ case "${1:-}" in
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     mnist) shift; name=mnist_oneclass
         title="MNIST one-class per digit, within the test set (70 / 30 per seed), seeds 0-2" ;;
-    mvtec) shift; name=mvtec_embeddings
+    mvtec) shift; name=mvtec_embeddings; report_seeds=0,1,2
         title="MVTec-AD ResNet-18 embeddings (ADBench), 15 categories, ADBench protocol, seeds 0-2" ;;
     smoke) shift; name=fashion_oneclass_smoke
         title="Fashion-MNIST one-class, smoke run: class 0, seed 0, one epoch per detector (not a result)" ;;
@@ -53,7 +55,17 @@ case "${1:-}" in
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
 esac
 nice -n 10 deepad bench --config "benchmarks/configs/${config:-$name}.toml" "$@"
-deepad report "benchmarks/results/$name.db" --out "docs/results/$name" --title "$title"
-# docs/results/<name>.md: the same report, its figure links pointing into <name>/
-sed -E "s#\\]\\(([^)/]+\\.png)\\)#](${name}/\\1)#g" "docs/results/$name/report.md" \
-    > "docs/results/$name.md"
+# page NAME TITLE [SEEDS]: docs/results/NAME/ (report.md, .html, figures) and docs/results/NAME.md
+# (the same report, its figure links pointing into NAME/), from the runs of SEEDS (default all)
+page() {
+    deepad report "benchmarks/results/$name.db" --out "docs/results/$1" --title "$2" \
+        ${3:+--seeds "$3"}
+    sed -E "s#\\]\\(([^)/]+\\.png)\\)#](${1}/\\1)#g" "docs/results/$1/report.md" \
+        > "docs/results/$1.md"
+}
+page "$name" "$title" "$report_seeds"
+if [ "$name" = mvtec_embeddings ]; then
+    page mvtec_embeddings_adbench_seeds \
+        "MVTec-AD ResNet-18 embeddings (ADBench), 15 categories, ADBench protocol, ADBench's seeds 1-3" \
+        1,2,3
+fi
