@@ -18,6 +18,8 @@
 #   ... bash benchmarks/fashion_oneclass.sh goad-release-batch --jobs 2   # GOAD with the release's
 #       batch of 4 images x 72 views, into the fashion_oneclass store and page
 #       (configs/fashion_oneclass_goad_release_batch.toml)
+#   ... bash benchmarks/fashion_oneclass.sh geom-e3 --jobs 2 --seeds 0   # GEOM with the release's
+#       three epochs, into the fashion_oneclass store and page (configs/fashion_oneclass_geom_e3.toml)
 #   ... bash benchmarks/fashion_oneclass.sh ensemble --jobs 1   # OutlierEnsemble at its image
 #       defaults, into the fashion_oneclass store and page (configs/fashion_oneclass_ensemble.toml)
 #   ... bash benchmarks/fashion_oneclass.sh ensemble-ssl --jobs 2   # OutlierEnsemble of RND,
@@ -44,6 +46,8 @@ case "${1:-}" in
     ensemble-ssl) shift; name=fashion_oneclass; config=fashion_oneclass_ensemble_ssl
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     goad-release-batch) shift; name=fashion_oneclass; config=fashion_oneclass_goad_release_batch
+        title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
+    geom-e3) shift; name=fashion_oneclass; config=fashion_oneclass_geom_e3
         title="Fashion-MNIST one-class (Ruff et al. protocol), 10 normal classes, seeds 0-2" ;;
     mnist) shift; name=mnist_oneclass
         title="MNIST one-class per digit, within the test set (70 / 30 per seed), seeds 0-2" ;;
